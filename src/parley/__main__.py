@@ -1,0 +1,3 @@
+from parley.cli import app
+
+app(prog_name="parley")

@@ -1,0 +1,1 @@
+"""How effects reach sessions: in-memory on one process; Redis across processes later."""

@@ -1,0 +1,1 @@
+"""The sans-I/O signaling core: plain Python that takes events and returns effects."""

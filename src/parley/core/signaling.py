@@ -1,0 +1,255 @@
+"""Sessions and rooms as a state machine.
+
+Each entry point takes an event (a connection opened, a message arrived, a socket closed, a
+timer expired) and returns the effects to carry out. Identity comes only from the session the
+I/O layer says a message arrived on; nothing a client writes into a message can change it.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from parley.core.effects import CancelTimer, CloseSession, Effect, Send, StartTimer, TimerKey
+from parley.core.ids import random_id
+from parley.core.rooms import Room, RoomRegistry
+from parley.protocol.close_codes import CloseCode
+from parley.protocol.errors import ErrorCode
+from parley.protocol.messages import (
+    PROTOCOL_VERSION,
+    Answer,
+    Candidate,
+    ClientMessage,
+    ClientMessageUnion,
+    Error,
+    Hello,
+    IceServer,
+    Join,
+    Joined,
+    Leave,
+    Left,
+    Offer,
+    PeerJoined,
+    PeerLeft,
+    PeerLeftReason,
+    PeerReady,
+    Ready,
+    RelayedAnswer,
+    RelayedCandidate,
+    RelayedOffer,
+    RequestId,
+    RoomPeer,
+    ServerMessage,
+    Welcome,
+)
+
+HELLO_TIMER = "hello"
+
+
+@dataclass(frozen=True, slots=True)
+class CoreSettings:
+    room_capacity: int = 2
+    hello_timeout: float = 10.0
+    max_message_bytes: int = 64 * 1024
+    ice_servers: tuple[IceServer, ...] = ()
+
+
+@dataclass(slots=True)
+class Session:
+    id: str
+    welcomed: bool = False
+    room: str | None = None
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """Collects the effects of one event in the order they must happen."""
+
+    effects: list[Effect] = field(default_factory=list)
+
+    def send(self, session: str, message: ServerMessage) -> None:
+        self.effects.append(Send(session, message))
+
+    def error(self, session: str, code: ErrorCode, detail: str, request_id: RequestId) -> None:
+        self.effects.append(Send(session, Error(id=request_id, code=code, message=detail)))
+
+
+class SignalingCore:
+    def __init__(self, settings: CoreSettings, new_id: Callable[[], str] = random_id) -> None:
+        self.settings = settings
+        self._new_id = new_id
+        self._sessions: dict[str, Session] = {}
+        self.rooms = RoomRegistry(settings.room_capacity)
+
+    # --- events ---------------------------------------------------------------------------
+
+    def connect(self, now: float) -> tuple[str, list[Effect]]:
+        session_id = self._new_id()
+        while session_id in self._sessions:
+            session_id = self._new_id()
+        self._sessions[session_id] = Session(session_id)
+        deadline = now + self.settings.hello_timeout
+        return session_id, [StartTimer((HELLO_TIMER, session_id), deadline)]
+
+    def receive(self, session_id: str, message: ClientMessageUnion, now: float) -> list[Effect]:
+        session = self._sessions.get(session_id)
+        if session is None:
+            return []
+        out = _Outcome()
+        if not session.welcomed and not isinstance(message, Hello):
+            out.error(session_id, ErrorCode.HELLO_REQUIRED, "send hello first", message.id)
+            return out.effects
+        match message:
+            case Hello():
+                self._hello(session, message, out)
+            case Join():
+                self._join(session, message, out)
+            case Ready():
+                self._ready(session, message, out)
+            case Offer() | Answer() | Candidate():
+                self._relay(session, message, out)
+            case Leave():
+                self._leave(session, message, out)
+        return out.effects
+
+    def refuse(
+        self, session_id: str, code: ErrorCode, detail: str, request_id: RequestId = None
+    ) -> list[Effect]:
+        """A frame that could not be carried out: answer it, and change nothing else."""
+        if session_id not in self._sessions:
+            return []
+        out = _Outcome()
+        out.error(session_id, code, detail, request_id)
+        return out.effects
+
+    def disconnect(self, session_id: str, now: float) -> list[Effect]:
+        session = self._sessions.pop(session_id, None)
+        if session is None:
+            return []
+        out = _Outcome()
+        out.effects.append(CancelTimer((HELLO_TIMER, session_id)))
+        self._exit_room(session, "disconnected", out)
+        return out.effects
+
+    def timer_expired(self, key: TimerKey, now: float) -> list[Effect]:
+        purpose, subject = key
+        if purpose == HELLO_TIMER:
+            session = self._sessions.get(subject)
+            if session is not None and not session.welcomed:
+                return [CloseSession(subject, CloseCode.HELLO_TIMEOUT, "no hello in time")]
+        return []
+
+    # --- queries --------------------------------------------------------------------------
+
+    def session(self, session_id: str) -> Session | None:
+        return self._sessions.get(session_id)
+
+    @property
+    def session_count(self) -> int:
+        return len(self._sessions)
+
+    # --- handlers -------------------------------------------------------------------------
+
+    def _hello(self, session: Session, message: Hello, out: _Outcome) -> None:
+        if session.welcomed:
+            out.error(
+                session.id, ErrorCode.ALREADY_WELCOMED, "hello was already answered", message.id
+            )
+            return
+        if message.v != PROTOCOL_VERSION:
+            out.error(
+                session.id,
+                ErrorCode.UNSUPPORTED_VERSION,
+                f"this server speaks protocol v{PROTOCOL_VERSION}",
+                message.id,
+            )
+            return
+        session.welcomed = True
+        out.effects.append(CancelTimer((HELLO_TIMER, session.id)))
+        out.send(
+            session.id,
+            Welcome(
+                v=PROTOCOL_VERSION,
+                session=session.id,
+                maxMessageBytes=self.settings.max_message_bytes,
+                iceServers=list(self.settings.ice_servers),
+            ),
+        )
+
+    def _join(self, session: Session, message: Join, out: _Outcome) -> None:
+        if session.room is not None:
+            out.error(
+                session.id, ErrorCode.ALREADY_JOINED, "leave the current room first", message.id
+            )
+            return
+        entered = self.rooms.enter(message.room, session.id)
+        if entered is None:
+            out.error(session.id, ErrorCode.ROOM_FULL, "the room is full", message.id)
+            return
+        room, created = entered
+        session.room = room.name
+        others = room.others(session.id)
+        out.send(
+            session.id,
+            Joined(
+                id=message.id,
+                room=room.name,
+                created=created,
+                capacity=room.capacity,
+                peers=[RoomPeer(id=m.session, ready=m.ready) for m in others],
+            ),
+        )
+        announcement = PeerJoined(peer=session.id)
+        for member in others:
+            out.send(member.session, announcement)
+
+    def _ready(self, session: Session, message: Ready, out: _Outcome) -> None:
+        room = self._room_of(session, message, out)
+        if room is None:
+            return
+        room.members[session.id].ready = True
+        announcement = PeerReady(peer=session.id)
+        for member in room.others(session.id):
+            out.send(member.session, announcement)
+
+    def _relay(self, session: Session, message: Offer | Answer | Candidate, out: _Outcome) -> None:
+        room = self._room_of(session, message, out)
+        if room is None:
+            return
+        if message.to == session.id or message.to not in room.members:
+            out.error(session.id, ErrorCode.PEER_NOT_FOUND, "no such peer in your room", message.id)
+            return
+        relayed: ServerMessage
+        match message:
+            case Offer():
+                relayed = RelayedOffer(from_=session.id, sdp=message.sdp)
+            case Answer():
+                relayed = RelayedAnswer(from_=session.id, sdp=message.sdp)
+            case Candidate():
+                relayed = RelayedCandidate(from_=session.id, candidate=message.candidate)
+        out.send(message.to, relayed)
+
+    def _leave(self, session: Session, message: Leave, out: _Outcome) -> None:
+        name = session.room
+        if name is None:
+            out.error(session.id, ErrorCode.NOT_IN_ROOM, "you are not in a room", message.id)
+            return
+        self._exit_room(session, "left", out)
+        out.send(session.id, Left(id=message.id, room=name))
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _room_of(self, session: Session, message: ClientMessage, out: _Outcome) -> Room | None:
+        room = self.rooms.get(session.room) if session.room is not None else None
+        if room is None:
+            out.error(session.id, ErrorCode.NOT_IN_ROOM, "join a room first", message.id)
+        return room
+
+    def _exit_room(self, session: Session, reason: PeerLeftReason, out: _Outcome) -> None:
+        if session.room is None:
+            return
+        room = self.rooms.exit(session.room, session.id)
+        session.room = None
+        if room is None:
+            return
+        announcement = PeerLeft(peer=session.id, reason=reason)
+        for member in room.members.values():
+            out.send(member.session, announcement)

@@ -1,0 +1,1 @@
+"""Parley's wire protocol: message models, error codes and the frame codec."""

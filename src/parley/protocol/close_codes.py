@@ -1,0 +1,20 @@
+"""WebSocket close codes the server uses. 4xxx codes mirror the HTTP status they resemble."""
+
+from enum import IntEnum
+
+
+class CloseCode(IntEnum):
+    GOING_AWAY = 1001
+    MESSAGE_TOO_BIG = 1009
+    HELLO_TIMEOUT = 4408
+    SLOW_CONSUMER = 4429
+
+
+CLOSE_CODE_DESCRIPTIONS: dict[CloseCode, str] = {
+    CloseCode.GOING_AWAY: "The server is shutting down or restarting; reconnect.",
+    CloseCode.MESSAGE_TOO_BIG: "A frame was larger than `maxMessageBytes` (64 KiB by default).",
+    CloseCode.HELLO_TIMEOUT: "No `hello` arrived within the hello deadline (10 s by default).",
+    CloseCode.SLOW_CONSUMER: (
+        "The client read its socket so slowly that the server's outbox for it overflowed."
+    ),
+}

@@ -1,0 +1,229 @@
+"""Protocol v1 message models.
+
+Every frame is one JSON object whose `type` selects the model (a msgspec tagged union), so a
+single C-level decode both parses and validates a frame. The JSON Schema in docs/protocol.md is
+generated from these classes.
+"""
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct, field
+
+from parley.protocol.errors import ErrorCode
+
+PROTOCOL_VERSION = 1
+
+RoomName = Annotated[
+    str,
+    Meta(
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="1-64 characters from A-Z a-z 0-9 _ -.",
+    ),
+]
+SessionId = Annotated[
+    str, Meta(min_length=1, max_length=64, description="A server-assigned session id.")
+]
+RequestId = Annotated[str, Meta(max_length=64)] | Annotated[int, Meta(ge=0, le=2**53 - 1)] | None
+Sdp = Annotated[str, Meta(max_length=60_000, description="An SDP blob, relayed untouched.")]
+PeerLeftReason = Literal["left", "disconnected"]
+
+
+class IceCandidate(Struct, omit_defaults=True):
+    """An RTCIceCandidateInit, as `RTCIceCandidate.toJSON()` produces it."""
+
+    candidate: Annotated[str, Meta(max_length=1024)]
+    sdpMid: Annotated[str, Meta(max_length=64)] | None = None
+    sdpMLineIndex: Annotated[int, Meta(ge=0, le=1024)] | None = None
+    usernameFragment: Annotated[str, Meta(max_length=256)] | None = None
+
+
+class IceServer(Struct, omit_defaults=True):
+    """An RTCIceServer entry handed to clients; never hard-coded in the client."""
+
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+# --- client -> server -----------------------------------------------------------------------
+
+
+class ClientMessage(Struct, tag_field="type", kw_only=True, omit_defaults=True):
+    """Every client message may carry an `id`; replies and errors about it echo that id."""
+
+    id: RequestId = None
+
+
+class Hello(ClientMessage, tag="hello", kw_only=True):
+    """Opens the session. The server answers `welcome`."""
+
+    v: int
+
+
+class Join(ClientMessage, tag="join", kw_only=True):
+    """Enters a room, creating it when it does not exist."""
+
+    room: RoomName
+
+
+class Ready(ClientMessage, tag="ready", kw_only=True):
+    """Local media is up: the other members may start negotiating with this session."""
+
+
+class Offer(ClientMessage, tag="offer", kw_only=True):
+    """An SDP offer for another member of the room."""
+
+    to: SessionId
+    sdp: Sdp
+
+
+class Answer(ClientMessage, tag="answer", kw_only=True):
+    """An SDP answer for another member of the room."""
+
+    to: SessionId
+    sdp: Sdp
+
+
+class Candidate(ClientMessage, tag="candidate", kw_only=True):
+    """A trickled ICE candidate; `null` means this side finished gathering."""
+
+    to: SessionId
+    candidate: IceCandidate | None
+
+
+class Leave(ClientMessage, tag="leave", kw_only=True):
+    """Leaves the room (hang-up). The other members get `peer-left`."""
+
+
+ClientMessageUnion = Hello | Join | Ready | Offer | Answer | Candidate | Leave
+CLIENT_MESSAGE_TYPES: tuple[type[ClientMessage], ...] = (
+    Hello,
+    Join,
+    Ready,
+    Offer,
+    Answer,
+    Candidate,
+    Leave,
+)
+
+
+# --- server -> client -----------------------------------------------------------------------
+
+
+class ServerMessage(Struct, tag_field="type", kw_only=True, omit_defaults=True):
+    pass
+
+
+class Welcome(ServerMessage, tag="welcome", kw_only=True):
+    """Answers `hello`: the session id is assigned here, never chosen by the client."""
+
+    v: int
+    session: str
+    maxMessageBytes: int
+    iceServers: list[IceServer]
+
+
+class RoomPeer(Struct):
+    """A member already in the room when you joined."""
+
+    id: str
+    ready: bool
+
+
+class Joined(ServerMessage, tag="joined", kw_only=True):
+    """Answers `join`. `created` is true when this join made the room."""
+
+    id: RequestId = None
+    room: str
+    created: bool
+    capacity: int
+    peers: list[RoomPeer]
+
+
+class PeerJoined(ServerMessage, tag="peer-joined", kw_only=True):
+    """Another session joined your room."""
+
+    peer: str
+
+
+class PeerReady(ServerMessage, tag="peer-ready", kw_only=True):
+    """A member of your room has its local media up."""
+
+    peer: str
+
+
+class PeerLeft(ServerMessage, tag="peer-left", kw_only=True):
+    """A member left your room: `left` by hang-up, `disconnected` when its socket closed."""
+
+    peer: str
+    reason: PeerLeftReason
+
+
+class RelayedOffer(ServerMessage, tag="offer", kw_only=True):
+    """An SDP offer from the member named in `from` (stamped by the server)."""
+
+    from_: str = field(name="from")
+    sdp: str
+
+
+class RelayedAnswer(ServerMessage, tag="answer", kw_only=True):
+    """An SDP answer from the member named in `from` (stamped by the server)."""
+
+    from_: str = field(name="from")
+    sdp: str
+
+
+class RelayedCandidate(ServerMessage, tag="candidate", kw_only=True):
+    """A trickled ICE candidate from the member named in `from`; `null` ends gathering."""
+
+    from_: str = field(name="from")
+    candidate: IceCandidate | None
+
+
+class Left(ServerMessage, tag="left", kw_only=True):
+    """Answers `leave`."""
+
+    id: RequestId = None
+    room: str
+
+
+class Error(ServerMessage, tag="error", kw_only=True):
+    """Answers a message that could not be carried out. The connection stays open."""
+
+    id: RequestId = None
+    code: ErrorCode
+    message: str
+
+
+ServerMessageUnion = (
+    Welcome
+    | Joined
+    | PeerJoined
+    | PeerReady
+    | PeerLeft
+    | RelayedOffer
+    | RelayedAnswer
+    | RelayedCandidate
+    | Left
+    | Error
+)
+SERVER_MESSAGE_TYPES: tuple[type[ServerMessage], ...] = (
+    Welcome,
+    Joined,
+    PeerJoined,
+    PeerReady,
+    PeerLeft,
+    RelayedOffer,
+    RelayedAnswer,
+    RelayedCandidate,
+    Left,
+    Error,
+)
+
+
+def message_type(cls: type[Struct]) -> str:
+    """The `type` tag a message class is sent with."""
+    tag = msgspec.inspect.type_info(cls).tag  # type: ignore[attr-defined]
+    assert isinstance(tag, str)
+    return tag

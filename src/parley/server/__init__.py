@@ -1,0 +1,1 @@
+"""aiohttp transport around the sans-I/O core: sockets, timers, static pages."""

@@ -1,0 +1,77 @@
+"""Carries the core's effects out: frames through the backplane, timers on the event loop."""
+
+import asyncio
+import logging
+
+from parley.backplane.base import Backplane, SessionSink
+from parley.core.effects import CancelTimer, CloseSession, Effect, Send, StartTimer, TimerKey
+from parley.core.signaling import SignalingCore
+from parley.protocol.codec import DecodeFailure, decode_client_frame, encode
+from parley.protocol.errors import ErrorCode
+from parley.protocol.messages import ServerMessage
+
+log = logging.getLogger(__name__)
+
+
+class Hub:
+    def __init__(self, core: SignalingCore, backplane: Backplane) -> None:
+        self.core = core
+        self.backplane = backplane
+        self._loop = asyncio.get_running_loop()
+        self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
+
+    def open(self, sink: SessionSink) -> str:
+        session, effects = self.core.connect(self._loop.time())
+        self.backplane.attach(session, sink)
+        self._apply(effects)
+        return session
+
+    def on_text(self, session: str, frame: bytes | str) -> None:
+        decoded = decode_client_frame(frame)
+        if isinstance(decoded, DecodeFailure):
+            self._apply(self.core.refuse(session, decoded.code, decoded.detail, decoded.request_id))
+            return
+        try:
+            effects = self.core.receive(session, decoded, self._loop.time())
+        except Exception:
+            # Logged by type only: message bodies may hold SDP and addresses.
+            log.exception("core failed on a %r message", decoded.__class__.__name__)
+            effects = self.core.refuse(
+                session, ErrorCode.INTERNAL_ERROR, "the server failed on this message", decoded.id
+            )
+        self._apply(effects)
+
+    def on_binary(self, session: str) -> None:
+        self._apply(self.core.refuse(session, ErrorCode.BINARY_FRAME, "send JSON text frames"))
+
+    def close(self, session: str) -> None:
+        effects = self.core.disconnect(session, self._loop.time())
+        self.backplane.detach(session)
+        self._apply(effects)
+
+    def _apply(self, effects: list[Effect]) -> None:
+        last_message: ServerMessage | None = None
+        last_frame = b""
+        for effect in effects:
+            match effect:
+                case Send(session, message):
+                    # Fan-out hands the same message object to each member: encode it once.
+                    if message is not last_message:
+                        last_message, last_frame = message, encode(message)
+                    self.backplane.deliver(session, last_frame)
+                case CloseSession(session, code, reason):
+                    self.backplane.close(session, code, reason)
+                case StartTimer(key, deadline):
+                    self._cancel_timer(key)
+                    self._timers[key] = self._loop.call_at(deadline, self._fire, key)
+                case CancelTimer(key):
+                    self._cancel_timer(key)
+
+    def _cancel_timer(self, key: TimerKey) -> None:
+        handle = self._timers.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+
+    def _fire(self, key: TimerKey) -> None:
+        self._timers.pop(key, None)
+        self._apply(self.core.timer_expired(key, self._loop.time()))
