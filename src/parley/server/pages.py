@@ -7,6 +7,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from parley.core.ids import random_id
+
 STATIC_DIR = Path(str(files("parley") / "static"))
 _ROOM_PATH = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -33,6 +35,11 @@ async def room(request: web.Request) -> web.StreamResponse:
     return _page("room.html")
 
 
+async def new_room(_request: web.Request) -> web.StreamResponse:
+    # The room name is the room's only secret, so it comes from the server's CSPRNG.
+    raise web.HTTPSeeOther(f"/r/{random_id()}")
+
+
 async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -52,6 +59,7 @@ async def security_headers(
 
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", home)
+    app.router.add_get("/new", new_room)
     app.router.add_get("/r/{room}", room)
     app.router.add_get("/healthz", healthz)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)

@@ -1,0 +1,108 @@
+// One RTCPeerConnection to one peer, negotiated with the "perfect negotiation" pattern: both
+// sides may offer at any time; on a collision the polite side yields and the impolite side
+// ignores the other's offer. Candidates trickle as they are found.
+
+/**
+ * Events: `track` (detail: the remote MediaStream), `state` (detail: connectionState),
+ * `error` (detail: Error).
+ */
+export class PeerCall extends EventTarget {
+  /**
+   * @param {object} options
+   * @param {(message: object) => void} options.send  sends a protocol message
+   * @param {string} options.peerId   the other member's session id
+   * @param {boolean} options.polite  true on exactly one of the two sides
+   * @param {MediaStream} options.localStream
+   * @param {RTCIceServer[]} options.iceServers
+   */
+  constructor({ send, peerId, polite, localStream, iceServers }) {
+    super();
+    this.send = send;
+    this.peerId = peerId;
+    this.polite = polite;
+    this.localStream = localStream;
+    this.remoteStream = new MediaStream();
+    this.makingOffer = false;
+    this.ignoreOffer = false;
+    this.closed = false;
+    this.pc = new RTCPeerConnection({ iceServers });
+    this.#wire();
+  }
+
+  /** Adds the local tracks; negotiationneeded then starts the offer/answer exchange. */
+  start() {
+    for (const track of this.localStream.getTracks()) this.pc.addTrack(track, this.localStream);
+  }
+
+  /** @param {{type: 'offer' | 'answer', sdp: string}} description */
+  async acceptDescription(description) {
+    if (this.closed) return;
+    const pc = this.pc;
+    try {
+      const collision = description.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
+      this.ignoreOffer = !this.polite && collision;
+      if (this.ignoreOffer) return;
+      await pc.setRemoteDescription(description);
+      if (description.type === 'offer') {
+        await pc.setLocalDescription();
+        this.#sendDescription();
+      }
+    } catch (error) {
+      this.#fail(error);
+    }
+  }
+
+  /** @param {RTCIceCandidateInit | null} candidate */
+  async acceptCandidate(candidate) {
+    if (this.closed) return;
+    try {
+      await this.pc.addIceCandidate(candidate ?? undefined);
+    } catch (error) {
+      // Candidates for an offer we chose to ignore are expected to fail.
+      if (!this.ignoreOffer) this.#fail(error);
+    }
+  }
+
+  close() {
+    if (this.closed) return;
+    this.closed = true;
+    this.pc.close();
+    for (const track of this.remoteStream.getTracks()) this.remoteStream.removeTrack(track);
+  }
+
+  #wire() {
+    const pc = this.pc;
+    pc.addEventListener('negotiationneeded', async () => {
+      try {
+        this.makingOffer = true;
+        await pc.setLocalDescription();
+        this.#sendDescription();
+      } catch (error) {
+        this.#fail(error);
+      } finally {
+        this.makingOffer = false;
+      }
+    });
+    pc.addEventListener('icecandidate', ({ candidate }) => {
+      this.send({ type: 'candidate', to: this.peerId, candidate: candidate ? candidate.toJSON() : null });
+    });
+    pc.addEventListener('track', ({ track }) => {
+      this.remoteStream.addTrack(track);
+      this.dispatchEvent(new CustomEvent('track', { detail: this.remoteStream }));
+    });
+    pc.addEventListener('connectionstatechange', () => {
+      this.dispatchEvent(new CustomEvent('state', { detail: pc.connectionState }));
+    });
+  }
+
+  #sendDescription() {
+    const { type, sdp } = this.pc.localDescription;
+    this.send({ type, to: this.peerId, sdp });
+  }
+
+  /** @param {unknown} error */
+  #fail(error) {
+    if (this.closed) return;
+    this.dispatchEvent(new CustomEvent('error', { detail: error }));
+  }
+}

@@ -1,0 +1,160 @@
+// UI strings in English and Simplified Chinese. Elements opt in with data-i18n (text),
+// data-i18n-label (aria-label) and data-i18n-placeholder.
+
+const STORAGE_KEY = 'parley.locale';
+
+const MESSAGES = {
+  en: {
+    tagline: 'Private voice and video calls, on your own server.',
+    newCall: 'Start a new call',
+    orJoin: 'or join a room by name',
+    roomNamePlaceholder: 'room name',
+    roomNameHint: 'Letters, digits, - and _; up to 64.',
+    join: 'Join',
+    joinCall: 'Join call',
+    language: 'Language',
+    chooseMedia: 'Call with',
+    video: 'Video',
+    voice: 'Voice only',
+    preview: 'Your camera preview',
+    localVideo: 'You',
+    remoteVideo: 'The other person',
+    room: 'Room',
+    copyLink: 'Copy invite link',
+    linkCopied: 'Link copied',
+    hangUp: 'Hang up',
+    callAgain: 'Call again',
+    newRoom: 'New room',
+    tapToHear: 'Tap to turn on sound',
+    voiceCall: 'Voice call',
+    'status.loading': 'Loading…',
+    'status.media': 'Starting camera and microphone…',
+    'status.connecting': 'Connecting to the server…',
+    'status.waiting': 'Waiting for someone to join. Share the link.',
+    'status.peerJoined': 'Someone joined. Connecting…',
+    'status.negotiating': 'Connecting the call…',
+    'status.inCall': 'In call',
+    'status.peerDisconnected': 'The other person lost their connection. Waiting…',
+    'status.iceFailed': 'The media connection failed.',
+    'notice.youHungUp.title': 'Call ended',
+    'notice.youHungUp.text': 'You hung up.',
+    'notice.peerHungUp.title': 'Call ended',
+    'notice.peerHungUp.text': 'The other person hung up.',
+    'notice.roomFull.title': 'This room is full',
+    'notice.roomFull.text': 'A call is already going on here. Start a new call instead.',
+    'notice.insecure.title': 'Camera and microphone need a secure page',
+    'notice.insecure.text':
+      'Browsers only allow calls on https:// pages or on localhost. Open this page over https:// (ask whoever runs this server), or on the same computer via localhost.',
+    'notice.mediaDenied.title': 'No access to camera or microphone',
+    'notice.mediaDenied.text':
+      'The browser refused access. Allow the camera and microphone for this site (the icon in the address bar), then try again.',
+    'notice.mediaMissing.title': 'No camera or microphone found',
+    'notice.mediaMissing.text': 'Connect a microphone (and a camera for video), or choose a voice-only call.',
+    'notice.mediaFailed.title': 'Could not start camera or microphone',
+    'notice.mediaFailed.text': 'Another program may be using it. Close it and try again.',
+    'notice.serverLost.title': 'Connection to the server lost',
+    'notice.serverLost.text': 'Check your network and try again.',
+    'notice.badRoom.title': 'Not a valid room link',
+    'notice.badRoom.text': 'Room names use letters, digits, - and _.',
+    'notice.error.title': 'Something went wrong',
+  },
+  'zh-CN': {
+    tagline: '在你自己的服务器上进行私密的语音和视频通话。',
+    newCall: '发起新通话',
+    orJoin: '或按名称加入房间',
+    roomNamePlaceholder: '房间名称',
+    roomNameHint: '字母、数字、- 和 _，最多 64 个字符。',
+    join: '加入',
+    joinCall: '加入通话',
+    language: '语言',
+    chooseMedia: '通话方式',
+    video: '视频',
+    voice: '仅语音',
+    preview: '你的摄像头预览',
+    localVideo: '你',
+    remoteVideo: '对方',
+    room: '房间',
+    copyLink: '复制邀请链接',
+    linkCopied: '链接已复制',
+    hangUp: '挂断',
+    callAgain: '再次通话',
+    newRoom: '新房间',
+    tapToHear: '点击开启声音',
+    voiceCall: '语音通话',
+    'status.loading': '正在加载…',
+    'status.media': '正在启动摄像头和麦克风…',
+    'status.connecting': '正在连接服务器…',
+    'status.waiting': '正在等待对方加入，请分享链接。',
+    'status.peerJoined': '对方已加入，正在连接…',
+    'status.negotiating': '正在接通…',
+    'status.inCall': '通话中',
+    'status.peerDisconnected': '对方网络断开，正在等待…',
+    'status.iceFailed': '媒体连接失败。',
+    'notice.youHungUp.title': '通话已结束',
+    'notice.youHungUp.text': '你已挂断。',
+    'notice.peerHungUp.title': '通话已结束',
+    'notice.peerHungUp.text': '对方已挂断。',
+    'notice.roomFull.title': '房间已满',
+    'notice.roomFull.text': '这个房间里已经有通话在进行。请发起新的通话。',
+    'notice.insecure.title': '摄像头和麦克风需要安全连接',
+    'notice.insecure.text':
+      '浏览器只允许在 https:// 页面或 localhost 上通话。请通过 https:// 打开本页（请联系服务器管理员），或在同一台电脑上通过 localhost 打开。',
+    'notice.mediaDenied.title': '无法使用摄像头或麦克风',
+    'notice.mediaDenied.text': '浏览器拒绝了访问。请在地址栏的图标中允许本网站使用摄像头和麦克风，然后重试。',
+    'notice.mediaMissing.title': '未找到摄像头或麦克风',
+    'notice.mediaMissing.text': '请连接麦克风（视频通话还需要摄像头），或选择仅语音通话。',
+    'notice.mediaFailed.title': '无法启动摄像头或麦克风',
+    'notice.mediaFailed.text': '可能有其他程序正在使用。请关闭后重试。',
+    'notice.serverLost.title': '与服务器的连接已断开',
+    'notice.serverLost.text': '请检查网络后重试。',
+    'notice.badRoom.title': '无效的房间链接',
+    'notice.badRoom.text': '房间名称只能包含字母、数字、- 和 _。',
+    'notice.error.title': '出现了问题',
+  },
+};
+
+export const LOCALES = Object.keys(MESSAGES);
+
+let current = detectLocale();
+
+function detectLocale() {
+  const stored = localStorage.getItem(STORAGE_KEY);
+  if (stored && stored in MESSAGES) return stored;
+  const preferred = navigator.languages?.length ? navigator.languages : [navigator.language];
+  return preferred.some((tag) => tag?.toLowerCase().startsWith('zh')) ? 'zh-CN' : 'en';
+}
+
+export function locale() {
+  return current;
+}
+
+export function setLocale(next) {
+  if (!(next in MESSAGES)) return;
+  current = next;
+  localStorage.setItem(STORAGE_KEY, next);
+  translatePage();
+}
+
+export function t(key) {
+  return MESSAGES[current][key] ?? MESSAGES.en[key] ?? key;
+}
+
+export function translatePage(root = document) {
+  document.documentElement.lang = current;
+  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+  for (const el of root.querySelectorAll('[data-i18n-label]')) {
+    el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+  }
+  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) {
+    el.setAttribute('placeholder', t(el.dataset.i18nPlaceholder));
+  }
+}
+
+/** Wires a <select> to the locale and keeps the page translated. */
+export function bindLocaleSelect(select) {
+  select.replaceChildren(
+    ...LOCALES.map((code) => new Option(code === 'en' ? 'English' : '中文', code, false, code === current)),
+  );
+  select.addEventListener('change', () => setLocale(select.value));
+  translatePage();
+}

@@ -1,0 +1,323 @@
+// The call page at /r/{room}: pre-join preview, then one call in the room, then a clean end.
+import { bindLocaleSelect, translatePage } from './i18n.js';
+import { Signaling, SignalingError } from './signaling.js';
+import { MediaStartError, openLocalMedia, stopStream } from './media.js';
+import { PeerCall } from './call.js';
+import { $, formatDuration, playWithSound, setStatus, showNotice, showScreen } from './ui.js';
+
+const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+const room = decodeURIComponent(location.pathname.split('/').pop() ?? '');
+const params = new URLSearchParams(location.search);
+
+const state = {
+  /** @type {'audio' | 'video'} */
+  mediaKind: params.get('media') === 'audio' ? 'audio' : 'video',
+  /** @type {Signaling | null} */
+  signaling: null,
+  /** @type {MediaStream | null} */
+  localStream: null,
+  /** @type {PeerCall | null} */
+  call: null,
+  /** @type {{id: string, ready: boolean} | null} */
+  peer: null,
+  inRoom: false,
+  /** Every local track this page ever opened, so tests and teardown can check all of them. */
+  /** @type {MediaStreamTrack[]} */
+  openedTracks: [],
+  /** @type {Set<number>} */
+  intervals: new Set(),
+  callStartedAt: 0,
+};
+
+function wsUrl() {
+  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${location.host}/ws`;
+}
+
+/** @param {() => void} fn @param {number} ms */
+function every(fn, ms) {
+  const handle = window.setInterval(fn, ms);
+  state.intervals.add(handle);
+  return handle;
+}
+
+function clearAllTimers() {
+  for (const handle of state.intervals) window.clearInterval(handle);
+  state.intervals.clear();
+}
+
+async function acquireMedia() {
+  const reusable =
+    state.localStream?.getTracks().every((track) => track.readyState === 'live') &&
+    state.localStream.getVideoTracks().length === (state.mediaKind === 'video' ? 1 : 0);
+  if (!reusable) {
+    stopStream(state.localStream);
+    state.localStream = await openLocalMedia(state.mediaKind);
+    state.openedTracks.push(...state.localStream.getTracks());
+  }
+  return /** @type {MediaStream} */ (state.localStream);
+}
+
+// --- pre-join ------------------------------------------------------------------------------
+
+async function showPrejoin() {
+  showScreen('prejoin', 'prejoin');
+  for (const radio of document.querySelectorAll('input[name="media"]')) {
+    const input = /** @type {HTMLInputElement} */ (radio);
+    input.checked = input.value === state.mediaKind;
+  }
+  await refreshPreview();
+}
+
+async function refreshPreview() {
+  const preview = /** @type {HTMLVideoElement} */ ($('preview'));
+  try {
+    const stream = await acquireMedia();
+    preview.srcObject = stream;
+    $('preview-box').classList.toggle('voice-only', state.mediaKind === 'audio');
+  } catch (error) {
+    failOnMedia(error);
+  }
+}
+
+// --- joining and the call ------------------------------------------------------------------
+
+async function join() {
+  showScreen('call', 'connecting');
+  setStatus('media');
+  let stream;
+  try {
+    stream = await acquireMedia();
+  } catch (error) {
+    failOnMedia(error);
+    return;
+  }
+  const local = /** @type {HTMLVideoElement} */ ($('local-video'));
+  local.srcObject = stream;
+  $('stage').classList.toggle('voice-only', state.mediaKind === 'audio');
+
+  setStatus('connecting');
+  try {
+    const signaling = await ensureSignaling();
+    const joined = await signaling.request({ type: 'join', room });
+    state.inRoom = true;
+    const [first] = joined.peers;
+    state.peer = first ? { id: first.id, ready: first.ready } : null;
+    signaling.send({ type: 'ready' });
+    document.body.dataset.state = 'waiting';
+    setStatus(state.peer ? 'peerJoined' : 'waiting');
+    maybeStartCall();
+  } catch (error) {
+    if (error instanceof SignalingError && error.code === 'room-full') {
+      releaseMedia();
+      showNotice('roomFull', { state: 'room-full', canRetry: false });
+    } else if (error instanceof SignalingError && error.code !== 'closed') {
+      endWithNotice('error', 'error', true, `${error.code}: ${error.message}`);
+    } else {
+      endWithNotice('serverLost', 'error', true);
+    }
+  }
+}
+
+async function ensureSignaling() {
+  if (state.signaling?.ws?.readyState === WebSocket.OPEN) return state.signaling;
+  const signaling = new Signaling(wsUrl());
+  state.signaling = signaling;
+  signaling.addEventListener('peer-joined', ({ detail }) => {
+    state.peer = { id: detail.peer, ready: false };
+    setStatus('peerJoined');
+  });
+  signaling.addEventListener('peer-ready', ({ detail }) => {
+    if (state.peer?.id !== detail.peer) return;
+    state.peer.ready = true;
+    maybeStartCall();
+  });
+  for (const type of ['offer', 'answer']) {
+    signaling.addEventListener(type, ({ detail }) => {
+      callFrom(detail.from)?.acceptDescription({ type, sdp: detail.sdp });
+    });
+  }
+  signaling.addEventListener('candidate', ({ detail }) => {
+    callFrom(detail.from)?.acceptCandidate(detail.candidate);
+  });
+  signaling.addEventListener('peer-left', ({ detail }) => {
+    if (state.peer?.id !== detail.peer) return;
+    if (detail.reason === 'left') {
+      endCall('peerHungUp');
+    } else {
+      // A dropped peer may come back: keep our media and the room, drop only the connection.
+      closePeerConnection();
+      state.peer = null;
+      document.body.dataset.state = 'waiting';
+      setStatus('peerDisconnected');
+    }
+  });
+  signaling.addEventListener('closed', () => {
+    if (state.inRoom) endWithNotice('serverLost', 'error', true);
+  });
+  await signaling.connect();
+  return signaling;
+}
+
+/** The call a relayed message belongs to; a message from anyone else is dropped. */
+function callFrom(sessionId) {
+  if (!state.peer || state.peer.id !== sessionId || !state.inRoom) return null;
+  state.peer.ready = true; // it is negotiating with us, so its media is up
+  return maybeStartCall();
+}
+
+function maybeStartCall() {
+  if (state.call) return state.call;
+  const signaling = state.signaling;
+  if (!signaling || !state.inRoom || !state.peer?.ready || !state.localStream) return null;
+  const call = new PeerCall({
+    send: (message) => signaling.send(message),
+    peerId: state.peer.id,
+    polite: /** @type {string} */ (signaling.sessionId) < state.peer.id,
+    localStream: state.localStream,
+    iceServers: signaling.iceServers,
+  });
+  state.call = call;
+  const remote = /** @type {HTMLVideoElement} */ ($('remote-video'));
+  call.addEventListener('track', ({ detail }) => {
+    remote.srcObject = detail;
+    playWithSound(remote, $('unmute-audio'));
+  });
+  call.addEventListener('state', ({ detail }) => onConnectionState(detail));
+  call.addEventListener('error', ({ detail }) => console.warn('negotiation error', detail));
+  setStatus('negotiating');
+  call.start();
+  return call;
+}
+
+/** @param {RTCPeerConnectionState} connectionState */
+function onConnectionState(connectionState) {
+  $('stage').dataset.connection = connectionState;
+  if (connectionState === 'connected') {
+    document.body.dataset.state = 'in-call';
+    setStatus('inCall');
+    if (!state.callStartedAt) {
+      state.callStartedAt = performance.now();
+      const timer = $('call-timer');
+      timer.textContent = formatDuration(0);
+      every(() => (timer.textContent = formatDuration((performance.now() - state.callStartedAt) / 1000)), 1000);
+    }
+  } else if (connectionState === 'failed') {
+    setStatus('iceFailed');
+  }
+}
+
+function closePeerConnection() {
+  state.call?.close();
+  state.call = null;
+  const remote = /** @type {HTMLVideoElement} */ ($('remote-video'));
+  remote.srcObject = null;
+  $('unmute-audio').hidden = true;
+  clearAllTimers();
+  state.callStartedAt = 0;
+  $('call-timer').textContent = '';
+}
+
+function releaseMedia() {
+  stopStream(state.localStream);
+  for (const track of state.openedTracks) track.stop();
+  state.localStream = null;
+  for (const id of ['local-video', 'preview']) /** @type {HTMLVideoElement} */ ($(id)).srcObject = null;
+}
+
+/** Ends the call on this side: connection, tracks and timers all go; the socket stays. */
+function endCall(reason) {
+  closePeerConnection();
+  // Leave on either side's hang-up, so the room is free and "call again" can rejoin it.
+  if (state.inRoom) state.signaling?.send({ type: 'leave' });
+  state.inRoom = false;
+  state.peer = null;
+  releaseMedia();
+  showNotice(reason, { state: 'ended', canRetry: true });
+}
+
+/** @param {string} key @param {string} bodyState @param {boolean} canRetry @param {string} [detail] */
+function endWithNotice(key, bodyState, canRetry, detail) {
+  closePeerConnection();
+  state.inRoom = false;
+  state.peer = null;
+  releaseMedia();
+  state.signaling?.close();
+  state.signaling = null;
+  showNotice(key, { state: bodyState, canRetry, detail });
+}
+
+/** @param {unknown} error */
+function failOnMedia(error) {
+  const reason = error instanceof MediaStartError ? error.reason : 'mediaFailed';
+  endWithNotice(reason, 'media-error', reason !== 'insecure');
+}
+
+function hangUp() {
+  endCall('youHungUp');
+}
+
+// --- page set-up ---------------------------------------------------------------------------
+
+function bindControls() {
+  $('join-button').addEventListener('click', () => join());
+  $('hangup-button').addEventListener('click', () => hangUp());
+  $('again-button').addEventListener('click', () => join());
+  for (const radio of document.querySelectorAll('input[name="media"]')) {
+    radio.addEventListener('change', (event) => {
+      state.mediaKind = /** @type {HTMLInputElement} */ (event.target).value === 'audio' ? 'audio' : 'video';
+      refreshPreview();
+    });
+  }
+  $('copy-link').addEventListener('click', async () => {
+    const link = `${location.origin}/r/${room}`;
+    try {
+      await navigator.clipboard.writeText(link);
+      $('copy-link').dataset.i18n = 'linkCopied';
+      translatePage($('copy-link').parentElement ?? document);
+    } catch {
+      window.prompt('', link);
+    }
+  });
+  window.addEventListener('pagehide', () => {
+    closePeerConnection();
+    releaseMedia();
+    state.signaling?.close();
+  });
+}
+
+function main() {
+  bindLocaleSelect(/** @type {HTMLSelectElement} */ ($('locale')));
+  $('room-name').textContent = room;
+  bindControls();
+  if (!ROOM_NAME.test(room)) {
+    showNotice('badRoom', { state: 'error', canRetry: false });
+  } else if (!window.isSecureContext) {
+    showNotice('insecure', { state: 'insecure', canRetry: false });
+  } else if (params.get('autojoin') === '1') {
+    join();
+  } else {
+    showPrejoin();
+  }
+}
+
+// A read-only handle for diagnostics in the console, and for the end-to-end tests.
+window.parley = {
+  get pc() {
+    return state.call?.pc ?? null;
+  },
+  get sessionId() {
+    return state.signaling?.sessionId ?? null;
+  },
+  get openedTracks() {
+    return state.openedTracks;
+  },
+  get timerCount() {
+    return state.intervals.size;
+  },
+  get inRoom() {
+    return state.inRoom;
+  },
+};
+
+main();

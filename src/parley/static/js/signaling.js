@@ -1,0 +1,105 @@
+// The signaling connection: one WebSocket speaking Parley protocol v1 (docs/protocol.md).
+// UI-free: it turns frames into events and requests into promises.
+
+export const PROTOCOL_VERSION = 1;
+
+/** An `error` reply from the server, with its stable code. */
+export class SignalingError extends Error {
+  /** @param {string} code @param {string} message */
+  constructor(code, message) {
+    super(message);
+    this.code = code;
+  }
+}
+
+/**
+ * Events: one per server message type (`peer-joined`, `offer`, …) with the message as `detail`,
+ * and `closed` with `{code, reason}` when the socket ends without `close()` being called.
+ */
+export class Signaling extends EventTarget {
+  /** @param {string} url */
+  constructor(url) {
+    super();
+    this.url = url;
+    /** @type {WebSocket | null} */
+    this.ws = null;
+    /** @type {string | null} */
+    this.sessionId = null;
+    /** @type {RTCIceServer[]} */
+    this.iceServers = [];
+    this.nextRequestId = 1;
+    /** @type {Map<number, {resolve: (m: any) => void, reject: (e: Error) => void}>} */
+    this.pending = new Map();
+    this.closedByUs = false;
+  }
+
+  /** Opens the socket and completes hello → welcome. Resolves with the welcome message. */
+  connect() {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(this.url);
+      this.ws = ws;
+      let welcomed = false;
+      ws.addEventListener('open', () => this.send({ type: 'hello', v: PROTOCOL_VERSION }));
+      ws.addEventListener('message', (event) => {
+        let message;
+        try {
+          message = JSON.parse(event.data);
+        } catch {
+          return;
+        }
+        if (!welcomed && message.type === 'welcome') {
+          welcomed = true;
+          this.sessionId = message.session;
+          this.iceServers = message.iceServers ?? [];
+          resolve(message);
+          return;
+        }
+        this.#dispatch(message);
+      });
+      ws.addEventListener('close', (event) => {
+        const failure = new SignalingError('closed', event.reason || `socket closed (${event.code})`);
+        for (const { reject: fail } of this.pending.values()) fail(failure);
+        this.pending.clear();
+        if (!welcomed) reject(failure);
+        if (!this.closedByUs) {
+          this.dispatchEvent(new CustomEvent('closed', { detail: { code: event.code, reason: event.reason } }));
+        }
+      });
+    });
+  }
+
+  /** @param {object} message */
+  send(message) {
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  /**
+   * Sends a message with a fresh `id`; resolves with the reply that echoes it, rejects with a
+   * SignalingError when the server answers `error`.
+   * @param {object} message
+   */
+  request(message) {
+    const id = this.nextRequestId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.send({ ...message, id });
+    });
+  }
+
+  close() {
+    this.closedByUs = true;
+    this.ws?.close(1000, 'bye');
+  }
+
+  /** @param {any} message */
+  #dispatch(message) {
+    const waiter = message.id != null ? this.pending.get(message.id) : undefined;
+    if (waiter) {
+      this.pending.delete(message.id);
+      if (message.type === 'error') waiter.reject(new SignalingError(message.code, message.message));
+      else waiter.resolve(message);
+      return;
+    }
+    this.dispatchEvent(new CustomEvent(message.type, { detail: message }));
+  }
+}

@@ -1,0 +1,89 @@
+"""Real Chromium against a real Parley server, inside a network namespace this test run makes."""
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+
+from tests.netns import enter_private_netns, interface_names
+from tests.parley_server import running_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    # Inside the private namespace loopback is the only interface; without this flag Chromium
+    # gathers no loopback candidates and ICE has nothing to pair.
+    "--allow-loopback-in-peer-connection",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def private_network() -> list[str]:
+    enter_private_netns()
+    names = interface_names()
+    assert names == ["lo"], f"the test network must hold only loopback, found {names}"
+    return names
+
+
+@pytest.fixture(scope="session")
+def server_url(private_network: list[str]) -> Iterator[str]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with running_server(log_path=ARTIFACTS / "e2e-server.log") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def playwright(private_network: list[str]) -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def open_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Callable[..., Page]]:
+    """Opens a page in its own browser context: each one is a separate person.
+
+    Each page's console and a final screenshot land in test-artifacts/, to read after a failure.
+    """
+    opened: list[tuple[Page, list[str]]] = []
+
+    def open_(url: str, locale: str = "en-US") -> Page:
+        context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 720})
+        page = context.new_page()
+        console: list[str] = []
+        page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+        page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
+        opened.append((page, console))
+        page.goto(url)
+        return page
+
+    yield open_
+    ARTIFACTS.mkdir(exist_ok=True)
+    for number, (page, console) in enumerate(opened):
+        stem = ARTIFACTS / f"{request.node.name}-page{number}"
+        stem.with_suffix(".console.log").write_text("\n".join(console), encoding="utf-8")
+        try:
+            page.screenshot(path=str(stem.with_suffix(".png")))
+        finally:
+            page.context.close()
+
+
+@pytest.fixture
+def room_name() -> str:
+    return "e2e-" + secrets.token_urlsafe(12)

@@ -1,0 +1,50 @@
+"""Runs `parley serve` as a real subprocess, as users run it, on a port the OS picks."""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LISTENING = re.compile(r"Parley listening on (http://\S+?)/?$")
+
+
+@contextmanager
+def running_server(
+    *extra_args: str, env: dict[str, str] | None = None, log_path: Path | None = None
+) -> Iterator[str]:
+    """Yields the server's base URL (no trailing slash); stops the server on exit."""
+    log = open(log_path or os.devnull, "w")  # noqa: SIM115 - closed in finally
+    process = subprocess.Popen(
+        [sys.executable, "-m", "parley", "serve", "--host", "127.0.0.1", "--port", "0", *extra_args],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    try:
+        yield _wait_for_url(process, deadline=time.monotonic() + 20)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        log.close()
+
+
+def _wait_for_url(process: subprocess.Popen[str], deadline: float) -> str:
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"parley serve exited early with {process.wait(timeout=5)}")
+        match = LISTENING.search(line.strip())
+        if match:
+            return match.group(1)
+    raise RuntimeError("parley serve did not report its address within 20 s")
