@@ -20,7 +20,17 @@ def running_server(
     """Yields the server's base URL (no trailing slash); stops the server on exit."""
     log = open(log_path or os.devnull, "w")  # noqa: SIM115 - closed in finally
     process = subprocess.Popen(
-        [sys.executable, "-m", "parley", "serve", "--host", "127.0.0.1", "--port", "0", *extra_args],
+        [
+            sys.executable,
+            "-m",
+            "parley",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            *extra_args,
+        ],
         stdout=subprocess.PIPE,
         stderr=log,
         text=True,

@@ -83,9 +83,9 @@ def test_voice_only_call_carries_audio_and_no_video(
                  return kinds; }"""
         )
         assert video_receiver_count(page) == 0
-        assert page.evaluate(
-            "() => window.parley.openedTracks.every((t) => t.kind === 'audio')"
-        ), "a voice-only call must not open the camera"
+        assert page.evaluate("() => window.parley.openedTracks.every((t) => t.kind === 'audio')"), (
+            "a voice-only call must not open the camera"
+        )
 
 
 def test_prejoin_preview_in_chinese_then_join(

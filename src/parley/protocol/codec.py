@@ -35,17 +35,26 @@ class DecodeFailure:
 
 
 def decode_client_frame(frame: bytes | str) -> ClientMessageUnion | DecodeFailure:
+    if isinstance(frame, bytes):
+        # msgspec skips unread fields without checking their UTF-8; a text frame must be valid
+        # UTF-8 throughout (RFC 6455), so check it whole.
+        try:
+            frame = frame.decode("utf-8")
+        except UnicodeDecodeError:
+            return DecodeFailure(ErrorCode.BAD_JSON, "the frame is not valid UTF-8")
     try:
         return _client_decoder.decode(frame)
     except msgspec.DecodeError as exc:
         return _explain(frame, exc)
+    except RecursionError:
+        return DecodeFailure(ErrorCode.BAD_MESSAGE, "the JSON is nested too deeply")
 
 
 def encode(message: ServerMessage) -> bytes:
     return _encoder.encode(message)
 
 
-def _explain(frame: bytes | str, exc: msgspec.DecodeError) -> DecodeFailure:
+def _explain(frame: str, exc: msgspec.DecodeError) -> DecodeFailure:
     try:
         raw: Any = _any_decoder.decode(frame)
     except msgspec.DecodeError:

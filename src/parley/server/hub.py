@@ -8,7 +8,7 @@ from parley.core.effects import CancelTimer, CloseSession, Effect, Send, StartTi
 from parley.core.signaling import SignalingCore
 from parley.protocol.codec import DecodeFailure, decode_client_frame, encode
 from parley.protocol.errors import ErrorCode
-from parley.protocol.messages import ServerMessage
+from parley.protocol.messages import RequestId, ServerMessage
 
 log = logging.getLogger(__name__)
 
@@ -26,18 +26,22 @@ class Hub:
         self._apply(effects)
         return session
 
-    def on_text(self, session: str, frame: bytes | str) -> None:
-        decoded = decode_client_frame(frame)
-        if isinstance(decoded, DecodeFailure):
-            self._apply(self.core.refuse(session, decoded.code, decoded.detail, decoded.request_id))
-            return
+    def on_text(self, session: str, frame: str) -> None:
+        request_id: RequestId = None
         try:
-            effects = self.core.receive(session, decoded, self._loop.time())
+            decoded = decode_client_frame(frame)
+            if isinstance(decoded, DecodeFailure):
+                effects = self.core.refuse(
+                    session, decoded.code, decoded.detail, decoded.request_id
+                )
+            else:
+                request_id = decoded.id
+                effects = self.core.receive(session, decoded, self._loop.time())
         except Exception:
-            # Logged by type only: message bodies may hold SDP and addresses.
-            log.exception("core failed on a %r message", decoded.__class__.__name__)
+            # Logged without the frame: message bodies may hold SDP and addresses.
+            log.exception("failed while handling a frame")
             effects = self.core.refuse(
-                session, ErrorCode.INTERNAL_ERROR, "the server failed on this message", decoded.id
+                session, ErrorCode.INTERNAL_ERROR, "the server failed on this message", request_id
             )
         self._apply(effects)
 

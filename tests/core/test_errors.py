@@ -1,0 +1,152 @@
+"""Every error code has a scenario that produces it, so a new code cannot ship untested.
+
+Frames go through decode_client_frame and then the core, as the hub feeds them; binary frames
+and handler failures are refused through core.refuse, as the hub does.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from parley.core.effects import Effect
+from parley.protocol.errors import ErrorCode
+from parley.protocol.messages import Hello, Join, Leave, Offer, Ready
+from tests.core.helpers import Harness, error_codes, only_error_to
+
+ROOM = "r"
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A session brought to the brink of an error; `act` makes the offending event happen."""
+
+    session: str
+    request_id: int | str | None
+    act: Callable[[], list[Effect]]
+
+
+def bad_json(h: Harness) -> Setup:
+    s = h.welcomed()
+    return Setup(s, None, lambda: h.send_frame(s, '{"type": "join", "room": '))
+
+
+def binary_frame(h: Harness) -> Setup:
+    s = h.welcomed()
+    return Setup(s, None, lambda: h.core.refuse(s, ErrorCode.BINARY_FRAME, "send text frames"))
+
+
+def bad_message(h: Harness) -> Setup:
+    s = h.welcomed()
+    return Setup(s, 21, lambda: h.send_frame(s, '{"type": "join", "id": 21}'))
+
+
+def unknown_type(h: Harness) -> Setup:
+    s = h.welcomed()
+    return Setup(s, "d", lambda: h.send_frame(s, '{"type": "dance", "id": "d"}'))
+
+
+def hello_required(h: Harness) -> Setup:
+    s = h.connect()
+    return Setup(s, 1, lambda: h.send_frame(s, '{"type": "join", "room": "r", "id": 1}'))
+
+
+def already_welcomed(h: Harness) -> Setup:
+    s = h.welcomed()
+    return Setup(s, 2, lambda: h.send(s, Hello(v=1, id=2)))
+
+
+def unsupported_version(h: Harness) -> Setup:
+    s = h.connect()
+    return Setup(s, 3, lambda: h.send(s, Hello(v=99, id=3)))
+
+
+def already_joined(h: Harness) -> Setup:
+    s = h.in_room(ROOM)
+    return Setup(s, 4, lambda: h.send(s, Join(room="other", id=4)))
+
+
+def room_full(h: Harness) -> Setup:
+    h.pair(ROOM)
+    s = h.welcomed()
+    return Setup(s, 5, lambda: h.send(s, Join(room=ROOM, id=5)))
+
+
+def not_in_room(h: Harness) -> Setup:
+    s = h.welcomed()
+    return Setup(s, 6, lambda: h.send(s, Ready(id=6)))
+
+
+def peer_not_found(h: Harness) -> Setup:
+    s = h.in_room(ROOM)
+    return Setup(s, 7, lambda: h.send(s, Offer(to="nobody", sdp="v=0", id=7)))
+
+
+def internal_error(h: Harness) -> Setup:
+    s = h.in_room(ROOM)
+    failed = Leave(id=8)  # as if core.receive had raised while handling this message
+
+    def act() -> list[Effect]:
+        return h.core.refuse(s, ErrorCode.INTERNAL_ERROR, "the server failed", failed.id)
+
+    return Setup(s, 8, act)
+
+
+SCENARIOS: list[tuple[ErrorCode, Callable[[Harness], Setup]]] = [
+    (ErrorCode.BAD_JSON, bad_json),
+    (ErrorCode.BINARY_FRAME, binary_frame),
+    (ErrorCode.BAD_MESSAGE, bad_message),
+    (ErrorCode.UNKNOWN_TYPE, unknown_type),
+    (ErrorCode.HELLO_REQUIRED, hello_required),
+    (ErrorCode.ALREADY_WELCOMED, already_welcomed),
+    (ErrorCode.UNSUPPORTED_VERSION, unsupported_version),
+    (ErrorCode.ALREADY_JOINED, already_joined),
+    (ErrorCode.ROOM_FULL, room_full),
+    (ErrorCode.NOT_IN_ROOM, not_in_room),
+    (ErrorCode.PEER_NOT_FOUND, peer_not_found),
+    (ErrorCode.INTERNAL_ERROR, internal_error),
+]
+each_scenario = pytest.mark.parametrize(
+    ("expected", "scenario"), SCENARIOS, ids=[str(code) for code, _ in SCENARIOS]
+)
+
+
+def server_state(h: Harness, session: str) -> tuple[object, ...]:
+    found = h.core.session(session)
+    assert found is not None
+    return (
+        found.welcomed,
+        found.room,
+        h.core.session_count,
+        len(h.core.rooms),
+        h.room_members(ROOM),
+    )
+
+
+def test_every_error_code_is_produced_by_some_scenario() -> None:
+    produced = set()
+    for _, scenario in SCENARIOS:
+        produced.update(error_codes(scenario(Harness()).act()))
+    assert produced == set(ErrorCode)
+
+
+@each_scenario
+def test_scenario_is_answered_with_one_error_echoing_the_id(
+    expected: ErrorCode, scenario: Callable[[Harness], Setup]
+) -> None:
+    setup = scenario(Harness())
+    error = only_error_to(setup.act(), setup.session)
+    assert error.code == expected
+    assert error.id == setup.request_id
+    assert error.message, "an error always says what went wrong"
+
+
+@each_scenario
+def test_an_error_changes_nothing_on_the_server(
+    expected: ErrorCode, scenario: Callable[[Harness], Setup]
+) -> None:
+    harness = Harness()
+    setup = scenario(harness)
+    before = server_state(harness, setup.session)
+    assert error_codes(setup.act()) == [expected]
+    assert server_state(harness, setup.session) == before
