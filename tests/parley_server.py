@@ -5,6 +5,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,37 +16,39 @@ LISTENING = re.compile(r"Parley listening on (http://\S+?)/?$")
 
 @contextmanager
 def running_server(
-    *extra_args: str, env: dict[str, str] | None = None, log_path: Path | None = None
+    *extra_args: str,
+    env: dict[str, str] | None = None,
+    log_path: Path | None = None,
+    data_dir: Path | None = None,
 ) -> Iterator[str]:
-    """Yields the server's base URL (no trailing slash); stops the server on exit."""
-    log = open(log_path or os.devnull, "w")  # noqa: SIM115 - closed in finally
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "parley",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            *extra_args,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
+    """Yields the server's base URL (no trailing slash); stops the server on exit.
+
+    Without `data_dir` the server gets a fresh temporary one (database, secret), removed after.
+    """
+    with tempfile.TemporaryDirectory(prefix="parley-data-") as scratch:
+        command = [sys.executable, "-m", "parley", "serve", "--host", "127.0.0.1", "--port", "0"]
+        command += ["--data-dir", str(data_dir or scratch), *extra_args]
+        with open(log_path or os.devnull, "w") as log:
+            process = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                env={**os.environ, **(env or {})},
+            )
+            try:
+                yield _wait_for_url(process, deadline=time.monotonic() + 20)
+            finally:
+                _stop(process)
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.send_signal(signal.SIGTERM)
     try:
-        yield _wait_for_url(process, deadline=time.monotonic() + 20)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        log.close()
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
 
 
 def _wait_for_url(process: subprocess.Popen[str], deadline: float) -> str:

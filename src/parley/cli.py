@@ -2,13 +2,15 @@
 
 import asyncio
 import logging
+import os
 import signal
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from aiohttp import web
 
-from parley.config import ServerSettings
+from parley.config import ServerSettings, default_data_dir
 from parley.core.signaling import CoreSettings
 from parley.server.app import create_app
 
@@ -33,16 +35,49 @@ def serve(
         float,
         typer.Option(envvar="PARLEY_HELLO_TIMEOUT", min=0.1, help="Seconds to wait for hello."),
     ] = 10.0,
+    ring_timeout: Annotated[
+        float,
+        typer.Option(
+            envvar="PARLEY_RING_TIMEOUT", min=1.0, help="Seconds a call rings unanswered."
+        ),
+    ] = 30.0,
+    directory: Annotated[
+        bool,
+        typer.Option(envvar="PARLEY_DIRECTORY", help="List online users to each other."),
+    ] = True,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            envvar="PARLEY_DATA_DIR",
+            help="Where the database and secret live. [~/.local/share/parley]",
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PARLEY_DATABASE_URL",
+            help="postgresql://user:pass@host/db; default: SQLite in the data directory.",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(envvar="PARLEY_LOG_LEVEL")] = "info",
 ) -> None:
     """Run the signaling server and the browser call page."""
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    secret = os.environ.get("PARLEY_SECRET")
     settings = ServerSettings(
         host=host,
         port=port,
-        core=CoreSettings(room_capacity=room_capacity, hello_timeout=hello_timeout),
+        core=CoreSettings(
+            room_capacity=room_capacity,
+            hello_timeout=hello_timeout,
+            ring_timeout=ring_timeout,
+            directory=directory,
+        ),
+        data_dir=data_dir or default_data_dir(),
+        database_url=database_url,
+        secret=secret.encode() if secret else None,
     )
     asyncio.run(_serve(settings))
 

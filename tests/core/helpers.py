@@ -4,21 +4,42 @@ Tests read the effects a call returned through the small filters at the bottom o
 """
 
 from collections.abc import Iterator
+from typing import NamedTuple, TypeVar
 
-from parley.core.effects import Effect, Send
+from parley.core.calls import RING_TIMER
+from parley.core.effects import CallRecord, Effect, RecordCall, Send, TimerKey
 from parley.core.signaling import CoreSettings, SignalingCore
 from parley.protocol.codec import DecodeFailure, decode_client_frame
 from parley.protocol.errors import ErrorCode
 from parley.protocol.messages import (
     PROTOCOL_VERSION,
+    Accept,
+    CallAccepted,
     ClientMessageUnion,
     Error,
     Hello,
+    Invite,
     Join,
     Joined,
+    Media,
+    Ringing,
     ServerMessage,
     Welcome,
 )
+
+M = TypeVar("M", bound=ServerMessage)
+
+
+class Device(NamedTuple):
+    """One welcomed session and the user it belongs to (with the token that user holds)."""
+
+    session: str
+    user: str
+    token: str
+
+
+def ring_key(call: str) -> TimerKey:
+    return (RING_TIMER, call)
 
 
 def counting_ids(prefix: str = "s") -> Iterator[str]:
@@ -37,6 +58,8 @@ class Harness:
         self.now = now
         ids = counting_ids()
         self.core = SignalingCore(self.settings, new_id=lambda: next(ids))
+        self.log: list[Effect] = []
+        """Every effect the core returned through this harness, in order (call history checks)."""
 
     # --- raw events ------------------------------------------------------------------------
 
@@ -45,7 +68,7 @@ class Harness:
         return session
 
     def send(self, session: str, message: ClientMessageUnion) -> list[Effect]:
-        return self.core.receive(session, message, self.now)
+        return self._logged(self.core.receive(session, message, self.now))
 
     def send_frame(self, session: str, frame: bytes | str) -> list[Effect]:
         """A text frame as the hub handles it: decode, then receive or refuse."""
@@ -55,7 +78,15 @@ class Harness:
         return self.send(session, decoded)
 
     def disconnect(self, session: str) -> list[Effect]:
-        return self.core.disconnect(session, self.now)
+        return self._logged(self.core.disconnect(session, self.now))
+
+    def fire(self, key: TimerKey) -> list[Effect]:
+        """The timer `key` expires now (the I/O layer would call this at its deadline)."""
+        return self._logged(self.core.timer_expired(key, self.now))
+
+    def _logged(self, effects: list[Effect]) -> list[Effect]:
+        self.log.extend(effects)
+        return effects
 
     # --- common set-ups --------------------------------------------------------------------
 
@@ -78,6 +109,38 @@ class Harness:
     def pair(self, room: str = "blue-fox") -> tuple[str, str]:
         """Two sessions in the same room, the first one joined first."""
         return self.in_room(room), self.in_room(room)
+
+    def user(self, name: str = "", token: str | None = None, presence: bool = True) -> Device:
+        """A welcomed session of a (new, or with `token` the same) user, online when `presence`."""
+        session = self.connect()
+        effects = self.send(
+            session, Hello(v=PROTOCOL_VERSION, name=name, token=token, presence=presence)
+        )
+        welcome = only_message_to(effects, session)
+        assert isinstance(welcome, Welcome), welcome
+        issued = welcome.token if welcome.token is not None else token
+        assert issued is not None
+        return Device(session, welcome.user.id, issued)
+
+    def device(self, of: Device, name: str = "", presence: bool = True) -> Device:
+        """Another session (a second tab or phone) of the user `of` belongs to."""
+        other = self.user(name, token=of.token, presence=presence)
+        assert other.user == of.user
+        return other
+
+    def invite(self, session: str, to: str, media: Media = "video") -> str:
+        """`session` calls the user `to`, which must ring; returns the call id."""
+        effects = self.send(session, Invite(to=to, media=media))
+        ringing = only_message_to(effects, session)
+        assert isinstance(ringing, Ringing), ringing
+        return ringing.call
+
+    def accept(self, session: str, call: str, media: Media = "video") -> list[Effect]:
+        """`session` answers `call`, which must succeed."""
+        effects = self.send(session, Accept(call=call, media=media))
+        accepted = only_message_to(effects, session)
+        assert isinstance(accepted, CallAccepted), accepted
+        return effects
 
     def room_members(self, room: str) -> list[str]:
         found = self.core.rooms.get(room)
@@ -120,3 +183,17 @@ def only_error_to(effects: list[Effect], session: str) -> Error:
 
 def error_codes(effects: list[Effect]) -> list[ErrorCode]:
     return [e.code for e in errors(effects)]
+
+
+def of_type(effects: list[Effect], kind: type[M]) -> list[tuple[str, M]]:
+    """(session, message) for every message of `kind` sent, in order."""
+    return [(e.session, e.message) for e in sends(effects) if isinstance(e.message, kind)]
+
+
+def records(effects: list[Effect], step: str | None = None) -> list[RecordCall]:
+    """The call-history effects (of one `step` when given), in order."""
+    return [e for e in effects if isinstance(e, RecordCall) and step in (None, e.step)]
+
+
+def ended_records(effects: list[Effect]) -> list[CallRecord]:
+    return [r.record for r in records(effects, "ended")]

@@ -11,8 +11,8 @@ import pytest
 
 from parley.core.effects import Effect
 from parley.protocol.errors import ErrorCode
-from parley.protocol.messages import Hello, Join, Leave, Offer, Ready
-from tests.core.helpers import Harness, error_codes, only_error_to
+from parley.protocol.messages import Accept, Hangup, Hello, Invite, Join, Leave, Offer, Ready
+from tests.core.helpers import Harness, error_codes, only_error_to, records
 
 ROOM = "r"
 
@@ -82,6 +82,36 @@ def peer_not_found(h: Harness) -> Setup:
     return Setup(s, 7, lambda: h.send(s, Offer(to="nobody", sdp="v=0", id=7)))
 
 
+def cannot_call_self(h: Harness) -> Setup:
+    ann = h.user("Ann")
+    return Setup(
+        ann.session, 9, lambda: h.send(ann.session, Invite(to=ann.user, media="video", id=9))
+    )
+
+
+def already_in_call(h: Harness) -> Setup:
+    ann, bob, cy = h.user("Ann"), h.user("Bob"), h.user("Cy")
+    h.invite(ann.session, bob.user)
+    return Setup(
+        ann.session, 10, lambda: h.send(ann.session, Invite(to=cy.user, media="audio", id=10))
+    )
+
+
+def call_not_found(h: Harness) -> Setup:
+    ann, bob, cy = h.user("Ann"), h.user("Bob"), h.user("Cy")
+    call = h.invite(ann.session, bob.user)
+    return Setup(cy.session, "h", lambda: h.send(cy.session, Hangup(call=call, id="h")))
+
+
+def wrong_call_state(h: Harness) -> Setup:
+    ann, bob = h.user("Ann"), h.user("Bob")
+    call = h.invite(ann.session, bob.user)
+    h.accept(bob.session, call)
+    return Setup(
+        bob.session, 12, lambda: h.send(bob.session, Accept(call=call, media="video", id=12))
+    )
+
+
 def internal_error(h: Harness) -> Setup:
     s = h.in_room(ROOM)
     failed = Leave(id=8)  # as if core.receive had raised while handling this message
@@ -104,6 +134,10 @@ SCENARIOS: list[tuple[ErrorCode, Callable[[Harness], Setup]]] = [
     (ErrorCode.ROOM_FULL, room_full),
     (ErrorCode.NOT_IN_ROOM, not_in_room),
     (ErrorCode.PEER_NOT_FOUND, peer_not_found),
+    (ErrorCode.CANNOT_CALL_SELF, cannot_call_self),
+    (ErrorCode.ALREADY_IN_CALL, already_in_call),
+    (ErrorCode.CALL_NOT_FOUND, call_not_found),
+    (ErrorCode.WRONG_CALL_STATE, wrong_call_state),
     (ErrorCode.INTERNAL_ERROR, internal_error),
 ]
 each_scenario = pytest.mark.parametrize(
@@ -114,12 +148,28 @@ each_scenario = pytest.mark.parametrize(
 def server_state(h: Harness, session: str) -> tuple[object, ...]:
     found = h.core.session(session)
     assert found is not None
+    calls = []
+    for created in records(h.log, "created"):
+        call = h.core.calls.get(created.record.id)
+        if call is not None:
+            calls.append(
+                (
+                    call.id,
+                    call.state,
+                    sorted(call.ringing_sessions),
+                    call.callee_session,
+                    call.media,
+                )
+            )
     return (
         found.welcomed,
         found.room,
         h.core.session_count,
         len(h.core.rooms),
         h.room_members(ROOM),
+        len(h.core.calls),
+        calls,
+        h.core.presence.online(),
     )
 
 

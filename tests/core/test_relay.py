@@ -209,11 +209,11 @@ def test_relay_to_a_peer_that_left_and_joined_another_room_gets_peer_not_found(
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_relay_from_a_session_that_left_gets_not_in_room(harness: Harness, kind: str) -> None:
+def test_relay_from_a_session_that_left_gets_peer_not_found(harness: Harness, kind: str) -> None:
     alice, bob = harness.pair(ROOM)
     harness.send(alice, Leave())
     effects = harness.send(alice, relay_to(kind, bob, request_id=17))
     assert messages_to(effects, bob) == []
     error = only_error_to(effects, alice)
-    assert error.code == ErrorCode.NOT_IN_ROOM
+    assert error.code == ErrorCode.PEER_NOT_FOUND
     assert error.id == 17

@@ -300,7 +300,7 @@ def test_ready_flag_does_not_follow_a_session_into_its_next_room(harness: Harnes
 
 @pytest.mark.parametrize(
     "message",
-    [Ready(id=1), Leave(id="l"), Offer(to="s2", sdp="v=0", id=3)],
+    [Ready(id=1), Leave(id="l")],
     ids=lambda m: type(m).__name__,
 )
 def test_room_messages_before_join_get_not_in_room_echoing_their_id(
@@ -311,6 +311,16 @@ def test_room_messages_before_join_get_not_in_room_echoing_their_id(
     error = only_error_to(harness.send(alice, message), alice)
     assert error.code == ErrorCode.NOT_IN_ROOM
     assert error.id == message.id
+
+
+def test_relay_without_room_or_call_gets_peer_not_found(harness: Harness) -> None:
+    alice = harness.welcomed()
+    bob = harness.welcomed()
+    effects = harness.send(alice, Offer(to=bob, sdp="v=0", id=3))
+    assert messages_to(effects, bob) == []
+    error = only_error_to(effects, alice)
+    assert error.code == ErrorCode.PEER_NOT_FOUND
+    assert error.id == 3
 
 
 def test_ready_after_leave_gets_not_in_room(harness: Harness) -> None:

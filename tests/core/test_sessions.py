@@ -83,9 +83,14 @@ def test_hello_is_answered_with_welcome_naming_the_server_assigned_session() -> 
     harness = Harness(CoreSettings(max_message_bytes=4096, ice_servers=(stun, turn)))
     session = harness.connect()
     effects = harness.send(session, Hello(v=PROTOCOL_VERSION, id=1))
-    assert only_message_to(effects, session) == Welcome(
-        v=PROTOCOL_VERSION, session=session, maxMessageBytes=4096, iceServers=[stun, turn]
-    )
+    welcome = only_message_to(effects, session)
+    assert isinstance(welcome, Welcome)
+    assert welcome.session == session
+    assert welcome.v == PROTOCOL_VERSION
+    assert welcome.maxMessageBytes == 4096
+    assert welcome.iceServers == [stun, turn]
+    assert welcome.token is not None, "a hello without a token is issued one"
+    assert welcome.user.id and welcome.user.id != session
     assert harness.core.session(session).welcomed
 
 

@@ -77,11 +77,25 @@ def open_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Call
     ARTIFACTS.mkdir(exist_ok=True)
     for number, (page, console) in enumerate(opened):
         stem = ARTIFACTS / f"{request.node.name}-page{number}"
+        console.append(f"final state: {_connection_states(page)}")
         stem.with_suffix(".console.log").write_text("\n".join(console), encoding="utf-8")
         try:
             page.screenshot(path=str(stem.with_suffix(".png")))
         finally:
             page.context.close()
+
+
+def _connection_states(page: Page) -> object:
+    try:
+        return page.evaluate(
+            """() => { const pc = window.parley?.pc; return {
+                 body: document.body.dataset.state, session: window.parley?.sessionId,
+                 pc: pc && { connection: pc.connectionState, ice: pc.iceConnectionState,
+                   signaling: pc.signalingState, gathering: pc.iceGatheringState,
+                   local: pc.localDescription?.type, remote: pc.remoteDescription?.type } }; }"""
+        )
+    except Exception as exc:  # the page may have crashed; the log says so instead
+        return repr(exc)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from parley.protocol.messages import (
     RelayedOffer,
     RoomPeer,
     ServerMessage,
+    UserInfo,
     Welcome,
 )
 
@@ -284,11 +285,18 @@ def as_json(message: ServerMessage) -> Any:
     ("message", "expected"),
     [
         (
-            Welcome(v=1, session="abc", maxMessageBytes=65536, iceServers=[]),
+            Welcome(
+                v=1,
+                session="abc",
+                user=UserInfo(id="u1", name="Ana"),
+                maxMessageBytes=65536,
+                iceServers=[],
+            ),
             {
                 "type": "welcome",
                 "v": 1,
                 "session": "abc",
+                "user": {"id": "u1", "name": "Ana"},
                 "maxMessageBytes": 65536,
                 "iceServers": [],
             },
@@ -297,6 +305,7 @@ def as_json(message: ServerMessage) -> Any:
             Welcome(
                 v=1,
                 session="abc",
+                user=UserInfo(id="u1", name="Ana"),
                 maxMessageBytes=1024,
                 iceServers=[
                     IceServer(urls=["stun:stun.example.org"]),
@@ -307,6 +316,7 @@ def as_json(message: ServerMessage) -> Any:
                 "type": "welcome",
                 "v": 1,
                 "session": "abc",
+                "user": {"id": "u1", "name": "Ana"},
                 "maxMessageBytes": 1024,
                 "iceServers": [
                     {"urls": ["stun:stun.example.org"]},
@@ -383,7 +393,11 @@ def test_relayed_messages_never_leak_the_python_field_name() -> None:
 
 
 def test_welcome_always_carries_ice_servers_even_when_empty() -> None:
-    encoded = as_json(Welcome(v=1, session="abc", maxMessageBytes=1, iceServers=[]))
+    encoded = as_json(
+        Welcome(
+            v=1, session="abc", user=UserInfo(id="u", name=""), maxMessageBytes=1, iceServers=[]
+        )
+    )
     assert "iceServers" in encoded
     assert encoded["iceServers"] == []
 

@@ -1,8 +1,10 @@
 """What the core asks its I/O layer to do. The core itself never touches a socket or a clock."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Literal
 
-from parley.protocol.messages import ServerMessage
+from parley.protocol.errors import ErrorCode
+from parley.protocol.messages import EndReason, Error, Media, RequestId, ServerMessage
 
 TimerKey = tuple[str, str]
 """(purpose, subject): e.g. ("hello", session_id). Setting a key again replaces its deadline."""
@@ -34,4 +36,42 @@ class CancelTimer:
     key: TimerKey
 
 
-Effect = Send | CloseSession | StartTimer | CancelTimer
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """A call as the history keeps it: who, what, when, and how it ended. No SDP, no addresses."""
+
+    id: str
+    caller: str
+    caller_name: str
+    callee: str
+    callee_name: str
+    media: Media
+    created: float
+    answered: float | None = None
+    ended: float | None = None
+    end_reason: EndReason | None = None
+    ended_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordCall:
+    """Persist a step of a call's life. The core emits `ended` exactly once per call."""
+
+    step: Literal["created", "answered", "ended"]
+    record: CallRecord
+
+
+Effect = Send | CloseSession | StartTimer | CancelTimer | RecordCall
+
+
+@dataclass(slots=True)
+class Outcome:
+    """Collects the effects of one event in the order they must happen."""
+
+    effects: list[Effect] = field(default_factory=list)
+
+    def send(self, session: str, message: ServerMessage) -> None:
+        self.effects.append(Send(session, message))
+
+    def error(self, session: str, code: ErrorCode, detail: str, request_id: RequestId) -> None:
+        self.effects.append(Send(session, Error(id=request_id, code=code, message=detail)))

@@ -1,27 +1,34 @@
-"""Sessions and rooms as a state machine.
+"""Sessions, rooms, presence and direct calls as a state machine.
 
 Each entry point takes an event (a connection opened, a message arrived, a socket closed, a
 timer expired) and returns the effects to carry out. Identity comes only from the session the
 I/O layer says a message arrived on; nothing a client writes into a message can change it.
 """
 
+import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from parley.core.effects import CancelTimer, CloseSession, Effect, Send, StartTimer, TimerKey
+from parley.core.calls import RING_TIMER, CallService
+from parley.core.effects import CancelTimer, CloseSession, Effect, Outcome, StartTimer, TimerKey
 from parley.core.ids import random_id
+from parley.core.presence import PresenceRegistry
 from parley.core.rooms import Room, RoomRegistry
+from parley.identity import GuestIdentities, Identity, IdentityProvider
 from parley.protocol.close_codes import CloseCode
 from parley.protocol.errors import ErrorCode
 from parley.protocol.messages import (
     PROTOCOL_VERSION,
+    Accept,
     Answer,
+    Cancel,
     Candidate,
     ClientMessage,
     ClientMessageUnion,
-    Error,
+    Hangup,
     Hello,
     IceServer,
+    Invite,
     Join,
     Joined,
     Leave,
@@ -31,13 +38,16 @@ from parley.protocol.messages import (
     PeerLeft,
     PeerLeftReason,
     PeerReady,
+    Presence,
     Ready,
+    Reject,
     RelayedAnswer,
     RelayedCandidate,
     RelayedOffer,
     RequestId,
     RoomPeer,
     ServerMessage,
+    UserInfo,
     Welcome,
 )
 
@@ -50,34 +60,36 @@ class CoreSettings:
     hello_timeout: float = 10.0
     max_message_bytes: int = 64 * 1024
     ice_servers: tuple[IceServer, ...] = ()
+    ring_timeout: float = 30.0
+    directory: bool = True
 
 
 @dataclass(slots=True)
 class Session:
     id: str
-    welcomed: bool = False
+    identity: Identity | None = None
+    presence: bool = False
     room: str | None = None
 
-
-@dataclass(slots=True)
-class _Outcome:
-    """Collects the effects of one event in the order they must happen."""
-
-    effects: list[Effect] = field(default_factory=list)
-
-    def send(self, session: str, message: ServerMessage) -> None:
-        self.effects.append(Send(session, message))
-
-    def error(self, session: str, code: ErrorCode, detail: str, request_id: RequestId) -> None:
-        self.effects.append(Send(session, Error(id=request_id, code=code, message=detail)))
+    @property
+    def welcomed(self) -> bool:
+        return self.identity is not None
 
 
 class SignalingCore:
-    def __init__(self, settings: CoreSettings, new_id: Callable[[], str] = random_id) -> None:
+    def __init__(
+        self,
+        settings: CoreSettings,
+        new_id: Callable[[], str] = random_id,
+        identities: IdentityProvider | None = None,
+    ) -> None:
         self.settings = settings
         self._new_id = new_id
+        self._identities = identities or GuestIdentities(secrets.token_bytes(32))
         self._sessions: dict[str, Session] = {}
         self.rooms = RoomRegistry(settings.room_capacity)
+        self.presence = PresenceRegistry()
+        self.calls = CallService(self.presence, settings.ring_timeout, new_id)
 
     # --- events ---------------------------------------------------------------------------
 
@@ -93,21 +105,34 @@ class SignalingCore:
         session = self._sessions.get(session_id)
         if session is None:
             return []
-        out = _Outcome()
-        if not session.welcomed and not isinstance(message, Hello):
+        out = Outcome()
+        if isinstance(message, Hello):
+            self._hello(session, message, now, out)
+            return out.effects
+        user = session.identity.user if session.identity is not None else None
+        if user is None:
             out.error(session_id, ErrorCode.HELLO_REQUIRED, "send hello first", message.id)
             return out.effects
         match message:
-            case Hello():
-                self._hello(session, message, out)
             case Join():
                 self._join(session, message, out)
             case Ready():
                 self._ready(session, message, out)
             case Offer() | Answer() | Candidate():
-                self._relay(session, message, out)
+                self._relay(session, user, message, out)
             case Leave():
                 self._leave(session, message, out)
+            case Invite():
+                assert session.identity is not None
+                self.calls.invite(session_id, session.identity, message, now, out)
+            case Accept():
+                self.calls.accept(session_id, user, message, now, out)
+            case Reject():
+                self.calls.reject(session_id, user, message, now, out)
+            case Cancel():
+                self.calls.cancel(session_id, user, message, now, out)
+            case Hangup():
+                self.calls.hangup(session_id, user, message, now, out)
         return out.effects
 
     def refuse(
@@ -116,7 +141,7 @@ class SignalingCore:
         """A frame that could not be carried out: answer it, and change nothing else."""
         if session_id not in self._sessions:
             return []
-        out = _Outcome()
+        out = Outcome()
         out.error(session_id, code, detail, request_id)
         return out.effects
 
@@ -124,13 +149,24 @@ class SignalingCore:
         session = self._sessions.pop(session_id, None)
         if session is None:
             return []
-        out = _Outcome()
+        out = Outcome()
         out.effects.append(CancelTimer((HELLO_TIMER, session_id)))
         self._exit_room(session, "disconnected", out)
+        if session.identity is not None:
+            user = session.identity.user
+            self.calls.session_closed(session_id, user, now, out)
+            if session.presence and self.presence.remove(user, session_id):
+                self._announce(
+                    Presence(user=UserInfo(id=user, name=session.identity.name), online=False), out
+                )
         return out.effects
 
     def timer_expired(self, key: TimerKey, now: float) -> list[Effect]:
         purpose, subject = key
+        if purpose == RING_TIMER:
+            out = Outcome()
+            self.calls.ring_timeout(key, now, out)
+            return out.effects
         if purpose == HELLO_TIMER:
             session = self._sessions.get(subject)
             if session is not None and not session.welcomed:
@@ -148,7 +184,7 @@ class SignalingCore:
 
     # --- handlers -------------------------------------------------------------------------
 
-    def _hello(self, session: Session, message: Hello, out: _Outcome) -> None:
+    def _hello(self, session: Session, message: Hello, now: float, out: Outcome) -> None:
         if session.welcomed:
             out.error(
                 session.id, ErrorCode.ALREADY_WELCOMED, "hello was already answered", message.id
@@ -162,19 +198,42 @@ class SignalingCore:
                 message.id,
             )
             return
-        session.welcomed = True
+        admission = self._identities.admit(message.token, message.name.strip(), now)
+        if admission is None:
+            out.error(session.id, ErrorCode.HELLO_REQUIRED, "the token was refused", message.id)
+            return
+        identity = admission.identity
+        session.identity = identity
         out.effects.append(CancelTimer((HELLO_TIMER, session.id)))
+        listed = message.presence and self.settings.directory
+        if message.presence:
+            session.presence = True
+            came_online = self.presence.add(identity.user, session.id, identity.name)
+            if came_online:
+                me = UserInfo(id=identity.user, name=identity.name)
+                self._announce(Presence(user=me, online=True), out, skip=session.id)
         out.send(
             session.id,
             Welcome(
                 v=PROTOCOL_VERSION,
                 session=session.id,
+                user=UserInfo(id=identity.user, name=identity.name),
+                token=admission.token,
                 maxMessageBytes=self.settings.max_message_bytes,
                 iceServers=list(self.settings.ice_servers),
+                online=self.presence.online() if listed else None,
             ),
         )
 
-    def _join(self, session: Session, message: Join, out: _Outcome) -> None:
+    def _announce(self, message: Presence, out: Outcome, skip: str | None = None) -> None:
+        """Tells every session on the directory that a user came or went."""
+        if not self.settings.directory:
+            return
+        for watcher in self.presence.watchers():
+            if watcher != skip:
+                out.send(watcher, message)
+
+    def _join(self, session: Session, message: Join, out: Outcome) -> None:
         if session.room is not None:
             out.error(
                 session.id, ErrorCode.ALREADY_JOINED, "leave the current room first", message.id
@@ -201,7 +260,7 @@ class SignalingCore:
         for member in others:
             out.send(member.session, announcement)
 
-    def _ready(self, session: Session, message: Ready, out: _Outcome) -> None:
+    def _ready(self, session: Session, message: Ready, out: Outcome) -> None:
         room = self._room_of(session, message, out)
         if room is None:
             return
@@ -210,12 +269,13 @@ class SignalingCore:
         for member in room.others(session.id):
             out.send(member.session, announcement)
 
-    def _relay(self, session: Session, message: Offer | Answer | Candidate, out: _Outcome) -> None:
-        room = self._room_of(session, message, out)
-        if room is None:
-            return
-        if message.to == session.id or message.to not in room.members:
-            out.error(session.id, ErrorCode.PEER_NOT_FOUND, "no such peer in your room", message.id)
+    def _relay(
+        self, session: Session, user: str, message: Offer | Answer | Candidate, out: Outcome
+    ) -> None:
+        room = self.rooms.get(session.room) if session.room is not None else None
+        in_room = room is not None and message.to != session.id and message.to in room.members
+        if not in_room and self.calls.peer_session(session.id, user) != message.to:
+            out.error(session.id, ErrorCode.PEER_NOT_FOUND, "no such peer", message.id)
             return
         relayed: ServerMessage
         match message:
@@ -227,7 +287,7 @@ class SignalingCore:
                 relayed = RelayedCandidate(from_=session.id, candidate=message.candidate)
         out.send(message.to, relayed)
 
-    def _leave(self, session: Session, message: Leave, out: _Outcome) -> None:
+    def _leave(self, session: Session, message: Leave, out: Outcome) -> None:
         name = session.room
         if name is None:
             out.error(session.id, ErrorCode.NOT_IN_ROOM, "you are not in a room", message.id)
@@ -237,13 +297,13 @@ class SignalingCore:
 
     # --- helpers --------------------------------------------------------------------------
 
-    def _room_of(self, session: Session, message: ClientMessage, out: _Outcome) -> Room | None:
+    def _room_of(self, session: Session, message: ClientMessage, out: Outcome) -> Room | None:
         room = self.rooms.get(session.room) if session.room is not None else None
         if room is None:
             out.error(session.id, ErrorCode.NOT_IN_ROOM, "join a room first", message.id)
         return room
 
-    def _exit_room(self, session: Session, reason: PeerLeftReason, out: _Outcome) -> None:
+    def _exit_room(self, session: Session, reason: PeerLeftReason, out: Outcome) -> None:
         if session.room is None:
             return
         room = self.rooms.exit(session.room, session.id)

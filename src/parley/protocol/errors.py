@@ -15,6 +15,10 @@ class ErrorCode(StrEnum):
     ROOM_FULL = "room-full"
     NOT_IN_ROOM = "not-in-room"
     PEER_NOT_FOUND = "peer-not-found"
+    CANNOT_CALL_SELF = "cannot-call-self"
+    ALREADY_IN_CALL = "already-in-call"
+    CALL_NOT_FOUND = "call-not-found"
+    WRONG_CALL_STATE = "wrong-call-state"
     INTERNAL_ERROR = "internal-error"
 
 
@@ -31,10 +35,19 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.UNSUPPORTED_VERSION: "`hello` names a protocol version (`v`) this server lacks.",
     ErrorCode.ALREADY_JOINED: "`join` while already in a room; `leave` first.",
     ErrorCode.ROOM_FULL: "The room already holds its capacity of members.",
-    ErrorCode.NOT_IN_ROOM: "The message needs room membership (`ready`, relays, `leave`).",
+    ErrorCode.NOT_IN_ROOM: "`ready` or `leave` outside a room.",
     ErrorCode.PEER_NOT_FOUND: (
-        "The `to` session is not in your room. Sessions that do not exist and sessions in "
-        "other rooms get this same answer, so ids cannot be probed."
+        "The `to` session is neither in your room nor the other end of your answered call. "
+        "Sessions that do not exist get this same answer, so ids cannot be probed."
+    ),
+    ErrorCode.CANNOT_CALL_SELF: "`invite` names your own user.",
+    ErrorCode.ALREADY_IN_CALL: "`invite` while your user already has a call ringing or going on.",
+    ErrorCode.CALL_NOT_FOUND: (
+        "No such call among yours. Calls that ended, never existed, or belong to other users get "
+        "this same answer."
+    ),
+    ErrorCode.WRONG_CALL_STATE: (
+        "Your call is not in a state that allows this (e.g. `accept` on a call already answered)."
     ),
     ErrorCode.INTERNAL_ERROR: (
         "The server failed while handling the message; the connection and its state are kept."

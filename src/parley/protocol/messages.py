@@ -27,6 +27,23 @@ SessionId = Annotated[
 RequestId = Annotated[str, Meta(max_length=64)] | Annotated[int, Meta(ge=0, le=2**53 - 1)] | None
 Sdp = Annotated[str, Meta(max_length=60_000, description="An SDP blob, relayed untouched.")]
 PeerLeftReason = Literal["left", "disconnected"]
+UserId = Annotated[str, Meta(min_length=1, max_length=64, description="A user id.")]
+CallId = Annotated[str, Meta(min_length=1, max_length=64, description="A server-assigned call id.")]
+DisplayName = Annotated[
+    str, Meta(pattern=r"^[^\x00-\x1f\x7f]{0,64}$", description="Up to 64 printable characters.")
+]
+Token = Annotated[str, Meta(max_length=4096)]
+Media = Literal["audio", "video"]
+EndReason = Literal[
+    "declined",
+    "busy",
+    "cancelled",
+    "no-answer",
+    "offline",
+    "hangup",
+    "connection-lost",
+    "answered-elsewhere",
+]
 
 
 class IceCandidate(Struct, omit_defaults=True):
@@ -56,9 +73,14 @@ class ClientMessage(Struct, tag_field="type", kw_only=True, omit_defaults=True):
 
 
 class Hello(ClientMessage, tag="hello", kw_only=True):
-    """Opens the session. The server answers `welcome`."""
+    """Opens the session. The server answers `welcome`. `presence: true` lists this session's
+    user as online and lets it ring for direct calls; `token` is the one a previous `welcome` gave.
+    """
 
     v: int
+    name: DisplayName = ""
+    token: Token | None = None
+    presence: bool = False
 
 
 class Join(ClientMessage, tag="join", kw_only=True):
@@ -96,7 +118,52 @@ class Leave(ClientMessage, tag="leave", kw_only=True):
     """Leaves the room (hang-up). The other members get `peer-left`."""
 
 
-ClientMessageUnion = Hello | Join | Ready | Offer | Answer | Candidate | Leave
+class Invite(ClientMessage, tag="invite", kw_only=True):
+    """Calls a user: each device they are online on rings. Answered by `ringing` or `call-ended`."""
+
+    to: UserId
+    media: Media
+
+
+class Accept(ClientMessage, tag="accept", kw_only=True):
+    """Answers a ringing call; `media: "audio"` answers a video call with voice only."""
+
+    call: CallId
+    media: Media
+
+
+class Reject(ClientMessage, tag="reject", kw_only=True):
+    """Declines a ringing call (on every device of the callee)."""
+
+    call: CallId
+
+
+class Cancel(ClientMessage, tag="cancel", kw_only=True):
+    """The caller gives up before an answer. On a call already answered it hangs up."""
+
+    call: CallId
+
+
+class Hangup(ClientMessage, tag="hangup", kw_only=True):
+    """Ends a call in any state: while ringing it cancels (caller) or declines (callee)."""
+
+    call: CallId
+
+
+ClientMessageUnion = (
+    Hello
+    | Join
+    | Ready
+    | Offer
+    | Answer
+    | Candidate
+    | Leave
+    | Invite
+    | Accept
+    | Reject
+    | Cancel
+    | Hangup
+)
 CLIENT_MESSAGE_TYPES: tuple[type[ClientMessage], ...] = (
     Hello,
     Join,
@@ -105,6 +172,11 @@ CLIENT_MESSAGE_TYPES: tuple[type[ClientMessage], ...] = (
     Answer,
     Candidate,
     Leave,
+    Invite,
+    Accept,
+    Reject,
+    Cancel,
+    Hangup,
 )
 
 
@@ -115,13 +187,26 @@ class ServerMessage(Struct, tag_field="type", kw_only=True, omit_defaults=True):
     pass
 
 
+class UserInfo(Struct):
+    """A user as others see them."""
+
+    id: str
+    name: str
+
+
 class Welcome(ServerMessage, tag="welcome", kw_only=True):
-    """Answers `hello`: the session id is assigned here, never chosen by the client."""
+    """Answers `hello`: the session id and the user are assigned here, never chosen by the client.
+    `token` is present when the server issued a new one: keep it and send it in the next `hello`.
+    `online` lists the users online for calls (when the directory is on and `presence` was asked).
+    """
 
     v: int
     session: str
+    user: UserInfo
     maxMessageBytes: int
     iceServers: list[IceServer]
+    token: str | None = None
+    online: list[UserInfo] | None = None
 
 
 class RoomPeer(Struct):
@@ -196,6 +281,50 @@ class Error(ServerMessage, tag="error", kw_only=True):
     message: str
 
 
+class Presence(ServerMessage, tag="presence", kw_only=True):
+    """A user came online for calls, or went offline (sent when the directory is on)."""
+
+    user: UserInfo
+    online: bool
+
+
+class Ringing(ServerMessage, tag="ringing", kw_only=True):
+    """Answers `invite`: the callee's devices are ringing. Play ringback."""
+
+    id: RequestId = None
+    call: str
+    callee: UserInfo
+    media: Media
+
+
+class IncomingCall(ServerMessage, tag="incoming-call", kw_only=True):
+    """Rings this device. Answer with `accept` or `reject`."""
+
+    call: str
+    caller: UserInfo
+    media: Media
+
+
+class CallAccepted(ServerMessage, tag="call-accepted", kw_only=True):
+    """The call is answered, to the caller and the answering device. `peer` is the other side's
+    session: negotiate with it (offer/answer/candidate `to`). `media` is what was agreed."""
+
+    id: RequestId = None
+    call: str
+    media: Media
+    peer: str
+
+
+class CallEnded(ServerMessage, tag="call-ended", kw_only=True):
+    """The call is over for this device, with why and the user who ended it (`null`: nobody,
+    e.g. no answer). `answered-elsewhere` goes only to the callee's other devices."""
+
+    id: RequestId = None
+    call: str
+    reason: EndReason
+    by: str | None
+
+
 ServerMessageUnion = (
     Welcome
     | Joined
@@ -207,6 +336,11 @@ ServerMessageUnion = (
     | RelayedCandidate
     | Left
     | Error
+    | Presence
+    | Ringing
+    | IncomingCall
+    | CallAccepted
+    | CallEnded
 )
 SERVER_MESSAGE_TYPES: tuple[type[ServerMessage], ...] = (
     Welcome,
@@ -219,6 +353,11 @@ SERVER_MESSAGE_TYPES: tuple[type[ServerMessage], ...] = (
     RelayedCandidate,
     Left,
     Error,
+    Presence,
+    Ringing,
+    IncomingCall,
+    CallAccepted,
+    CallEnded,
 )
 
 

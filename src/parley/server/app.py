@@ -1,16 +1,21 @@
 """The aiohttp application: pages, `/ws`, and an orderly shutdown."""
 
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import WSMsgType, web
 
 from parley.backplane.memory import MemoryBackplane
 from parley.config import ServerSettings
 from parley.core.signaling import SignalingCore
+from parley.identity import GuestIdentities
 from parley.protocol.close_codes import CloseCode
+from parley.server.api import HISTORY_KEY, IDENTITIES_KEY, add_api_routes
 from parley.server.connection import Connection
 from parley.server.hub import Hub
 from parley.server.pages import add_routes, security_headers
+from parley.storage.database import migrate, open_engine
+from parley.storage.history import CallHistory
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +51,22 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     return ws
 
 
-async def _start_hub(app: web.Application) -> None:
-    app[HUB_KEY] = Hub(SignalingCore(app[SETTINGS_KEY].core), MemoryBackplane())
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS_KEY]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = open_engine(settings.resolved_database_url())
+    await migrate(engine)
+    history = CallHistory(engine)
+    history.start()
+    identities = GuestIdentities(settings.resolved_secret())
+    core = SignalingCore(settings.core, identities=identities)
+    app[HISTORY_KEY] = history
+    app[IDENTITIES_KEY] = identities
+    app[HUB_KEY] = Hub(core, MemoryBackplane(), history)
+    yield
+    # Sockets were closed on shutdown, so every call's end is already queued: write it out.
+    await history.stop()
+    await engine.dispose()
 
 
 async def _close_sockets(app: web.Application) -> None:
@@ -60,8 +79,9 @@ def create_app(settings: ServerSettings | None = None) -> web.Application:
     app = web.Application(middlewares=[security_headers])
     app[SETTINGS_KEY] = settings or ServerSettings()
     app[SOCKETS_KEY] = set()
-    app.on_startup.append(_start_hub)
+    app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/ws", websocket)
     add_routes(app)
+    add_api_routes(app)
     return app

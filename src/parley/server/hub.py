@@ -2,9 +2,19 @@
 
 import asyncio
 import logging
+import time
+from typing import Protocol
 
 from parley.backplane.base import Backplane, SessionSink
-from parley.core.effects import CancelTimer, CloseSession, Effect, Send, StartTimer, TimerKey
+from parley.core.effects import (
+    CancelTimer,
+    CloseSession,
+    Effect,
+    RecordCall,
+    Send,
+    StartTimer,
+    TimerKey,
+)
 from parley.core.signaling import SignalingCore
 from parley.protocol.codec import DecodeFailure, decode_client_frame, encode
 from parley.protocol.errors import ErrorCode
@@ -13,15 +23,20 @@ from parley.protocol.messages import RequestId, ServerMessage
 log = logging.getLogger(__name__)
 
 
+class HistorySink(Protocol):
+    def submit(self, step: RecordCall) -> None: ...
+
+
 class Hub:
-    def __init__(self, core: SignalingCore, backplane: Backplane) -> None:
+    def __init__(self, core: SignalingCore, backplane: Backplane, history: HistorySink) -> None:
         self.core = core
         self.backplane = backplane
+        self.history = history
         self._loop = asyncio.get_running_loop()
         self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
 
     def open(self, sink: SessionSink) -> str:
-        session, effects = self.core.connect(self._loop.time())
+        session, effects = self.core.connect(time.time())
         self.backplane.attach(session, sink)
         self._apply(effects)
         return session
@@ -36,7 +51,7 @@ class Hub:
                 )
             else:
                 request_id = decoded.id
-                effects = self.core.receive(session, decoded, self._loop.time())
+                effects = self.core.receive(session, decoded, time.time())
         except Exception:
             # Logged without the frame: message bodies may hold SDP and addresses.
             log.exception("failed while handling a frame")
@@ -49,7 +64,7 @@ class Hub:
         self._apply(self.core.refuse(session, ErrorCode.BINARY_FRAME, "send JSON text frames"))
 
     def close(self, session: str) -> None:
-        effects = self.core.disconnect(session, self._loop.time())
+        effects = self.core.disconnect(session, time.time())
         self.backplane.detach(session)
         self._apply(effects)
 
@@ -66,10 +81,14 @@ class Hub:
                 case CloseSession(session, code, reason):
                     self.backplane.close(session, code, reason)
                 case StartTimer(key, deadline):
+                    # The core's clock is wall time (history needs it); the loop's is monotonic.
                     self._cancel_timer(key)
-                    self._timers[key] = self._loop.call_at(deadline, self._fire, key)
+                    delay = max(0.0, deadline - time.time())
+                    self._timers[key] = self._loop.call_later(delay, self._fire, key)
                 case CancelTimer(key):
                     self._cancel_timer(key)
+                case RecordCall():
+                    self.history.submit(effect)
 
     def _cancel_timer(self, key: TimerKey) -> None:
         handle = self._timers.pop(key, None)
@@ -78,4 +97,4 @@ class Hub:
 
     def _fire(self, key: TimerKey) -> None:
         self._timers.pop(key, None)
-        self._apply(self.core.timer_expired(key, self._loop.time()))
+        self._apply(self.core.timer_expired(key, time.time()))

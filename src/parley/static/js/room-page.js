@@ -3,7 +3,8 @@ import { bindLocaleSelect, translatePage } from './i18n.js';
 import { Signaling, SignalingError } from './signaling.js';
 import { MediaStartError, openLocalMedia, stopStream } from './media.js';
 import { PeerCall } from './call.js';
-import { $, formatDuration, playWithSound, setStatus, showNotice, showScreen } from './ui.js';
+import { CallStage } from './call-stage.js';
+import { $, setStatus, showNotice, showScreen } from './ui.js';
 
 const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const room = decodeURIComponent(location.pathname.split('/').pop() ?? '');
@@ -24,26 +25,13 @@ const state = {
   /** Every local track this page ever opened, so tests and teardown can check all of them. */
   /** @type {MediaStreamTrack[]} */
   openedTracks: [],
-  /** @type {Set<number>} */
-  intervals: new Set(),
-  callStartedAt: 0,
 };
+
+const stage = new CallStage($('stage'), onConnectionState);
 
 function wsUrl() {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
   return `${scheme}//${location.host}/ws`;
-}
-
-/** @param {() => void} fn @param {number} ms */
-function every(fn, ms) {
-  const handle = window.setInterval(fn, ms);
-  state.intervals.add(handle);
-  return handle;
-}
-
-function clearAllTimers() {
-  for (const handle of state.intervals) window.clearInterval(handle);
-  state.intervals.clear();
 }
 
 async function acquireMedia() {
@@ -92,9 +80,7 @@ async function join() {
     failOnMedia(error);
     return;
   }
-  const local = /** @type {HTMLVideoElement} */ ($('local-video'));
-  local.srcObject = stream;
-  $('stage').classList.toggle('voice-only', state.mediaKind === 'audio');
+  stage.showLocal(stream, state.mediaKind);
 
   setStatus('connecting');
   try {
@@ -178,12 +164,7 @@ function maybeStartCall() {
     iceServers: signaling.iceServers,
   });
   state.call = call;
-  const remote = /** @type {HTMLVideoElement} */ ($('remote-video'));
-  call.addEventListener('track', ({ detail }) => {
-    remote.srcObject = detail;
-    playWithSound(remote, $('unmute-audio'));
-  });
-  call.addEventListener('state', ({ detail }) => onConnectionState(detail));
+  stage.attach(call);
   call.addEventListener('error', ({ detail }) => console.warn('negotiation error', detail));
   setStatus('negotiating');
   call.start();
@@ -192,16 +173,9 @@ function maybeStartCall() {
 
 /** @param {RTCPeerConnectionState} connectionState */
 function onConnectionState(connectionState) {
-  $('stage').dataset.connection = connectionState;
   if (connectionState === 'connected') {
     document.body.dataset.state = 'in-call';
     setStatus('inCall');
-    if (!state.callStartedAt) {
-      state.callStartedAt = performance.now();
-      const timer = $('call-timer');
-      timer.textContent = formatDuration(0);
-      every(() => (timer.textContent = formatDuration((performance.now() - state.callStartedAt) / 1000)), 1000);
-    }
   } else if (connectionState === 'failed') {
     setStatus('iceFailed');
   }
@@ -210,19 +184,18 @@ function onConnectionState(connectionState) {
 function closePeerConnection() {
   state.call?.close();
   state.call = null;
-  const remote = /** @type {HTMLVideoElement} */ ($('remote-video'));
-  remote.srcObject = null;
-  $('unmute-audio').hidden = true;
-  clearAllTimers();
-  state.callStartedAt = 0;
-  $('call-timer').textContent = '';
+  const local = stage.local.srcObject;
+  stage.clear();
+  // A dropped peer may come back: the local preview stays while we are still in the room.
+  if (state.inRoom) stage.local.srcObject = local;
 }
 
 function releaseMedia() {
   stopStream(state.localStream);
   for (const track of state.openedTracks) track.stop();
   state.localStream = null;
-  for (const id of ['local-video', 'preview']) /** @type {HTMLVideoElement} */ ($(id)).srcObject = null;
+  stage.local.srcObject = null;
+  /** @type {HTMLVideoElement} */ ($('preview')).srcObject = null;
 }
 
 /** Ends the call on this side: connection, tracks and timers all go; the socket stays. */
@@ -313,7 +286,7 @@ window.parley = {
     return state.openedTracks;
   },
   get timerCount() {
-    return state.intervals.size;
+    return stage.timerCount;
   },
   get inRoom() {
     return state.inRoom;

@@ -1,0 +1,317 @@
+"""Direct calls between users, like a phone: invite → ringing → accepted → ended.
+
+Every call ends exactly once, with a reason and the user who ended it, and each end is told to
+every session still involved. A user is in at most one call at a time (otherwise: busy).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from parley.core.effects import CallRecord, CancelTimer, Outcome, RecordCall, StartTimer, TimerKey
+from parley.core.presence import PresenceRegistry
+from parley.identity import Identity
+from parley.protocol.errors import ErrorCode
+from parley.protocol.messages import (
+    Accept,
+    CallAccepted,
+    CallEnded,
+    Cancel,
+    EndReason,
+    Hangup,
+    IncomingCall,
+    Invite,
+    Media,
+    Reject,
+    RequestId,
+    Ringing,
+    UserInfo,
+)
+
+RING_TIMER = "ring"
+
+
+class CallState(StrEnum):
+    RINGING = "ringing"
+    ACTIVE = "active"
+
+
+@dataclass(slots=True)
+class Call:
+    id: str
+    caller: Identity
+    caller_session: str
+    callee: Identity
+    media: Media
+    created: float
+    state: CallState = CallState.RINGING
+    ringing_sessions: set[str] = field(default_factory=set)
+    callee_session: str | None = None
+    answered: float | None = None
+
+    def involved_sessions(self) -> list[str]:
+        others = (
+            sorted(self.ringing_sessions)
+            if self.state is CallState.RINGING
+            else [s for s in (self.callee_session,) if s is not None]
+        )
+        return [self.caller_session, *others]
+
+    def record(self) -> CallRecord:
+        return CallRecord(
+            id=self.id,
+            caller=self.caller.user,
+            caller_name=self.caller.name,
+            callee=self.callee.user,
+            callee_name=self.callee.name,
+            media=self.media,
+            created=self.created,
+            answered=self.answered,
+        )
+
+
+def _narrower(a: Media, b: Media) -> Media:
+    return "video" if a == "video" and b == "video" else "audio"
+
+
+class CallService:
+    def __init__(
+        self,
+        presence: PresenceRegistry,
+        ring_timeout: float,
+        new_id: Callable[[], str],
+    ) -> None:
+        self._presence = presence
+        self._ring_timeout = ring_timeout
+        self._new_id = new_id
+        self._calls: dict[str, Call] = {}
+        self._call_of_user: dict[str, str] = {}
+
+    # --- queries ---------------------------------------------------------------------------
+
+    def peer_session(self, session: str, user: str) -> str | None:
+        """The other side's session, when `session` is one end of an answered call."""
+        call = self._user_call(user)
+        if call is None or call.state is not CallState.ACTIVE:
+            return None
+        if session == call.caller_session:
+            return call.callee_session
+        if session == call.callee_session:
+            return call.caller_session
+        return None
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def get(self, call_id: str) -> Call | None:
+        return self._calls.get(call_id)
+
+    # --- client actions --------------------------------------------------------------------
+
+    def invite(
+        self, session: str, caller: Identity, message: Invite, now: float, out: Outcome
+    ) -> None:
+        if message.to == caller.user:
+            out.error(session, ErrorCode.CANNOT_CALL_SELF, "you cannot call yourself", message.id)
+            return
+        own = self._user_call(caller.user)
+        if own is not None:
+            if (
+                own.state is CallState.RINGING
+                and own.callee.user == caller.user
+                and own.caller.user == message.to
+            ):
+                # Glare: both called each other. The later invite answers the earlier call, so
+                # both sides end up in the same single call whatever order they pressed in.
+                self._answer(
+                    own, session, _narrower(own.media, message.media), message.id, now, out
+                )
+                return
+            out.error(session, ErrorCode.ALREADY_IN_CALL, "you are already in a call", message.id)
+            return
+        callee_info = self._presence.info(message.to)
+        callee = Identity(message.to, callee_info.name if callee_info else "")
+        call = Call(self._new_id(), caller, session, callee, message.media, now)
+        out.effects.append(RecordCall("created", call.record()))
+        if callee_info is None:
+            self._end_unconnected(call, "offline", message.id, now, out)
+            return
+        if self._user_call(callee.user) is not None:
+            self._end_unconnected(call, "busy", message.id, now, out)
+            return
+        self._calls[call.id] = call
+        self._call_of_user[caller.user] = call.id
+        self._call_of_user[callee.user] = call.id
+        call.ringing_sessions = set(self._presence.sessions_of(callee.user))
+        out.send(
+            session,
+            Ringing(
+                id=message.id,
+                call=call.id,
+                callee=UserInfo(id=callee.user, name=callee.name),
+                media=call.media,
+            ),
+        )
+        ring = IncomingCall(
+            call=call.id, caller=UserInfo(id=caller.user, name=caller.name), media=call.media
+        )
+        for device in sorted(call.ringing_sessions):
+            out.send(device, ring)
+        out.effects.append(StartTimer(_ring_key(call.id), now + self._ring_timeout))
+
+    def accept(self, session: str, user: str, message: Accept, now: float, out: Outcome) -> None:
+        call = self._party_call(session, user, message.call, message.id, out)
+        if call is None:
+            return
+        if call.callee.user != user or call.state is not CallState.RINGING:
+            out.error(session, ErrorCode.WRONG_CALL_STATE, "the call is not ringing", message.id)
+            return
+        self._answer(call, session, _narrower(call.media, message.media), message.id, now, out)
+
+    def reject(self, session: str, user: str, message: Reject, now: float, out: Outcome) -> None:
+        call = self._party_call(session, user, message.call, message.id, out)
+        if call is None:
+            return
+        if call.callee.user != user or call.state is not CallState.RINGING:
+            out.error(session, ErrorCode.WRONG_CALL_STATE, "the call is not ringing", message.id)
+            return
+        self._end(call, "declined", user, session, message.id, now, out)
+
+    def cancel(self, session: str, user: str, message: Cancel, now: float, out: Outcome) -> None:
+        call = self._party_call(session, user, message.call, message.id, out)
+        if call is None:
+            return
+        if call.caller.user != user:
+            out.error(session, ErrorCode.WRONG_CALL_STATE, "only the caller cancels", message.id)
+            return
+        # Cancel racing an answer: the caller wanted the call over, so it is hung up instead.
+        reason: EndReason = "cancelled" if call.state is CallState.RINGING else "hangup"
+        self._end(call, reason, user, session, message.id, now, out)
+
+    def hangup(self, session: str, user: str, message: Hangup, now: float, out: Outcome) -> None:
+        call = self._party_call(session, user, message.call, message.id, out)
+        if call is None:
+            return
+        reason: EndReason
+        if call.state is CallState.ACTIVE:
+            reason = "hangup"
+        else:
+            reason = "cancelled" if call.caller.user == user else "declined"
+        self._end(call, reason, user, session, message.id, now, out)
+
+    # --- other events ----------------------------------------------------------------------
+
+    def session_closed(self, session: str, user: str, now: float, out: Outcome) -> None:
+        call = self._user_call(user)
+        if call is None:
+            return
+        if session in (call.caller_session, call.callee_session):
+            self._end(call, "connection-lost", user, None, None, now, out, gone=session)
+        elif session in call.ringing_sessions:
+            call.ringing_sessions.discard(session)
+            if not call.ringing_sessions:
+                self._end(call, "connection-lost", user, None, None, now, out)
+
+    def ring_timeout(self, key: TimerKey, now: float, out: Outcome) -> None:
+        call = self._calls.get(key[1])
+        if call is not None and call.state is CallState.RINGING:
+            self._end(call, "no-answer", None, None, None, now, out)
+
+    # --- transitions -----------------------------------------------------------------------
+
+    def _answer(
+        self,
+        call: Call,
+        session: str,
+        media: Media,
+        request_id: RequestId,
+        now: float,
+        out: Outcome,
+    ) -> None:
+        elsewhere = sorted(call.ringing_sessions - {session})
+        call.state = CallState.ACTIVE
+        call.callee_session = session
+        call.answered = now
+        call.media = media
+        call.ringing_sessions = set()
+        out.effects.append(CancelTimer(_ring_key(call.id)))
+        out.effects.append(RecordCall("answered", call.record()))
+        out.send(call.caller_session, CallAccepted(call=call.id, media=media, peer=session))
+        out.send(
+            session,
+            CallAccepted(id=request_id, call=call.id, media=media, peer=call.caller_session),
+        )
+        stop = CallEnded(call=call.id, reason="answered-elsewhere", by=call.callee.user)
+        for device in elsewhere:
+            out.send(device, stop)
+
+    def _end(
+        self,
+        call: Call,
+        reason: EndReason,
+        by: str | None,
+        requester: str | None,
+        request_id: RequestId,
+        now: float,
+        out: Outcome,
+        gone: str | None = None,
+    ) -> None:
+        """`requester` is answered (echoing `request_id`) even when it is not among the ringing
+        devices; `gone` is a session whose socket closed, so it is told nothing."""
+        involved = [s for s in call.involved_sessions() if s != gone]
+        if requester is not None and requester not in involved:
+            involved.append(requester)
+        self._calls.pop(call.id, None)
+        for user in (call.caller.user, call.callee.user):
+            if self._call_of_user.get(user) == call.id:
+                del self._call_of_user[user]
+        out.effects.append(CancelTimer(_ring_key(call.id)))
+        out.effects.append(
+            RecordCall("ended", replace(call.record(), ended=now, end_reason=reason, ended_by=by))
+        )
+        ended = CallEnded(call=call.id, reason=reason, by=by)
+        for session in involved:
+            if session == requester:
+                out.send(session, CallEnded(id=request_id, call=call.id, reason=reason, by=by))
+            else:
+                out.send(session, ended)
+
+    def _end_unconnected(
+        self, call: Call, reason: EndReason, request_id: RequestId, now: float, out: Outcome
+    ) -> None:
+        """A call that never rang: only the caller hears of it, at once."""
+        out.effects.append(
+            RecordCall("ended", replace(call.record(), ended=now, end_reason=reason))
+        )
+        out.send(
+            call.caller_session,
+            CallEnded(id=request_id, call=call.id, reason=reason, by=None),
+        )
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _user_call(self, user: str) -> Call | None:
+        call_id = self._call_of_user.get(user)
+        return self._calls.get(call_id) if call_id is not None else None
+
+    def _party_call(
+        self, session: str, user: str, call_id: str, request_id: RequestId, out: Outcome
+    ) -> Call | None:
+        call = self._calls.get(call_id)
+        if call is None or user not in (call.caller.user, call.callee.user):
+            out.error(session, ErrorCode.CALL_NOT_FOUND, "no such call", request_id)
+            return None
+        # The caller's other devices never take part; the callee's stop once one has answered.
+        outsider = (call.caller.user == user and session != call.caller_session) or (
+            call.callee.user == user
+            and call.state is CallState.ACTIVE
+            and session != call.callee_session
+        )
+        if outsider:
+            out.error(session, ErrorCode.CALL_NOT_FOUND, "no such call", request_id)
+            return None
+        return call
+
+
+def _ring_key(call_id: str) -> TimerKey:
+    return (RING_TIMER, call_id)

@@ -1,0 +1,72 @@
+"""Who a connection belongs to. Everything that establishes identity sits behind this seam.
+
+In the embedded default (no accounts) a visitor gets a *guest token*: a random user id signed
+with the server's secret. The browser keeps it, so the same person keeps the same id across
+tabs and visits, and nobody can take another guest's id without holding that guest's token.
+Host-app identities (JWT) plug in as another IdentityProvider.
+"""
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Protocol
+
+from parley.core.ids import random_id
+
+_GUEST_PREFIX = "g1"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    user: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The identity a hello was granted, and a token to present next time (when one is new)."""
+
+    identity: Identity
+    token: str | None
+
+
+class IdentityProvider(Protocol):
+    def admit(self, token: str | None, name: str, now: float) -> Admission | None:
+        """The identity for a hello, or None when the token is refused."""
+
+    def user_for_token(self, token: str, now: float) -> str | None:
+        """The user id a bearer token stands for (HTTP API calls), or None."""
+
+
+class GuestIdentities:
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < 16:
+            raise ValueError("the guest-token secret needs at least 16 bytes")
+        self._secret = secret
+
+    def admit(self, token: str | None, name: str, now: float) -> Admission | None:
+        user = self._verify(token) if token is not None else None
+        if user is not None:
+            return Admission(Identity(user, name), None)
+        # No token, or one from another server or secret: a guest simply becomes a new guest.
+        user = random_id()
+        return Admission(Identity(user, name), self._sign(user))
+
+    def user_for_token(self, token: str, now: float) -> str | None:
+        return self._verify(token)
+
+    def _sign(self, user: str) -> str:
+        return f"{_GUEST_PREFIX}.{user}.{self._mac(user)}"
+
+    def _verify(self, token: str) -> str | None:
+        prefix, _, rest = token.partition(".")
+        user, _, mac = rest.partition(".")
+        if prefix != _GUEST_PREFIX or not user or not mac:
+            return None
+        # Bytes, not str: compare_digest refuses non-ASCII strings, and tokens come from clients.
+        return user if hmac.compare_digest(mac.encode(), self._mac(user).encode()) else None
+
+    def _mac(self, user: str) -> str:
+        digest = hmac.new(self._secret, f"{_GUEST_PREFIX}.{user}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()

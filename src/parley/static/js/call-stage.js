@@ -1,0 +1,64 @@
+// The in-call view shared by room calls and direct calls: local preview, remote media, call
+// timer and connection state. It owns its one interval; clear() leaves nothing running.
+import { formatDuration, playWithSound } from './ui.js';
+
+export class CallStage {
+  /**
+   * @param {HTMLElement} root  holds .remote-video, .local-video, .call-timer and .unmute-audio
+   * @param {(state: RTCPeerConnectionState) => void} onConnectionState
+   */
+  constructor(root, onConnectionState) {
+    this.root = root;
+    this.onConnectionState = onConnectionState;
+    this.remote = /** @type {HTMLVideoElement} */ (root.querySelector('.remote-video'));
+    this.local = /** @type {HTMLVideoElement} */ (root.querySelector('.local-video'));
+    this.timer = /** @type {HTMLElement} */ (root.querySelector('.call-timer'));
+    this.unmute = /** @type {HTMLButtonElement} */ (root.querySelector('.unmute-audio'));
+    /** @type {number | null} */
+    this.interval = null;
+    this.startedAt = 0;
+  }
+
+  /** @param {MediaStream} stream @param {'audio' | 'video'} kind */
+  showLocal(stream, kind) {
+    this.local.srcObject = stream;
+    this.root.classList.toggle('voice-only', kind === 'audio');
+  }
+
+  /** Shows the call's remote media and follows its connection. @param {import('./call.js').PeerCall} call */
+  attach(call) {
+    call.addEventListener('track', ({ detail }) => {
+      this.remote.srcObject = detail;
+      playWithSound(this.remote, this.unmute);
+    });
+    call.addEventListener('state', ({ detail }) => {
+      this.root.dataset.connection = detail;
+      if (detail === 'connected') this.#startTimer();
+      this.onConnectionState(detail);
+    });
+  }
+
+  /** Detaches all media and stops the timer. */
+  clear() {
+    if (this.interval !== null) window.clearInterval(this.interval);
+    this.interval = null;
+    this.startedAt = 0;
+    this.timer.textContent = '';
+    this.remote.srcObject = null;
+    this.local.srcObject = null;
+    this.unmute.hidden = true;
+    delete this.root.dataset.connection;
+  }
+
+  get timerCount() {
+    return this.interval === null ? 0 : 1;
+  }
+
+  #startTimer() {
+    if (this.interval !== null) return;
+    this.startedAt = performance.now();
+    const tick = () => (this.timer.textContent = formatDuration((performance.now() - this.startedAt) / 1000));
+    tick();
+    this.interval = window.setInterval(tick, 1000);
+  }
+}

@@ -1,0 +1,1 @@
+"""Call history in a real database: SQLite by default, PostgreSQL by URL."""

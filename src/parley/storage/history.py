@@ -1,0 +1,166 @@
+"""Writes call history in order, off the signaling path, and reads a user's own calls.
+
+The core emits each call's steps (created, answered, ended) in order; one writer task applies
+them one after another, so a slow database delays history rows, never a ring or a relay. The
+`ended` update only touches a row that is not ended yet: a call is finished exactly once.
+"""
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from parley.core.effects import CallRecord, RecordCall
+from parley.storage.schema import calls
+
+log = logging.getLogger(__name__)
+
+# Not reached: the callee never picked up. Declined calls were seen, so they are not "missed".
+MISSED_REASONS = ("no-answer", "cancelled", "offline", "busy", "connection-lost")
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    id: str
+    direction: str  # "outgoing" or "incoming", from the asking user's side
+    peer: str
+    peer_name: str
+    media: str
+    created: datetime
+    answered: datetime | None
+    ended: datetime | None
+    duration_seconds: float | None
+    end_reason: str | None
+    ended_by: str | None
+    missed: bool
+
+
+def _at(timestamp: float | None) -> datetime | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC)
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; they were written as UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+class CallHistory:
+    def __init__(self, engine: AsyncEngine, queue_limit: int = 10_000) -> None:
+        self._engine = engine
+        self._queue: asyncio.Queue[RecordCall] = asyncio.Queue(queue_limit)
+        self._writer: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    def submit(self, step: RecordCall) -> None:
+        try:
+            self._queue.put_nowait(step)
+        except asyncio.QueueFull:
+            log.error("call history queue full: dropped the %s step of a call", step.step)
+
+    async def flush(self) -> None:
+        """Returns once everything submitted so far is written."""
+        await self._queue.join()
+
+    async def stop(self) -> None:
+        await self.flush()
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+    async def _write_loop(self) -> None:
+        while True:
+            step = await self._queue.get()
+            try:
+                await self.write(step)
+            except Exception:
+                log.exception("could not write the %s step of a call", step.step)
+            finally:
+                self._queue.task_done()
+
+    async def write(self, step: RecordCall) -> None:
+        record = step.record
+        async with self._engine.begin() as db:
+            if step.step == "created":
+                await db.execute(calls.insert().values(**_created_row(record)))
+            elif step.step == "answered":
+                await db.execute(
+                    calls.update()
+                    .where(calls.c.id == record.id)
+                    .where(calls.c.answered_at.is_(None), calls.c.ended_at.is_(None))
+                    .values(answered_at=_at(record.answered), media=record.media)
+                )
+            else:
+                duration = (
+                    record.ended - record.answered
+                    if record.ended is not None and record.answered is not None
+                    else None
+                )
+                await db.execute(
+                    calls.update()
+                    .where(calls.c.id == record.id, calls.c.ended_at.is_(None))
+                    .values(
+                        ended_at=_at(record.ended),
+                        end_reason=record.end_reason,
+                        ended_by=record.ended_by,
+                        duration_seconds=duration,
+                    )
+                )
+
+    async def for_user(
+        self, user: str, limit: int = 50, before: datetime | None = None
+    ) -> list[HistoryEntry]:
+        """The user's own calls, newest first."""
+        query = (
+            sa.select(calls)
+            .where(sa.or_(calls.c.caller == user, calls.c.callee == user))
+            .order_by(calls.c.created_at.desc(), calls.c.id)
+            .limit(limit)
+        )
+        if before is not None:
+            query = query.where(calls.c.created_at < before)
+        async with self._engine.connect() as db:
+            rows = (await db.execute(query)).mappings().all()
+        return [_entry(row, user) for row in rows]
+
+
+def _created_row(record: CallRecord) -> dict[str, object]:
+    return {
+        "id": record.id,
+        "caller": record.caller,
+        "caller_name": record.caller_name,
+        "callee": record.callee,
+        "callee_name": record.callee_name,
+        "media": record.media,
+        "created_at": _at(record.created),
+    }
+
+
+def _entry(row: sa.RowMapping, user: str) -> HistoryEntry:
+    outgoing = row["caller"] == user
+    created = _as_utc(row["created_at"])
+    assert created is not None
+    return HistoryEntry(
+        id=row["id"],
+        direction="outgoing" if outgoing else "incoming",
+        peer=row["callee"] if outgoing else row["caller"],
+        peer_name=row["callee_name"] if outgoing else row["caller_name"],
+        media=row["media"],
+        created=created,
+        answered=_as_utc(row["answered_at"]),
+        ended=_as_utc(row["ended_at"]),
+        duration_seconds=row["duration_seconds"],
+        end_reason=row["end_reason"],
+        ended_by=row["ended_by"],
+        missed=(
+            not outgoing and row["answered_at"] is None and row["end_reason"] in MISSED_REASONS
+        ),
+    )
