@@ -17,10 +17,16 @@ export class SignalingError extends Error {
  * and `closed` with `{code, reason}` when the socket ends without `close()` being called.
  */
 export class Signaling extends EventTarget {
-  /** @param {string} url */
-  constructor(url) {
+  /**
+   * @param {string} url
+   * @param {{name?: string, token?: string | null, presence?: boolean}} [hello]  sent with hello
+   */
+  constructor(url, hello = {}) {
     super();
     this.url = url;
+    this.hello = hello;
+    /** @type {{id: string, name: string} | null} */
+    this.user = null;
     /** @type {WebSocket | null} */
     this.ws = null;
     /** @type {string | null} */
@@ -39,7 +45,10 @@ export class Signaling extends EventTarget {
       const ws = new WebSocket(this.url);
       this.ws = ws;
       let welcomed = false;
-      ws.addEventListener('open', () => this.send({ type: 'hello', v: PROTOCOL_VERSION }));
+      ws.addEventListener('open', () => {
+        const { name, token, presence } = this.hello;
+        this.send({ type: 'hello', v: PROTOCOL_VERSION, name: name ?? '', token: token ?? null, presence: !!presence });
+      });
       ws.addEventListener('message', (event) => {
         let message;
         try {
@@ -50,6 +59,7 @@ export class Signaling extends EventTarget {
         if (!welcomed && message.type === 'welcome') {
           welcomed = true;
           this.sessionId = message.session;
+          this.user = message.user;
           this.iceServers = message.iceServers ?? [];
           resolve(message);
           return;

@@ -1,0 +1,554 @@
+// The start page as a phone: who is online, ringing calls in and out, the call, and history.
+import { bindLocaleSelect, format, t, translatePage } from './i18n.js';
+import { Signaling, SignalingError } from './signaling.js';
+import { MediaStartError, openLocalMedia, stopStream } from './media.js';
+import { PeerCall } from './call.js';
+import { CallStage } from './call-stage.js';
+import { ringback, ringtone, stopAllTones, tonesRunning } from './tones.js';
+import { askForNotifications, canAskForNotifications, closeNotification, notifyIncoming } from './notify.js';
+import { $ } from './ui.js';
+
+const TOKEN_KEY = 'parley.token';
+const NAME_KEY = 'parley.name';
+const MISSED_SEEN_KEY = 'parley.missedSeenAt';
+const SCREENS = ['name', 'phone', 'outgoing', 'incoming', 'call', 'ended'];
+
+/**
+ * @typedef {{id: string, name: string}} User
+ * @typedef {{
+ *   id: string | null, role: 'caller' | 'callee', peer: User, media: 'audio' | 'video',
+ *   stream: MediaStream | null, peerCall: PeerCall | null, cancelWanted: boolean
+ * }} ActiveCall
+ */
+
+const state = {
+  /** @type {Signaling | null} */
+  signaling: null,
+  /** @type {User | null} */
+  me: null,
+  /** @type {Map<string, User>} */
+  online: new Map(),
+  /** @type {ActiveCall | null} */
+  call: null,
+  /** @type {{call: string, caller: User, media: 'audio' | 'video'} | null} */
+  incoming: null,
+  /** @type {{peer: User, media: 'audio' | 'video'} | null} */
+  lastPeer: null,
+  /** @type {MediaStreamTrack[]} */
+  openedTracks: [],
+};
+
+const stage = new CallStage($('stage'), onConnectionState);
+
+function wsUrl() {
+  return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
+}
+
+/** @param {string} screen @param {string} [bodyState] */
+function show(screen, bodyState = screen) {
+  for (const name of SCREENS) $(`screen-${name}`).hidden = name !== screen;
+  document.body.dataset.state = bodyState;
+}
+
+// --- connecting ------------------------------------------------------------------------------
+
+async function connect(name) {
+  const signaling = new Signaling(wsUrl(), {
+    name,
+    token: localStorage.getItem(TOKEN_KEY),
+    presence: true,
+  });
+  state.signaling = signaling;
+  signaling.addEventListener('presence', ({ detail }) => {
+    if (detail.user.id === state.me?.id) return;
+    if (detail.online) state.online.set(detail.user.id, detail.user);
+    else state.online.delete(detail.user.id);
+    renderOnline();
+  });
+  signaling.addEventListener('incoming-call', ({ detail }) => onIncoming(detail));
+  signaling.addEventListener('call-accepted', ({ detail }) => {
+    if (state.call && state.call.id === detail.call) startMedia(state.call, detail);
+  });
+  signaling.addEventListener('call-ended', ({ detail }) => onCallEnded(detail));
+  for (const type of ['offer', 'answer']) {
+    signaling.addEventListener(type, ({ detail }) => {
+      peerCallFrom(detail.from)?.acceptDescription({ type, sdp: detail.sdp });
+    });
+  }
+  signaling.addEventListener('candidate', ({ detail }) => {
+    peerCallFrom(detail.from)?.acceptCandidate(detail.candidate);
+  });
+  signaling.addEventListener('closed', () => reconnectLater(name));
+
+  let welcome;
+  try {
+    welcome = await signaling.connect();
+  } catch {
+    reconnectLater(name);
+    return;
+  }
+  retryDelay = 1000;
+  if (welcome.token) localStorage.setItem(TOKEN_KEY, welcome.token);
+  state.me = welcome.user;
+  $('me-name').textContent = welcome.user.name;
+  $('me').hidden = false;
+  state.online = new Map((welcome.online ?? []).filter((u) => u.id !== welcome.user.id).map((u) => [u.id, u]));
+  renderOnline();
+  show('phone', 'idle');
+  await refreshHistory();
+}
+
+let retryDelay = 1000;
+/** @type {number | null} */
+let retryTimer = null;
+
+/** The server went away: end any call, and try again with growing pauses (at most 30 s). */
+function reconnectLater(name) {
+  const hadCall = state.call !== null || state.incoming !== null;
+  finishCall({ reason: 'connection-lost', by: null });
+  if (!hadCall) show('phone', 'disconnected');
+  state.signaling = null;
+  if (retryTimer !== null) return;
+  retryTimer = window.setTimeout(() => {
+    retryTimer = null;
+    connect(name);
+  }, retryDelay);
+  retryDelay = Math.min(retryDelay * 2, 30_000);
+}
+
+/** @param {string} sessionId */
+function peerCallFrom(sessionId) {
+  const peerCall = state.call?.peerCall;
+  return peerCall && peerCall.peerId === sessionId ? peerCall : null;
+}
+
+// --- placing a call ----------------------------------------------------------------------------
+
+/** @param {User} peer @param {'audio' | 'video'} media */
+async function placeCall(peer, media) {
+  if (state.call || state.incoming || !state.signaling) return;
+  /** @type {ActiveCall} */
+  const call = { id: null, role: 'caller', peer, media, stream: null, peerCall: null, cancelWanted: false };
+  state.call = call;
+  state.lastPeer = { peer, media };
+  $('outgoing-name').textContent = peer.name || '—';
+  $('outgoing-label').dataset.i18n = 'calling';
+  $('outgoing-label').textContent = t('calling');
+  show('outgoing');
+  try {
+    call.stream = await acquire(media);
+  } catch (error) {
+    finishCall({ reason: 'failed', by: null, detail: mediaProblem(error) });
+    return;
+  }
+  if (state.call !== call) return releaseStream(call);
+  let reply;
+  try {
+    reply = await state.signaling.request({ type: 'invite', to: peer.id, media });
+  } catch (error) {
+    finishCall({ reason: 'failed', by: null, detail: error instanceof SignalingError ? error.code : '' });
+    return;
+  }
+  if (state.call !== call) return;
+  if (reply.type === 'call-ended') {
+    onCallEnded(reply, call);
+  } else if (reply.type === 'call-accepted') {
+    // Both called each other at once: the server joined the two attempts into this one call.
+    call.id = reply.call;
+    startMedia(call, reply);
+  } else {
+    call.id = reply.call;
+    $('outgoing-label').dataset.i18n = 'status.ringing';
+    $('outgoing-label').textContent = t('status.ringing');
+    ringback.start();
+    if (call.cancelWanted) cancelCall();
+  }
+}
+
+function cancelCall() {
+  const call = state.call;
+  if (!call || !state.signaling) return;
+  if (call.id === null) {
+    call.cancelWanted = true; // the invite is still on its way; cancel once it has an id
+    return;
+  }
+  state.signaling.request({ type: 'cancel', call: call.id }).then(
+    (reply) => onCallEnded(reply),
+    () => finishCall({ reason: 'cancelled', by: state.me?.id ?? null }),
+  );
+}
+
+// --- answering a call --------------------------------------------------------------------------
+
+function onIncoming(detail) {
+  state.incoming = { call: detail.call, caller: detail.caller, media: detail.media };
+  $('incoming-name').textContent = detail.caller.name || '—';
+  const label = detail.media === 'video' ? 'incomingVideo' : 'incomingVoice';
+  $('incoming-label').dataset.i18n = label;
+  $('incoming-label').textContent = t(label);
+  $('accept-video').hidden = detail.media !== 'video';
+  show('incoming');
+  ringtone.start();
+  notifyIncoming(t(label), detail.caller.name, detail.call);
+}
+
+/** @param {'audio' | 'video'} media */
+async function accept(media) {
+  const incoming = state.incoming;
+  if (!incoming || !state.signaling) return;
+  state.incoming = null;
+  stopAllTones();
+  closeNotification();
+  /** @type {ActiveCall} */
+  const call = { id: incoming.call, role: 'callee', peer: incoming.caller, media, stream: null, peerCall: null, cancelWanted: false };
+  state.call = call;
+  state.lastPeer = { peer: incoming.caller, media: incoming.media };
+  show('call', 'connecting');
+  setStatus('negotiating');
+  try {
+    call.stream = await acquire(media);
+  } catch (error) {
+    state.signaling.send({ type: 'reject', call: incoming.call });
+    finishCall({ reason: 'failed', by: null, detail: mediaProblem(error) });
+    return;
+  }
+  if (state.call !== call) return releaseStream(call);
+  try {
+    const reply = await state.signaling.request({ type: 'accept', call: call.id, media });
+    if (state.call === call) startMedia(call, reply);
+  } catch {
+    // The caller gave up (or another device answered) while we were getting ready.
+    if (state.call === call) finishCall({ reason: 'cancelled', by: call.peer.id });
+  }
+}
+
+function decline() {
+  const incoming = state.incoming;
+  if (!incoming || !state.signaling) return;
+  state.signaling.request({ type: 'reject', call: incoming.call }).then(
+    (reply) => onCallEnded(reply),
+    () => finishCall({ reason: 'declined', by: state.me?.id ?? null }),
+  );
+}
+
+// --- in the call -------------------------------------------------------------------------------
+
+/** @param {ActiveCall} call @param {{media: 'audio' | 'video', peer: string}} accepted */
+function startMedia(call, accepted) {
+  if (call.peerCall || !call.stream || !state.signaling) return;
+  stopAllTones();
+  if (accepted.media === 'audio') {
+    // Answered with voice only: nobody sends video.
+    for (const track of call.stream.getVideoTracks()) {
+      track.stop();
+      call.stream.removeTrack(track);
+    }
+  }
+  call.media = accepted.media;
+  const signaling = state.signaling;
+  const peerCall = new PeerCall({
+    send: (message) => signaling.send(message),
+    peerId: accepted.peer,
+    polite: /** @type {string} */ (signaling.sessionId) < accepted.peer,
+    localStream: call.stream,
+    iceServers: signaling.iceServers,
+  });
+  call.peerCall = peerCall;
+  stage.showLocal(call.stream, call.media);
+  stage.attach(peerCall);
+  peerCall.addEventListener('error', ({ detail }) => console.warn('negotiation error', detail));
+  show('call', 'connecting');
+  setStatus('negotiating');
+  peerCall.start();
+}
+
+/** @param {RTCPeerConnectionState} connection */
+function onConnectionState(connection) {
+  if (connection === 'connected') {
+    document.body.dataset.state = 'in-call';
+    setStatus('inCall');
+  } else if (connection === 'failed') {
+    setStatus('iceFailed');
+  }
+}
+
+function hangUp() {
+  const call = state.call;
+  if (!call || !state.signaling) return;
+  if (call.id === null) return cancelCall();
+  state.signaling.request({ type: 'hangup', call: call.id }).then(
+    (reply) => onCallEnded(reply),
+    () => finishCall({ reason: 'hangup', by: state.me?.id ?? null }),
+  );
+}
+
+// --- endings -----------------------------------------------------------------------------------
+
+/**
+ * @param {{call: string, reason: string, by: string | null}} ended
+ * @param {ActiveCall | null} [call]  the call an invite reply belongs to (its id is not set yet)
+ */
+function onCallEnded(ended, call = null) {
+  if (state.incoming?.call === ended.call) {
+    const caller = state.incoming.caller;
+    state.incoming = null;
+    stopAllTones();
+    closeNotification();
+    if (ended.reason === 'answered-elsewhere') {
+      show('phone', 'idle');
+      refreshHistory();
+      return;
+    }
+    state.lastPeer = { peer: caller, media: 'video' };
+    showEnded(ended.reason, ended.by, caller, 'callee');
+    return;
+  }
+  const current = call ?? state.call;
+  if (current && (current.id === ended.call || call)) finishCall(ended);
+}
+
+/** Ends whatever call is going on: connection, tracks, tones, timers. */
+function finishCall({ reason, by, detail = '' }) {
+  const call = state.call;
+  const incoming = state.incoming;
+  state.call = null;
+  state.incoming = null;
+  stopAllTones();
+  closeNotification();
+  call?.peerCall?.close();
+  if (call) releaseStream(call);
+  stage.clear();
+  const peer = call?.peer ?? incoming?.caller;
+  if (!peer) return;
+  showEnded(reason, by, peer, call?.role ?? 'callee', detail);
+}
+
+/** @param {string} reason @param {string | null} by @param {User} peer @param {'caller' | 'callee'} role */
+function showEnded(reason, by, peer, role, detail = '') {
+  const name = peer.name || '—';
+  const byMe = by !== null && by === state.me?.id;
+  const key = {
+    declined: byMe ? 'end.declined.callee' : 'end.declined.caller',
+    busy: 'end.busy',
+    'no-answer': role === 'caller' ? 'end.noAnswer.caller' : 'end.noAnswer.callee',
+    cancelled: byMe || role === 'caller' ? 'end.cancelled.caller' : 'end.cancelled.callee',
+    offline: 'end.offline',
+    hangup: byMe ? 'end.hangup.me' : 'end.hangup.peer',
+    'connection-lost': 'end.connectionLost',
+    'answered-elsewhere': 'end.answeredElsewhere',
+  }[reason] ?? 'end.failed';
+  $('ended').dataset.reason = reason;
+  $('ended-text').textContent = format(key, { name }) + (detail ? ` (${detail})` : '');
+  show('ended');
+  refreshHistory();
+}
+
+/** @param {ActiveCall} call */
+function releaseStream(call) {
+  stopStream(call.stream);
+  call.stream = null;
+}
+
+/** @param {unknown} error */
+function mediaProblem(error) {
+  return error instanceof MediaStartError ? t(`notice.${error.reason}.title`) : String(error);
+}
+
+/** @param {'audio' | 'video'} media */
+async function acquire(media) {
+  const stream = await openLocalMedia(media);
+  state.openedTracks.push(...stream.getTracks());
+  return stream;
+}
+
+/** @param {string} key */
+function setStatus(key) {
+  $('status').dataset.i18n = `status.${key}`;
+  $('status').textContent = t(`status.${key}`);
+}
+
+// --- lists -------------------------------------------------------------------------------------
+
+function renderOnline() {
+  const list = $('online-list');
+  const people = [...state.online.values()].sort((a, b) => a.name.localeCompare(b.name));
+  list.replaceChildren(
+    ...people.map((user) => {
+      const item = document.createElement('li');
+      item.dataset.user = user.id;
+      const who = document.createElement('span');
+      who.className = 'who';
+      who.textContent = user.name || '—';
+      item.append(who, callButton(user, 'video', 'videoCall'), callButton(user, 'audio', 'voiceCallButton'));
+      return item;
+    }),
+  );
+  $('nobody-online').hidden = people.length > 0;
+}
+
+/** @param {User} user @param {'audio' | 'video'} media @param {string} label */
+function callButton(user, media, label) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = media === 'video' ? 'primary call-video' : 'call-voice';
+  button.dataset.i18n = label;
+  button.textContent = t(label);
+  button.setAttribute('aria-label', `${t(label)}: ${user.name}`);
+  button.addEventListener('click', () => placeCall(user, media));
+  return button;
+}
+
+async function refreshHistory() {
+  const token = localStorage.getItem(TOKEN_KEY);
+  if (!token) return;
+  let calls;
+  try {
+    const response = await fetch('/api/calls?limit=50', { headers: { Authorization: `Bearer ${token}` } });
+    if (!response.ok) return;
+    ({ calls } = await response.json());
+  } catch {
+    return;
+  }
+  const seenAt = Number(localStorage.getItem(MISSED_SEEN_KEY) ?? 0);
+  const unseenMissed = calls.filter((c) => c.missed && Date.parse(c.created) > seenAt).length;
+  const badge = $('missed-badge');
+  badge.textContent = String(unseenMissed);
+  badge.hidden = unseenMissed === 0 || $('tab-history').getAttribute('aria-selected') === 'true';
+  $('history-list').replaceChildren(...calls.map(historyItem));
+  $('no-history').hidden = calls.length > 0;
+}
+
+function historyItem(entry) {
+  const item = document.createElement('li');
+  item.dataset.call = entry.id;
+  item.classList.toggle('missed', entry.missed);
+  const who = document.createElement('span');
+  who.className = 'who';
+  who.textContent = `${entry.direction === 'outgoing' ? '↗' : '↙'} ${entry.peer_name || '—'}`;
+  const again = document.createElement('button');
+  again.type = 'button';
+  again.className = 'call-back';
+  again.dataset.i18n = 'callBack';
+  again.textContent = t('callBack');
+  again.addEventListener('click', () => placeCall({ id: entry.peer, name: entry.peer_name }, entry.media));
+  const detail = document.createElement('span');
+  detail.className = 'detail';
+  const when = new Date(entry.created).toLocaleString(document.documentElement.lang);
+  const media = t(entry.media === 'video' ? 'mediaVideo' : 'mediaAudio');
+  const outcome = entry.missed
+    ? t('missedCall')
+    : entry.duration_seconds != null
+      ? formatSeconds(entry.duration_seconds)
+      : reasonWords(entry);
+  detail.textContent = `${when} · ${media} · ${outcome}`;
+  item.append(who, again, detail);
+  return item;
+}
+
+function reasonWords(entry) {
+  const key = {
+    declined: 'end.declined.caller',
+    busy: 'end.busy',
+    'no-answer': 'end.noAnswer.caller',
+    cancelled: 'end.cancelled.caller',
+    offline: 'end.offline',
+    'connection-lost': 'end.connectionLost',
+  }[entry.end_reason] ?? 'end.failed';
+  return format(key, { name: entry.peer_name || '—' });
+}
+
+/** @param {number} seconds */
+function formatSeconds(seconds) {
+  const s = Math.round(seconds);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** @param {'people' | 'history' | 'rooms'} name */
+function selectTab(name) {
+  for (const tab of ['people', 'history', 'rooms']) {
+    $(`tab-${tab}`).setAttribute('aria-selected', String(tab === name));
+    $(`panel-${tab}`).hidden = tab !== name;
+  }
+  if (name === 'history') {
+    localStorage.setItem(MISSED_SEEN_KEY, String(Date.now()));
+    $('missed-badge').hidden = true;
+  }
+}
+
+// --- page set-up -------------------------------------------------------------------------------
+
+function bindControls() {
+  $('name-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const name = /** @type {HTMLInputElement} */ ($('name-input')).value.trim();
+    if (!name) return;
+    localStorage.setItem(NAME_KEY, name);
+    state.signaling?.close();
+    connect(name);
+  });
+  $('rename').addEventListener('click', () => {
+    if (state.call || state.incoming) return;
+    /** @type {HTMLInputElement} */ ($('name-input')).value = state.me?.name ?? '';
+    show('name');
+  });
+  for (const tab of ['people', 'history', 'rooms']) {
+    $(`tab-${tab}`).addEventListener('click', () => selectTab(/** @type {any} */ (tab)));
+  }
+  $('cancel-button').addEventListener('click', () => cancelCall());
+  $('accept-video').addEventListener('click', () => accept('video'));
+  $('accept-voice').addEventListener('click', () => accept('audio'));
+  $('decline-button').addEventListener('click', () => decline());
+  $('hangup-button').addEventListener('click', () => hangUp());
+  $('ended-ok').addEventListener('click', () => show('phone', 'idle'));
+  $('call-back').addEventListener('click', () => {
+    if (state.lastPeer) placeCall(state.lastPeer.peer, state.lastPeer.media);
+  });
+  const notifications = $('enable-notifications');
+  notifications.hidden = !canAskForNotifications();
+  notifications.addEventListener('click', async () => {
+    await askForNotifications();
+    notifications.hidden = !canAskForNotifications();
+  });
+  $('join-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const input = /** @type {HTMLInputElement} */ ($('room-input'));
+    if (input.reportValidity()) location.assign(`/r/${encodeURIComponent(input.value.trim())}`);
+  });
+  window.addEventListener('pagehide', () => {
+    finishCall({ reason: 'hangup', by: null });
+    state.signaling?.close();
+  });
+}
+
+function main() {
+  bindLocaleSelect(/** @type {HTMLSelectElement} */ ($('locale')));
+  bindControls();
+  translatePage();
+  const name = localStorage.getItem(NAME_KEY);
+  if (name) connect(name);
+  else show('name');
+}
+
+// A read-only handle for diagnostics in the console, and for the end-to-end tests.
+window.parley = {
+  get pc() {
+    return state.call?.peerCall?.pc ?? null;
+  },
+  get sessionId() {
+    return state.signaling?.sessionId ?? null;
+  },
+  get user() {
+    return state.me;
+  },
+  get openedTracks() {
+    return state.openedTracks;
+  },
+  get timerCount() {
+    return stage.timerCount + tonesRunning();
+  },
+  get callId() {
+    return state.call?.id ?? state.incoming?.call ?? null;
+  },
+};
+
+main();

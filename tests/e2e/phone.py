@@ -1,0 +1,34 @@
+"""Driving the phone page (/) like a person: sign in with a name, call, answer."""
+
+from playwright.sync_api import Page
+
+from tests.e2e.helpers import wait_for_state
+
+
+def sign_in(page: Page, base_url: str, name: str) -> str:
+    """Opens the phone and picks a name; returns the user id the server gave."""
+    page.goto(base_url + "/")
+    page.fill("#name-input", name)
+    page.click("#name-form button[type=submit]")
+    wait_for_state(page, "idle")
+    return str(page.evaluate("() => window.parley.user.id"))
+
+
+def call(page: Page, user_id: str, media: str = "video") -> None:
+    button = ".call-video" if media == "video" else ".call-voice"
+    page.click(f'#online-list li[data-user="{user_id}"] {button}', timeout=10_000)
+
+
+def ended_reason(page: Page) -> str | None:
+    wait_for_state(page, "ended")
+    return page.locator("#ended").get_attribute("data-reason")
+
+
+def history_rows(page: Page, base_url: str) -> list[dict[str, object]]:
+    """The signed-in user's history, straight from the API, as the page itself asks for it."""
+    rows = page.evaluate(
+        """async () => (await (await fetch('/api/calls', {headers: {Authorization:
+             'Bearer ' + localStorage.getItem('parley.token')}})).json()).calls"""
+    )
+    assert isinstance(rows, list)
+    return rows

@@ -1,0 +1,153 @@
+"""Direct calls between people on the phone page, in real Chromium, with real media."""
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.helpers import (
+    all_local_tracks_ended,
+    assert_media_flows,
+    wait_for_remote_video,
+    wait_for_state,
+)
+from tests.e2e.phone import call, ended_reason, history_rows, sign_in
+from tests.parley_server import running_server
+
+pytestmark = pytest.mark.e2e
+
+OpenPage = Callable[..., Page]
+RING_TIMEOUT = 3
+
+
+@pytest.fixture(scope="module")
+def quick_ring_url(private_network: list[str]) -> Iterator[str]:
+    """A server whose calls stop ringing after a few seconds, for the no-answer case."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = ARTIFACTS / "e2e-quick-ring-server.log"
+    with running_server("--ring-timeout", str(RING_TIMEOUT), log_path=log) as url:
+        yield url
+
+
+def _person(open_page: OpenPage, base: str, name: str) -> tuple[Page, str]:
+    page = open_page("about:blank")
+    return page, sign_in(page, base, name)
+
+
+def _assert_released(page: Page) -> None:
+    assert all_local_tracks_ended(page)
+    assert page.evaluate("() => window.parley.pc") is None
+    assert page.evaluate("() => window.parley.timerCount") == 0
+
+
+def test_answered_call_carries_media_both_ways_and_hangup_reaches_the_caller(
+    server_url: str, open_page: OpenPage
+) -> None:
+    ana, _ = _person(open_page, server_url, "Ana")
+    bo, bo_id = _person(open_page, server_url, "Bo")
+    call(ana, bo_id)
+    wait_for_state(ana, "outgoing")
+    wait_for_state(bo, "incoming")
+    assert bo.locator("#incoming-name").inner_text() == "Ana"
+    assert bo.locator("#incoming-label").inner_text() == "Incoming video call"
+    assert bo.evaluate("() => window.parley.timerCount") == 1, "the ringtone plays"
+    bo.click("#accept-video")
+    for page in (ana, bo):
+        wait_for_state(page, "in-call")
+        assert_media_flows(page, ("audio", "video"))
+        wait_for_remote_video(page)
+    bo.screenshot(path=str(ARTIFACTS / "direct-call.png"))
+
+    bo.click("#hangup-button")
+    assert ended_reason(ana) == "hangup"
+    assert ana.locator("#ended-text").inner_text() == "Bo hung up."
+    assert ended_reason(bo) == "hangup"
+    assert bo.locator("#ended-text").inner_text() == "You hung up."
+    for page in (ana, bo):
+        _assert_released(page)
+
+    [row] = history_rows(ana, server_url)
+    assert row["direction"] == "outgoing" and row["peer_name"] == "Bo"
+    assert row["end_reason"] == "hangup" and row["ended_by"] == bo_id
+    assert row["answered"] is not None and row["duration_seconds"] > 0
+
+
+def test_declined_call_tells_the_caller_in_plain_words(
+    server_url: str, open_page: OpenPage
+) -> None:
+    ana, _ = _person(open_page, server_url, "Ana")
+    bo, bo_id = _person(open_page, server_url, "Bo")
+    call(ana, bo_id, media="audio")
+    wait_for_state(bo, "incoming")
+    assert bo.locator("#incoming-label").inner_text() == "Incoming voice call"
+    assert bo.locator("#accept-video").is_hidden(), "a voice call cannot be answered with video"
+    bo.click("#decline-button")
+    assert ended_reason(ana) == "declined"
+    assert ana.locator("#ended-text").inner_text() == "Bo declined the call."
+    _assert_released(ana)
+    assert ended_reason(bo) == "declined"
+
+
+def test_unanswered_call_times_out_on_both_sides_and_is_a_missed_call_for_the_callee(
+    quick_ring_url: str, open_page: OpenPage
+) -> None:
+    ana, _ = _person(open_page, quick_ring_url, "Ana")
+    bo, bo_id = _person(open_page, quick_ring_url, "Bo")
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    assert ended_reason(ana) == "no-answer"
+    assert ana.locator("#ended-text").inner_text() == "No answer from Bo."
+    assert ended_reason(bo) == "no-answer"
+    assert bo.locator("#ended-text").inner_text() == "Missed call from Ana."
+    _assert_released(ana)
+    assert bo.evaluate("() => window.parley.timerCount") == 0, "the ringtone stopped"
+
+    bo.click("#ended-ok")
+    wait_for_state(bo, "idle")
+    bo.wait_for_selector("#missed-badge:not([hidden])")
+    assert bo.locator("#missed-badge").inner_text() == "1"
+    bo.click("#tab-history")
+    missed = bo.locator("#history-list li.missed")
+    assert missed.count() == 1
+    assert "Ana" in missed.inner_text()
+    assert bo.locator("#missed-badge").is_hidden(), "looking at the history clears the badge"
+
+
+def test_calling_someone_already_in_a_call_says_busy(server_url: str, open_page: OpenPage) -> None:
+    ana, _ = _person(open_page, server_url, "Ana")
+    bo, bo_id = _person(open_page, server_url, "Bo")
+    cy, _ = _person(open_page, server_url, "Cy")
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    bo.click("#accept-voice")
+    wait_for_state(ana, "in-call")
+    cy.wait_for_selector(f'#online-list li[data-user="{bo_id}"]')
+    call(cy, bo_id)
+    assert ended_reason(cy) == "busy"
+    assert cy.locator("#ended-text").inner_text() == "Bo is busy on another call."
+    assert bo.evaluate("() => document.body.dataset.state") == "in-call", "Bo's call goes on"
+    assert_media_flows(bo, ("audio",))
+
+
+def test_two_tabs_ring_and_answering_on_one_stops_the_other(
+    server_url: str, open_page: OpenPage
+) -> None:
+    ana, _ = _person(open_page, server_url, "Ana")
+    bo_tab1, bo_id = _person(open_page, server_url, "Bo")
+    # Same browser profile, so the same stored identity: one user on two tabs.
+    bo_tab2 = bo_tab1.context.new_page()
+    bo_tab2.goto(server_url + "/")
+    wait_for_state(bo_tab2, "idle")
+    assert bo_tab2.evaluate("() => window.parley.user.id") == bo_id
+
+    call(ana, bo_id)
+    wait_for_state(bo_tab1, "incoming")
+    wait_for_state(bo_tab2, "incoming")
+    bo_tab2.click("#accept-video")
+    wait_for_state(bo_tab1, "idle")
+    assert bo_tab1.evaluate("() => window.parley.timerCount") == 0, "tab 1 stopped ringing"
+    for page in (ana, bo_tab2):
+        wait_for_state(page, "in-call")
+        assert_media_flows(page, ("audio", "video"))
+    bo_tab2.close()
