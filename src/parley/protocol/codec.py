@@ -59,6 +59,8 @@ def _explain(frame: str, exc: msgspec.DecodeError) -> DecodeFailure:
         raw: Any = _any_decoder.decode(frame)
     except msgspec.DecodeError:
         return DecodeFailure(ErrorCode.BAD_JSON, "the frame is not valid JSON")
+    except RecursionError:
+        return DecodeFailure(ErrorCode.BAD_MESSAGE, "the JSON is nested too deeply")
     if not isinstance(raw, dict):
         return DecodeFailure(ErrorCode.BAD_MESSAGE, "a message is a JSON object")
     request_id = _valid_request_id(raw.get("id"))

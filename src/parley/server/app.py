@@ -1,5 +1,6 @@
 """The aiohttp application: pages, `/ws`, and an orderly shutdown."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -11,7 +12,7 @@ from parley.core.signaling import SignalingCore
 from parley.identity import GuestIdentities
 from parley.protocol.close_codes import CloseCode
 from parley.server.api import HISTORY_KEY, IDENTITIES_KEY, add_api_routes
-from parley.server.connection import Connection
+from parley.server.connection import CLOSE_GRACE_SECONDS, Connection
 from parley.server.hub import Hub
 from parley.server.pages import add_routes, security_headers
 from parley.storage.database import migrate, open_engine
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 SETTINGS_KEY = web.AppKey("settings", ServerSettings)
 HUB_KEY = web.AppKey("hub", Hub)
-SOCKETS_KEY = web.AppKey("sockets", set[web.WebSocketResponse])
+CONNECTIONS_KEY = web.AppKey("connections", set[Connection])
 
 
 async def websocket(request: web.Request) -> web.WebSocketResponse:
@@ -29,14 +30,16 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     hub = request.app[HUB_KEY]
     # No permessage-deflate: signaling frames are small, and inflate is a memory-bomb vector.
     ws = web.WebSocketResponse(
-        max_msg_size=settings.core.max_message_bytes,
+        # aiohttp refuses frames of max_msg_size bytes and up; maxMessageBytes itself is allowed.
+        max_msg_size=settings.core.max_message_bytes + 1,
         compress=False,
         heartbeat=settings.heartbeat_seconds,
+        timeout=CLOSE_GRACE_SECONDS,
     )
     await ws.prepare(request)
-    sockets = request.app[SOCKETS_KEY]
-    sockets.add(ws)
-    connection = Connection(ws, settings.outbox_max_bytes)
+    connections = request.app[CONNECTIONS_KEY]
+    connection = Connection(ws, request.transport, settings.outbox_max_bytes)
+    connections.add(connection)
     session = hub.open(connection)
     try:
         async for message in ws:
@@ -46,7 +49,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
                 hub.on_binary(session)
     finally:
         hub.close(session)
-        sockets.discard(ws)
+        connections.discard(connection)
         await connection.finish()
     return ws
 
@@ -70,15 +73,17 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    sockets: set[web.WebSocketResponse] = app[SOCKETS_KEY]
-    for ws in tuple(sockets):
-        await ws.close(code=CloseCode.GOING_AWAY, message=b"server shutting down")
+    # All at once, each bounded: one client that stopped reading must not hold up the rest.
+    connections: set[Connection] = app[CONNECTIONS_KEY]
+    await asyncio.gather(
+        *(c.shutdown(CloseCode.GOING_AWAY, "server shutting down") for c in tuple(connections))
+    )
 
 
 def create_app(settings: ServerSettings | None = None) -> web.Application:
     app = web.Application(middlewares=[security_headers])
     app[SETTINGS_KEY] = settings or ServerSettings()
-    app[SOCKETS_KEY] = set()
+    app[CONNECTIONS_KEY] = set()
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/ws", websocket)

@@ -23,9 +23,19 @@ class _CloseRequest:
     reason: str
 
 
+# How long a closing socket may take to flush and say goodbye before it is cut.
+CLOSE_GRACE_SECONDS = 2.0
+
+
 class Connection:
-    def __init__(self, ws: web.WebSocketResponse, max_queued_bytes: int) -> None:
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        transport: asyncio.BaseTransport | None,
+        max_queued_bytes: int,
+    ) -> None:
         self._ws = ws
+        self._transport = transport
         self._max_queued_bytes = max_queued_bytes
         self._outbox: deque[bytes | _CloseRequest] = deque()
         self._queued_bytes = 0
@@ -51,6 +61,20 @@ class Connection:
         self._closing = True
         self._outbox.append(_CloseRequest(code, reason))
         self._wakeup.set()
+        # A client that stopped reading blocks the writer forever: cut it after a grace period.
+        asyncio.get_running_loop().call_later(CLOSE_GRACE_SECONDS, self._abort)
+
+    async def shutdown(self, code: int, reason: str) -> None:
+        """Closes the socket, waiting at most the grace period for it to go."""
+        self.close(code, reason)
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(asyncio.shield(self._writer), CLOSE_GRACE_SECONDS)
+        self._abort()
+
+    def _abort(self) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            log.info("cut a socket that did not close in time")
+            self._transport.abort()  # type: ignore[attr-defined]
 
     async def finish(self) -> None:
         """The reading side is done: stop writing and release the task."""
