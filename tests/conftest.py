@@ -1,6 +1,10 @@
-"""Suite-wide ordering."""
+"""Suite-wide ordering, and fixtures shared across test folders."""
 
 import pytest
+
+from tests.postgres import database_url, postgres_server
+
+__all__ = ["database_url", "postgres_server"]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -126,7 +126,8 @@ class CallHistory:
             .limit(limit)
         )
         if before is not None:
-            query = query.where(calls.c.created_at < before)
+            # SQLite keeps no zone: rows hold UTC clock readings, so compare in UTC.
+            query = query.where(calls.c.created_at < before.astimezone(UTC))
         async with self._engine.connect() as db:
             rows = (await db.execute(query)).mappings().all()
         return [_entry(row, user) for row in rows]
