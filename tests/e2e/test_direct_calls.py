@@ -151,3 +151,38 @@ def test_two_tabs_ring_and_answering_on_one_stops_the_other(
         wait_for_state(page, "in-call")
         assert_media_flows(page, ("audio", "video"))
     bo_tab2.close()
+
+
+def test_cancelled_call_is_explained_in_chinese_and_can_be_called_back_from_history(
+    server_url: str, open_page: OpenPage
+) -> None:
+    ana, ana_id = _person(open_page, server_url, "Ana")
+    bo = open_page("about:blank", locale="zh-CN")
+    bo_id = sign_in(bo, server_url, "Bo")
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    assert bo.locator("#incoming-label").inner_text() == "视频来电"
+    wait_for_state(ana, "outgoing")
+    ana.wait_for_function("() => window.parley.timerCount === 1")  # ringback is playing
+    ana.click("#cancel-button")
+    assert ended_reason(ana) == "cancelled"
+    assert ana.locator("#ended-text").inner_text() == "You cancelled the call."
+    assert ended_reason(bo) == "cancelled"
+    assert bo.locator("#ended-text").inner_text() == "Ana 在你接听前挂断了。"
+    _assert_released(ana)
+
+    bo.click("#ended-ok")
+    bo.click("#tab-history")
+    entry = bo.locator('#history-list li:has-text("Ana")')
+    entry.wait_for()
+    assert "未接" in entry.inner_text(), "a cancelled incoming call counts as missed"
+    entry.locator(".call-back").click()
+    wait_for_state(ana, "incoming")
+    assert ana.locator("#incoming-name").inner_text() == "Bo"
+    ana.click("#accept-video")
+    for page in (ana, bo):
+        wait_for_state(page, "in-call")
+        assert_media_flows(page, ("audio", "video"))
+    [latest, _cancelled] = history_rows(ana, server_url)
+    assert (latest["direction"], latest["peer"]) == ("incoming", bo_id)
+    assert ana_id != bo_id
