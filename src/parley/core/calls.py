@@ -160,22 +160,14 @@ class CallService:
         out.effects.append(StartTimer(_ring_key(call.id), now + self._ring_timeout))
 
     def accept(self, session: str, user: str, message: Accept, now: float, out: Outcome) -> None:
-        call = self._party_call(session, user, message.call, message.id, out)
-        if call is None:
-            return
-        if call.callee.user != user or call.state is not CallState.RINGING:
-            out.error(session, ErrorCode.WRONG_CALL_STATE, "the call is not ringing", message.id)
-            return
-        self._answer(call, session, _narrower(call.media, message.media), message.id, now, out)
+        call = self._ringing_for_callee(session, user, message.call, message.id, out)
+        if call is not None:
+            self._answer(call, session, _narrower(call.media, message.media), message.id, now, out)
 
     def reject(self, session: str, user: str, message: Reject, now: float, out: Outcome) -> None:
-        call = self._party_call(session, user, message.call, message.id, out)
-        if call is None:
-            return
-        if call.callee.user != user or call.state is not CallState.RINGING:
-            out.error(session, ErrorCode.WRONG_CALL_STATE, "the call is not ringing", message.id)
-            return
-        self._end(call, "declined", user, session, message.id, now, out)
+        call = self._ringing_for_callee(session, user, message.call, message.id, out)
+        if call is not None:
+            self._end(call, "declined", user, session, message.id, now, out)
 
     def cancel(self, session: str, user: str, message: Cancel, now: float, out: Outcome) -> None:
         call = self._party_call(session, user, message.call, message.id, out)
@@ -293,6 +285,18 @@ class CallService:
     def _user_call(self, user: str) -> Call | None:
         call_id = self._call_of_user.get(user)
         return self._calls.get(call_id) if call_id is not None else None
+
+    def _ringing_for_callee(
+        self, session: str, user: str, call_id: str, request_id: RequestId, out: Outcome
+    ) -> Call | None:
+        """The call, when `user` is its callee and it still rings; otherwise answers the error."""
+        call = self._party_call(session, user, call_id, request_id, out)
+        if call is None:
+            return None
+        if call.callee.user != user or call.state is not CallState.RINGING:
+            out.error(session, ErrorCode.WRONG_CALL_STATE, "the call is not ringing", request_id)
+            return None
+        return call
 
     def _party_call(
         self, session: str, user: str, call_id: str, request_id: RequestId, out: Outcome

@@ -1,14 +1,24 @@
 // The in-call view shared by room calls and direct calls: local preview, remote media, call
 // timer and connection state. It owns its one interval; clear() leaves nothing running.
+import { translatePage } from './i18n.js';
 import { formatDuration, playWithSound } from './ui.js';
+
+const STAGE_MARKUP = `
+  <video id="remote-video" class="remote-video" autoplay playsinline data-i18n-label="remoteVideo"></video>
+  <div class="voice-badge" data-i18n="voiceCall">Voice call</div>
+  <video class="local-video" muted autoplay playsinline data-i18n-label="localVideo"></video>
+  <button class="unmute-audio primary overlay" type="button" data-i18n="tapToHear" hidden>Tap to turn on sound</button>
+  <span class="call-timer timer"></span>`;
 
 export class CallStage {
   /**
-   * @param {HTMLElement} root  holds .remote-video, .local-video, .call-timer and .unmute-audio
+   * @param {HTMLElement} root  an empty element that becomes the stage
    * @param {(state: RTCPeerConnectionState) => void} onConnectionState
    */
   constructor(root, onConnectionState) {
     this.root = root;
+    root.innerHTML = STAGE_MARKUP;
+    translatePage(root);
     this.onConnectionState = onConnectionState;
     this.remote = /** @type {HTMLVideoElement} */ (root.querySelector('.remote-video'));
     this.local = /** @type {HTMLVideoElement} */ (root.querySelector('.local-video'));
