@@ -4,17 +4,71 @@ import asyncio
 import logging
 import os
 import signal
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from aiohttp import web
+from rich.console import Console
+from rich.table import Table
 
 from parley.config import ServerSettings, default_data_dir
 from parley.core.signaling import CoreSettings
+from parley.protocol.messages import IceServer
 from parley.server.app import create_app
+from parley.turn.coturn import (
+    CoturnSettings,
+    installed_coturn_version,
+    parse_version,
+    render_config,
+)
+from parley.turn.credentials import TurnCredentialIssuer
+from parley.turn.ice_probe import probe
+from parley.turn.urls import parse_ice_url
 
 app = typer.Typer(help="Parley: self-hosted WebRTC voice and video calls.", no_args_is_help=True)
+
+
+def _checked_ice_urls(urls: list[str]) -> list[str]:
+    for url in urls:
+        try:
+            parse_ice_url(url)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+    return urls
+
+
+# Shared by `serve` and `ice-test`, so the tester checks exactly what clients will be given.
+StunUrls = Annotated[
+    list[str],
+    typer.Option(
+        "--stun",
+        envvar="PARLEY_STUN_URLS",
+        callback=_checked_ice_urls,
+        help="A STUN server (stun:host:port); repeat for more. None by default.",
+    ),
+]
+TurnUrls = Annotated[
+    list[str],
+    typer.Option(
+        "--turn",
+        envvar="PARLEY_TURN_URLS",
+        callback=_checked_ice_urls,
+        help="A TURN server (turn:host:3478?transport=udp, turns:host:443); repeat for more.",
+    ),
+]
+TurnSecret = Annotated[
+    str | None,
+    typer.Option(
+        envvar="PARLEY_TURN_SECRET",
+        help="coturn's static-auth-secret: Parley issues time-limited credentials with it.",
+    ),
+]
+TurnTtl = Annotated[
+    int,
+    typer.Option(envvar="PARLEY_TURN_TTL", min=60, help="Seconds TURN credentials stay valid."),
+]
 
 
 @app.callback()
@@ -59,9 +113,24 @@ def serve(
             help="postgresql://user:pass@host/db; default: SQLite in the data directory.",
         ),
     ] = None,
+    stun: StunUrls = [],  # noqa: B006 - typer reads defaults, never mutates them
+    turn: TurnUrls = [],  # noqa: B006
+    turn_secret: TurnSecret = None,
+    turn_ttl: TurnTtl = 3600,
+    relay_only: Annotated[
+        bool,
+        typer.Option(
+            envvar="PARLEY_RELAY_ONLY",
+            help="Relay every call through TURN, so that no one learns the other's IP address.",
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option(envvar="PARLEY_LOG_LEVEL")] = "info",
 ) -> None:
     """Run the signaling server and the browser call page."""
+    if turn and not turn_secret:
+        raise typer.BadParameter("--turn needs --turn-secret (coturn's static-auth-secret)")
+    if relay_only and not turn:
+        raise typer.BadParameter("--relay-only needs a TURN server (--turn)")
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -74,6 +143,13 @@ def serve(
             hello_timeout=hello_timeout,
             ring_timeout=ring_timeout,
             directory=directory,
+            ice_servers=tuple(IceServer(urls=[url]) for url in stun),
+            turn=(
+                TurnCredentialIssuer(tuple(turn), turn_secret.encode(), turn_ttl)
+                if turn and turn_secret
+                else None
+            ),
+            relay_only=relay_only,
         ),
         data_dir=data_dir or default_data_dir(),
         database_url=database_url,
@@ -99,3 +175,102 @@ async def _serve(settings: ServerSettings) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+@app.command("turn-config")
+def turn_config(
+    realm: Annotated[str, typer.Option(envvar="PARLEY_TURN_REALM", help="e.g. your domain.")],
+    turn_secret: TurnSecret = None,
+    external_ip: Annotated[
+        str | None, typer.Option(help="The public address, when coturn is behind NAT.")
+    ] = None,
+    listening_ip: Annotated[list[str], typer.Option(help="Addresses to listen on.")] = [],  # noqa: B006
+    relay_ip: Annotated[list[str], typer.Option(help="Addresses to relay from.")] = [],  # noqa: B006
+    port: Annotated[int, typer.Option(help="STUN/TURN port (UDP and TCP).")] = 3478,
+    tls_port: Annotated[int, typer.Option(help="TURN over TLS port (with --cert).")] = 5349,
+    min_port: Annotated[int, typer.Option(help="First relay port.")] = 49152,
+    max_port: Annotated[int, typer.Option(help="Last relay port.")] = 65535,
+    user_quota: Annotated[int, typer.Option(help="Allocations per user.")] = 12,
+    total_quota: Annotated[int, typer.Option(help="Allocations in all.")] = 1200,
+    max_bps: Annotated[int, typer.Option(help="Bits/s per session.")] = 3_000_000,
+    bps_capacity: Annotated[int, typer.Option(help="Bits/s in all (0: no cap).")] = 0,
+    cert: Annotated[str | None, typer.Option(help="TLS certificate for turns:.")] = None,
+    pkey: Annotated[str | None, typer.Option(help="TLS private key for turns:.")] = None,
+    allow_peer: Annotated[
+        list[str], typer.Option(help="A peer address to relay to despite the deny list.")
+    ] = [],  # noqa: B006
+    coturn_version: Annotated[
+        str | None, typer.Option(help="Write for this coturn version instead of the installed one.")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+) -> None:
+    """Write a hardened coturn turnserver.conf that matches Parley's TURN settings."""
+    if not turn_secret:
+        raise typer.BadParameter(
+            "give --turn-secret (or PARLEY_TURN_SECRET); e.g. from `openssl rand -hex 32`, "
+            "and the same secret to `parley serve`"
+        )
+    version = parse_version(coturn_version) if coturn_version else installed_coturn_version()
+    config = render_config(
+        CoturnSettings(
+            realm=realm,
+            secret=turn_secret,
+            listening_port=port,
+            tls_listening_port=tls_port,
+            listening_ips=tuple(listening_ip),
+            external_ip=external_ip,
+            relay_ips=tuple(relay_ip),
+            min_port=min_port,
+            max_port=max_port,
+            user_quota=user_quota,
+            total_quota=total_quota,
+            max_bps=max_bps,
+            bps_capacity=bps_capacity,
+            cert=cert,
+            pkey=pkey,
+            allowed_peer_ips=tuple(allow_peer),
+        ),
+        version,
+    )
+    if out is None:
+        typer.echo(config, nl=False)
+    else:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # it holds the secret
+        with os.fdopen(fd, "w") as handle:
+            handle.write(config)
+        typer.echo(f"wrote {out}", err=True)
+    if version is None:
+        typer.echo("coturn not found: wrote the config for an unknown (old) version", err=True)
+
+
+@app.command("ice-test")
+def ice_test(
+    stun: StunUrls = [],  # noqa: B006
+    turn: TurnUrls = [],  # noqa: B006
+    turn_secret: TurnSecret = None,
+    username: Annotated[
+        str | None, typer.Option(help="A fixed TURN username (instead of --turn-secret).")
+    ] = None,
+    password: Annotated[str | None, typer.Option(help="The password for --username.")] = None,
+    step_seconds: Annotated[float, typer.Option(help="Time allowed for each step.")] = 5.0,
+) -> None:
+    """Gather ICE candidates with the configured servers and say what is wrong, if anything."""
+    if turn and turn_secret and not username:
+        issued = TurnCredentialIssuer(tuple(turn), turn_secret.encode(), 600).issue(
+            "ice-test", time.time()
+        )
+        username, password = issued.username, issued.credential
+    report = asyncio.run(probe(stun, turn, username, password, step_seconds))
+    table = Table("type", "protocol", "address", "port", "priority", "time", "via")
+    for c in report.candidates:
+        table.add_row(
+            c.type, c.protocol, c.address, str(c.port), str(c.priority), f"{c.after_ms} ms", c.via
+        )
+    console = Console()
+    console.print(table)
+    for problem in report.problems:
+        console.print(f"[red]✗[/red] {problem}")
+    kinds = sorted({c.type for c in report.candidates})
+    if report.problems:
+        raise typer.Exit(1)
+    console.print(f"[green]✓[/green] candidates found: {', '.join(kinds) or 'none'}")

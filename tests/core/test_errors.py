@@ -11,7 +11,17 @@ import pytest
 
 from parley.core.effects import Effect
 from parley.protocol.errors import ErrorCode
-from parley.protocol.messages import Accept, Hangup, Hello, Invite, Join, Leave, Offer, Ready
+from parley.protocol.messages import (
+    Accept,
+    Hangup,
+    Hello,
+    IceServersRequest,
+    Invite,
+    Join,
+    Leave,
+    Offer,
+    Ready,
+)
 from tests.core.helpers import Harness, error_codes, only_error_to, records
 
 ROOM = "r"
@@ -112,6 +122,13 @@ def wrong_call_state(h: Harness) -> Setup:
     )
 
 
+def rate_limited(h: Harness) -> Setup:
+    s = h.welcomed()
+    for _ in range(h.settings.ice_requests_per_minute):
+        h.send(s, IceServersRequest())
+    return Setup(s, "i", lambda: h.send(s, IceServersRequest(id="i")))
+
+
 def internal_error(h: Harness) -> Setup:
     s = h.in_room(ROOM)
     failed = Leave(id=8)  # as if core.receive had raised while handling this message
@@ -138,6 +155,7 @@ SCENARIOS: list[tuple[ErrorCode, Callable[[Harness], Setup]]] = [
     (ErrorCode.ALREADY_IN_CALL, already_in_call),
     (ErrorCode.CALL_NOT_FOUND, call_not_found),
     (ErrorCode.WRONG_CALL_STATE, wrong_call_state),
+    (ErrorCode.RATE_LIMITED, rate_limited),
     (ErrorCode.INTERNAL_ERROR, internal_error),
 ]
 each_scenario = pytest.mark.parametrize(

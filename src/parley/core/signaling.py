@@ -6,6 +6,7 @@ I/O layer says a message arrived on; nothing a client writes into a message can 
 """
 
 import secrets
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,6 +29,8 @@ from parley.protocol.messages import (
     Hangup,
     Hello,
     IceServer,
+    IceServers,
+    IceServersRequest,
     Invite,
     Join,
     Joined,
@@ -50,6 +53,7 @@ from parley.protocol.messages import (
     UserInfo,
     Welcome,
 )
+from parley.turn.credentials import TurnCredentialIssuer
 
 HELLO_TIMER = "hello"
 
@@ -62,6 +66,11 @@ class CoreSettings:
     ice_servers: tuple[IceServer, ...] = ()
     ring_timeout: float = 30.0
     directory: bool = True
+    # TURN with fresh time-limited credentials for each session (None: no TURN server).
+    turn: TurnCredentialIssuer | None = None
+    # Ask clients to relay every call, so that peers never learn each other's address.
+    relay_only: bool = False
+    ice_requests_per_minute: int = 10
 
 
 @dataclass(slots=True)
@@ -90,6 +99,8 @@ class SignalingCore:
         self.rooms = RoomRegistry(settings.room_capacity)
         self.presence = PresenceRegistry()
         self.calls = CallService(self.presence, settings.ring_timeout, new_id)
+        self._ice_requests: dict[str, deque[float]] = {}
+        self._sessions_per_user: Counter[str] = Counter()
 
     # --- events ---------------------------------------------------------------------------
 
@@ -122,6 +133,8 @@ class SignalingCore:
                 self._relay(session, user, message, out)
             case Leave():
                 self._leave(session, message, out)
+            case IceServersRequest():
+                self._ice_refresh(session, user, message, now, out)
             case Invite():
                 assert session.identity is not None
                 self.calls.invite(session_id, session.identity, message, now, out)
@@ -154,6 +167,10 @@ class SignalingCore:
         self._exit_room(session, "disconnected", out)
         if session.identity is not None:
             user = session.identity.user
+            self._sessions_per_user[user] -= 1
+            if self._sessions_per_user[user] <= 0:
+                del self._sessions_per_user[user]
+                self._ice_requests.pop(user, None)
             self.calls.session_closed(session_id, user, now, out)
             if session.presence and self.presence.remove(user, session_id):
                 self._announce(
@@ -204,6 +221,7 @@ class SignalingCore:
             return
         identity = admission.identity
         session.identity = identity
+        self._sessions_per_user[identity.user] += 1
         out.effects.append(CancelTimer((HELLO_TIMER, session.id)))
         listed = message.presence and self.settings.directory
         if message.presence:
@@ -220,8 +238,36 @@ class SignalingCore:
                 user=UserInfo(id=identity.user, name=identity.name),
                 token=admission.token,
                 maxMessageBytes=self.settings.max_message_bytes,
-                iceServers=list(self.settings.ice_servers),
+                iceServers=self._ice_servers(identity.user, now),
+                iceTransportPolicy="relay" if self.settings.relay_only else "all",
                 online=self.presence.online() if listed else None,
+            ),
+        )
+
+    def _ice_servers(self, user: str, now: float) -> list[IceServer]:
+        servers = list(self.settings.ice_servers)
+        if self.settings.turn is not None:
+            servers.append(self.settings.turn.issue(user, now))
+        return servers
+
+    def _ice_refresh(
+        self, session: Session, user: str, message: IceServersRequest, now: float, out: Outcome
+    ) -> None:
+        recent = self._ice_requests.setdefault(user, deque())
+        while recent and recent[0] <= now - 60.0:
+            recent.popleft()
+        if len(recent) >= self.settings.ice_requests_per_minute:
+            out.error(
+                session.id, ErrorCode.RATE_LIMITED, "too many ice-servers requests", message.id
+            )
+            return
+        recent.append(now)
+        out.send(
+            session.id,
+            IceServers(
+                id=message.id,
+                iceServers=self._ice_servers(user, now),
+                iceTransportPolicy="relay" if self.settings.relay_only else "all",
             ),
         )
 

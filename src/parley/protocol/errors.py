@@ -19,6 +19,7 @@ class ErrorCode(StrEnum):
     ALREADY_IN_CALL = "already-in-call"
     CALL_NOT_FOUND = "call-not-found"
     WRONG_CALL_STATE = "wrong-call-state"
+    RATE_LIMITED = "rate-limited"
     INTERNAL_ERROR = "internal-error"
 
 
@@ -49,6 +50,7 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.WRONG_CALL_STATE: (
         "Your call is not in a state that allows this (e.g. `accept` on a call already answered)."
     ),
+    ErrorCode.RATE_LIMITED: "Too many requests of this kind; wait and try again.",
     ErrorCode.INTERNAL_ERROR: (
         "The server failed while handling the message; the connection and its state are kept."
     ),

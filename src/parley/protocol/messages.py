@@ -34,6 +34,7 @@ DisplayName = Annotated[
 ]
 Token = Annotated[str, Meta(max_length=4096)]
 Media = Literal["audio", "video"]
+IceTransportPolicy = Literal["all", "relay"]
 EndReason = Literal[
     "declined",
     "busy",
@@ -118,6 +119,10 @@ class Leave(ClientMessage, tag="leave", kw_only=True):
     """Leaves the room (hang-up). The other members get `peer-left`."""
 
 
+class IceServersRequest(ClientMessage, tag="ice-servers", kw_only=True):
+    """Asks for fresh ICE servers (TURN credentials expire); rate-limited per user."""
+
+
 class Invite(ClientMessage, tag="invite", kw_only=True):
     """Calls a user: each device they are online on rings. Answered by `ringing` or `call-ended`."""
 
@@ -158,6 +163,7 @@ ClientMessageUnion = (
     | Answer
     | Candidate
     | Leave
+    | IceServersRequest
     | Invite
     | Accept
     | Reject
@@ -172,6 +178,7 @@ CLIENT_MESSAGE_TYPES: tuple[type[ClientMessage], ...] = (
     Answer,
     Candidate,
     Leave,
+    IceServersRequest,
     Invite,
     Accept,
     Reject,
@@ -196,6 +203,8 @@ class UserInfo(Struct):
 
 class Welcome(ServerMessage, tag="welcome", kw_only=True):
     """Answers `hello`: the session id and the user are assigned here, never chosen by the client.
+    `iceServers` carry time-limited TURN credentials; `iceTransportPolicy: "relay"` means the
+    server's operator wants every call relayed (so no peer learns another's IP address).
     `token` is present when the server issued a new one: keep it and send it in the next `hello`.
     `online` lists the users online for calls (when the directory is on and `presence` was asked).
     """
@@ -205,6 +214,7 @@ class Welcome(ServerMessage, tag="welcome", kw_only=True):
     user: UserInfo
     maxMessageBytes: int
     iceServers: list[IceServer]
+    iceTransportPolicy: IceTransportPolicy = "all"
     token: str | None = None
     online: list[UserInfo] | None = None
 
@@ -281,6 +291,14 @@ class Error(ServerMessage, tag="error", kw_only=True):
     message: str
 
 
+class IceServers(ServerMessage, tag="ice-servers", kw_only=True):
+    """Answers `ice-servers`: use these for the next RTCPeerConnection or ICE restart."""
+
+    id: RequestId = None
+    iceServers: list[IceServer]
+    iceTransportPolicy: IceTransportPolicy
+
+
 class Presence(ServerMessage, tag="presence", kw_only=True):
     """A user came online for calls, or went offline (sent when the directory is on)."""
 
@@ -336,6 +354,7 @@ ServerMessageUnion = (
     | RelayedCandidate
     | Left
     | Error
+    | IceServers
     | Presence
     | Ringing
     | IncomingCall
@@ -353,6 +372,7 @@ SERVER_MESSAGE_TYPES: tuple[type[ServerMessage], ...] = (
     RelayedCandidate,
     Left,
     Error,
+    IceServers,
     Presence,
     Ringing,
     IncomingCall,

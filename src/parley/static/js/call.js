@@ -17,9 +17,9 @@ export class PeerCall extends EventTarget {
    * @param {string} options.peerId   the other member's session id
    * @param {boolean} options.polite  true on exactly one of the two sides
    * @param {MediaStream} options.localStream
-   * @param {RTCIceServer[]} options.iceServers
+   * @param {RTCConfiguration} options.configuration  ICE servers and transport policy
    */
-  constructor({ send, peerId, polite, localStream, iceServers }) {
+  constructor({ send, peerId, polite, localStream, configuration }) {
     super();
     this.send = send;
     this.peerId = peerId;
@@ -30,7 +30,7 @@ export class PeerCall extends EventTarget {
     this.ignoreOffer = false;
     this.closed = false;
     this.tracksAdded = false;
-    this.pc = new RTCPeerConnection({ iceServers });
+    this.pc = new RTCPeerConnection(configuration);
     this.#wire();
   }
 

@@ -17,7 +17,8 @@ const SCREENS = ['name', 'phone', 'outgoing', 'incoming', 'call', 'ended'];
  * @typedef {{id: string, name: string}} User
  * @typedef {{
  *   id: string | null, role: 'caller' | 'callee', peer: User, media: 'audio' | 'video',
- *   stream: MediaStream | null, peerCall: PeerCall | null, cancelWanted: boolean
+ *   stream: MediaStream | null, peerCall: PeerCall | null, cancelWanted: boolean,
+ *   configuration: RTCConfiguration
  * }} ActiveCall
  */
 
@@ -128,7 +129,7 @@ function peerCallFrom(sessionId) {
 async function placeCall(peer, media) {
   if (state.call || state.incoming || !state.signaling) return;
   /** @type {ActiveCall} */
-  const call = { id: null, role: 'caller', peer, media, stream: null, peerCall: null, cancelWanted: false };
+  const call = { id: null, role: 'caller', peer, media, stream: null, peerCall: null, cancelWanted: false, configuration: {} };
   state.call = call;
   state.lastPeer = { peer, media };
   $('outgoing-name').textContent = peer.name || '—';
@@ -141,6 +142,8 @@ async function placeCall(peer, media) {
     finishCall({ reason: 'failed', by: null, detail: mediaProblem(error) });
     return;
   }
+  // ICE servers before the invite: once answered, negotiation must start without a wait.
+  call.configuration = await state.signaling.iceConfiguration();
   if (state.call !== call) return releaseStream(call);
   let reply;
   try {
@@ -200,7 +203,7 @@ async function accept(media) {
   stopAllTones();
   closeNotification();
   /** @type {ActiveCall} */
-  const call = { id: incoming.call, role: 'callee', peer: incoming.caller, media, stream: null, peerCall: null, cancelWanted: false };
+  const call = { id: incoming.call, role: 'callee', peer: incoming.caller, media, stream: null, peerCall: null, cancelWanted: false, configuration: {} };
   state.call = call;
   state.lastPeer = { peer: incoming.caller, media: incoming.media };
   show('call', 'connecting');
@@ -212,6 +215,7 @@ async function accept(media) {
     finishCall({ reason: 'failed', by: null, detail: mediaProblem(error) });
     return;
   }
+  call.configuration = await state.signaling.iceConfiguration();
   if (state.call !== call) return releaseStream(call);
   try {
     const reply = await state.signaling.request({ type: 'accept', call: call.id, media });
@@ -251,7 +255,7 @@ function startMedia(call, accepted) {
     peerId: accepted.peer,
     polite: /** @type {string} */ (signaling.sessionId) < accepted.peer,
     localStream: call.stream,
-    iceServers: signaling.iceServers,
+    configuration: call.configuration,
   });
   call.peerCall = peerCall;
   stage.showLocal(call.stream, call.media);

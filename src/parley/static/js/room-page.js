@@ -22,6 +22,8 @@ const state = {
   /** @type {{id: string, ready: boolean} | null} */
   peer: null,
   inRoom: false,
+  /** @type {RTCConfiguration} */
+  configuration: {},
   /** Every local track this page ever opened, so tests and teardown can check all of them. */
   /** @type {MediaStreamTrack[]} */
   openedTracks: [],
@@ -89,6 +91,7 @@ async function join() {
     state.inRoom = true;
     const [first] = joined.peers;
     state.peer = first ? { id: first.id, ready: first.ready } : null;
+    state.configuration = await signaling.iceConfiguration();
     signaling.send({ type: 'ready' });
     document.body.dataset.state = 'waiting';
     setStatus(state.peer ? 'peerJoined' : 'waiting');
@@ -161,7 +164,7 @@ function maybeStartCall() {
     peerId: state.peer.id,
     polite: /** @type {string} */ (signaling.sessionId) < state.peer.id,
     localStream: state.localStream,
-    iceServers: signaling.iceServers,
+    configuration: state.configuration,
   });
   state.call = call;
   stage.attach(call);

@@ -33,6 +33,9 @@ export class Signaling extends EventTarget {
     this.sessionId = null;
     /** @type {RTCIceServer[]} */
     this.iceServers = [];
+    /** @type {RTCIceTransportPolicy} */
+    this.iceTransportPolicy = 'all';
+    this.iceServersAt = 0;
     this.nextRequestId = 1;
     /** @type {Map<number, {resolve: (m: any) => void, reject: (e: Error) => void}>} */
     this.pending = new Map();
@@ -60,7 +63,7 @@ export class Signaling extends EventTarget {
           welcomed = true;
           this.sessionId = message.session;
           this.user = message.user;
-          this.iceServers = message.iceServers ?? [];
+          this.#takeIceServers(message);
           resolve(message);
           return;
         }
@@ -94,6 +97,29 @@ export class Signaling extends EventTarget {
       this.pending.set(id, { resolve, reject });
       this.send({ ...message, id });
     });
+  }
+
+  /**
+   * ICE servers for a new connection. TURN credentials expire (an hour by default), so after a
+   * while fresh ones are asked for; if that fails, the ones at hand are still tried.
+   * @returns {Promise<RTCConfiguration>}
+   */
+  async iceConfiguration(maxAgeMs = 20 * 60 * 1000) {
+    if (Date.now() - this.iceServersAt > maxAgeMs) {
+      try {
+        this.#takeIceServers(await this.request({ type: 'ice-servers' }));
+      } catch {
+        // rate-limited or offline: fall through with what we have
+      }
+    }
+    return { iceServers: this.iceServers, iceTransportPolicy: this.iceTransportPolicy };
+  }
+
+  /** @param {{iceServers?: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy}} message */
+  #takeIceServers(message) {
+    this.iceServers = message.iceServers ?? [];
+    this.iceTransportPolicy = message.iceTransportPolicy ?? 'all';
+    this.iceServersAt = Date.now();
   }
 
   close() {

@@ -1,0 +1,1 @@
+"""NAT traversal: ICE server settings, time-limited TURN credentials, coturn configuration."""

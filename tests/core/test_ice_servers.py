@@ -1,0 +1,75 @@
+"""ICE servers handed to sessions: static ones, and TURN with fresh time-limited credentials."""
+
+from parley.core.signaling import CoreSettings
+from parley.protocol.errors import ErrorCode
+from parley.protocol.messages import Hello, IceServer, IceServers, IceServersRequest, Welcome
+from parley.turn.credentials import TurnCredentialIssuer, turn_password
+from tests.core.helpers import Harness, only_error_to, only_message_to
+
+SECRET = b"turn-shared-secret"
+TURN = TurnCredentialIssuer(urls=("turn:turn.example.org:3478",), secret=SECRET, lifetime=600)
+
+
+def welcome_of(h: Harness) -> Welcome:
+    session = h.connect()
+    welcome = only_message_to(h.send(session, Hello(v=1, name="Ana")), session)
+    assert isinstance(welcome, Welcome)
+    return welcome
+
+
+def test_without_turn_only_the_configured_servers_are_given_and_nothing_public() -> None:
+    assert welcome_of(Harness()).iceServers == []
+    stun = IceServer(urls=["stun:stun.example.org"])
+    assert welcome_of(Harness(CoreSettings(ice_servers=(stun,)))).iceServers == [stun]
+
+
+def test_turn_credentials_are_for_this_user_expire_after_the_lifetime_and_verify() -> None:
+    h = Harness(CoreSettings(turn=TURN), now=1_700_000_000.0)
+    welcome = welcome_of(h)
+    [turn] = welcome.iceServers
+    assert turn.urls == ["turn:turn.example.org:3478"]
+    assert turn.username is not None and turn.credential is not None
+    expiry, _, user = turn.username.partition(":")
+    assert int(expiry) == 1_700_000_000 + 600
+    assert user == welcome.user.id
+    assert turn.credential == turn_password(SECRET, turn.username)
+    assert SECRET.decode() not in repr(welcome), "the shared secret never leaves the server"
+
+
+def test_relay_only_is_told_to_clients() -> None:
+    assert welcome_of(Harness()).iceTransportPolicy == "all"
+    assert welcome_of(Harness(CoreSettings(relay_only=True))).iceTransportPolicy == "relay"
+
+
+def test_refresh_gives_new_credentials_until_the_per_minute_limit() -> None:
+    h = Harness(CoreSettings(turn=TURN, ice_requests_per_minute=3, relay_only=True))
+    session = h.welcomed()
+    usernames = set()
+    for n in range(3):
+        h.now += 1
+        reply = only_message_to(h.send(session, IceServersRequest(id=n)), session)
+        assert isinstance(reply, IceServers) and reply.id == n
+        assert reply.iceTransportPolicy == "relay"
+        usernames.add(reply.iceServers[0].username)
+    assert len(usernames) == 3, "each refresh carries a later expiry"
+    refused = only_error_to(h.send(session, IceServersRequest(id="x")), session)
+    assert refused.code == ErrorCode.RATE_LIMITED and refused.id == "x"
+    h.now += 61
+    assert isinstance(only_message_to(h.send(session, IceServersRequest()), session), IceServers)
+
+
+def test_the_limit_is_per_user_across_devices() -> None:
+    h = Harness(CoreSettings(turn=TURN, ice_requests_per_minute=2))
+    first = h.user("Ana")
+    second = h.user("Ana", token=first.token)
+    h.send(first.session, IceServersRequest())
+    h.send(second.session, IceServersRequest())
+    refused = only_error_to(h.send(first.session, IceServersRequest(id=1)), first.session)
+    assert refused.code == ErrorCode.RATE_LIMITED
+
+
+def test_refresh_needs_a_welcomed_session() -> None:
+    h = Harness(CoreSettings(turn=TURN))
+    session = h.connect()
+    refused = only_error_to(h.send(session, IceServersRequest(id=1)), session)
+    assert refused.code == ErrorCode.HELLO_REQUIRED
