@@ -27,6 +27,7 @@ def assert_security_headers(response: aiohttp.ClientResponse) -> None:
         pytest.param("r/blue-fox", id="room"),
         pytest.param("r/" + "A_z-9" * 12 + "abcd", id="room-64-chars"),
         pytest.param("r/x", id="room-1-char"),
+        pytest.param("ice-test", id="ice-test"),
     ],
 )
 async def test_pages_are_html_with_security_headers(
@@ -118,3 +119,19 @@ async def test_static_does_not_escape_its_directory(
         assert response.status in (403, 404)
     assert secret not in body
     assert "SECURITY_HEADERS" not in body
+
+
+async def test_new_room_redirects_to_an_unguessable_room(
+    server: str, http: aiohttp.ClientSession
+) -> None:
+    seen = set()
+    for _ in range(3):
+        async with http.get(server + "new", allow_redirects=False) as response:
+            assert response.status == 303
+            assert response.headers["Referrer-Policy"] == "no-referrer"
+            location = response.headers["Location"]
+        assert location.startswith("/r/")
+        name = location.removeprefix("/r/")
+        assert len(name) >= 22, "128 random bits in URL-safe base64"
+        seen.add(name)
+    assert len(seen) == 3

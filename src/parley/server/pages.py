@@ -35,6 +35,10 @@ async def room(request: web.Request) -> web.StreamResponse:
     return _page("room.html")
 
 
+async def ice_test(_request: web.Request) -> web.StreamResponse:
+    return _page("ice-test.html")
+
+
 async def new_room(_request: web.Request) -> web.StreamResponse:
     # The room name is the room's only secret, so it comes from the server's CSPRNG.
     raise web.HTTPSeeOther(f"/r/{random_id()}")
@@ -65,6 +69,7 @@ async def security_headers(
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/", home)
     app.router.add_get("/new", new_room)
+    app.router.add_get("/ice-test", ice_test)
     app.router.add_get("/r/{room}", room)
     app.router.add_get("/healthz", healthz)
     app.router.add_static("/static/", STATIC_DIR, append_version=False)
