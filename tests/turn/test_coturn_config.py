@@ -33,7 +33,7 @@ REQUIRED_LINES = [
 MUST_DENY = [
     "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
     "172.16.0.0/12", "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4",
-    "240.0.0.0/4", "::1/128", "::/128", "fc00::/7", "fe80::/10",
+    "240.0.0.0/4", "::1/128", "fc00::/7", "fe80::/10",
 ]  # fmt: skip
 MAPPED = "::ffff:0.0.0.0-::ffff:255.255.255.255"
 
@@ -68,6 +68,14 @@ def test_ipv4_mapped_range_is_denied_before_4_9_and_for_unknown_versions() -> No
     assert MAPPED in denied_ranges(None)
     assert f"denied-peer-ip={MAPPED}" in lines(render_config(SETTINGS, (4, 8, 9)))
     assert MAPPED not in denied_ranges((4, 9, 0))
+
+
+def test_no_ipv6_range_starts_at_the_unspecified_address() -> None:
+    # coturn reads an all-zero IPv6 bound as open and compares families by number: "::-::" and
+    # even "::-::1" denied every IPv4 peer. coturn refuses "::" as a peer by itself.
+    for text in denied_ranges((4, 6, 1)):
+        first = ipaddress.ip_address(text.split("-")[0])
+        assert not (first.version == 6 and int(first) == 0), text
 
 
 def test_public_addresses_are_not_denied() -> None:

@@ -1,0 +1,118 @@
+"""Calls through a real coturn, in namespaces this test makes: relay-only media, the ICE tester
+page, and `parley ice-test` from the command line."""
+
+import secrets
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_for_state
+from tests.parley_server import running_server
+from tests.turn.topology import TurnServer, coturn_namespace
+
+pytestmark = pytest.mark.e2e
+
+OpenPage = Callable[..., Page]
+
+SELECTED_PAIR = """async () => {
+  const stats = await window.parley.pc.getStats();
+  let pair = null;
+  stats.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) {
+      pair = stats.get(s.selectedCandidatePairId);
+    }
+  });
+  if (!pair) return null;
+  return { local: stats.get(pair.localCandidateId).candidateType,
+           remote: stats.get(pair.remoteCandidateId).candidateType,
+           policy: window.parley.pc.getConfiguration().iceTransportPolicy };
+}"""
+
+
+@pytest.fixture(scope="module")
+def coturn(private_network: list[str]) -> Iterator[TurnServer]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with coturn_namespace(secrets.token_hex(16), log_path=ARTIFACTS / "coturn.log") as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def relay_only_url(coturn: TurnServer) -> Iterator[str]:
+    log = ARTIFACTS / "e2e-relay-server.log"
+    args = ("--turn", coturn.url, "--turn-secret", coturn.secret, "--relay-only")
+    with running_server(*args, log_path=log) as url:
+        yield url
+
+
+def test_relay_only_call_carries_media_both_ways_through_coturn(
+    relay_only_url: str, open_page: OpenPage, room_name: str, coturn: TurnServer
+) -> None:
+    url = f"{relay_only_url}/r/{room_name}?autojoin=1"
+    pages = [open_page(url), open_page(url)]
+    for page in pages:
+        wait_for_state(page, "in-call", timeout_ms=30_000)
+        assert_media_flows(page, ("audio", "video"))
+        wait_for_remote_video(page)
+    for page in pages:
+        pair = page.evaluate(SELECTED_PAIR)
+        assert pair == {"local": "relay", "remote": "relay", "policy": "relay"}, pair
+    coturn.assert_running()
+
+
+def test_ice_test_page_shows_a_relay_candidate_from_coturn(
+    relay_only_url: str, open_page: OpenPage, coturn: TurnServer
+) -> None:
+    page = open_page(f"{relay_only_url}/ice-test")
+    page.click("#gather")
+    wait_for_state(page, "done", timeout_ms=30_000)
+    relay_rows = page.locator('#candidates tbody tr[data-type="relay"]')
+    assert relay_rows.count() >= 1
+    assert coturn.relay_address in relay_rows.first.inner_text()
+    verdicts = page.locator("#verdicts li").evaluate_all(
+        "items => items.map(i => i.dataset.verdict)"
+    )
+    assert "ice.turnRejected" not in verdicts and "ice.turnUnreachable" not in verdicts, verdicts
+
+
+def test_ice_test_page_says_when_turn_credentials_are_rejected(
+    relay_only_url: str, open_page: OpenPage, coturn: TurnServer
+) -> None:
+    page = open_page(f"{relay_only_url}/ice-test")
+    page.check('input[name="source"][value="custom"]')
+    page.fill("#ice-url", coturn.url)
+    page.fill("#ice-username", "4102444800:mallory")
+    page.fill("#ice-credential", "not-the-password")
+    page.click("#gather")
+    wait_for_state(page, "done", timeout_ms=30_000)
+    assert page.locator('#candidates tbody tr[data-type="relay"]').count() == 0
+    rejected = page.locator('#verdicts li[data-verdict="ice.turnRejected"]')
+    assert rejected.count() == 1
+    assert "TURN credentials rejected" in rejected.inner_text()
+
+
+def _ice_test_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "parley", "ice-test", "--step-seconds", "5", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+
+
+def test_parley_ice_test_finds_host_and_relay_and_names_a_wrong_secret(coturn: TurnServer) -> None:
+    good = _ice_test_cli("--turn", coturn.url, "--turn-secret", coturn.secret)
+    assert good.returncode == 0, good.stdout + good.stderr
+    rows = [line for line in good.stdout.splitlines() if "│" in line]
+    assert any("relay" in row and coturn.relay_address in row for row in rows), good.stdout
+    assert any("host" in row and coturn.caller_address in row for row in rows), good.stdout
+
+    bad = _ice_test_cli("--turn", coturn.url, "--turn-secret", "wrong-" + coturn.secret)
+    assert bad.returncode == 1
+    assert "TURN credentials rejected" in bad.stdout
+    assert not any("relay" in line for line in bad.stdout.splitlines() if "│" in line)
