@@ -38,12 +38,20 @@ class Phone:
 Dial = Callable[..., Awaitable[Phone]]
 
 
+@dataclasses.dataclass
+class Exchange:
+    """A server on the database under test: `dial(name)` brings a user online, `rows()` reads
+    the calls table once every call has ended."""
+
+    base: str
+    dial: Dial
+    rows: Callable[[], Awaitable[list[dict[str, Any]]]]
+
+
 @pytest.fixture
 async def phones(
     start_server: StartServer, connect_ws: ConnectWs, database_url: str
-) -> AsyncIterator[tuple[Dial, Callable[[], Awaitable[list[dict[str, Any]]]]]]:
-    """A server on the database under test; `dial(name)` brings a user online, `rows()` reads
-    the calls table as it is once every call has ended."""
+) -> AsyncIterator[Exchange]:
     settings = ServerSettings(
         core=CoreSettings(ring_timeout=1.0), database_url=database_url, secret=b"k" * 32
     )
@@ -74,8 +82,21 @@ async def phones(
                 return found
             await asyncio.sleep(0.05)
 
-    yield dial, rows
+    yield Exchange(base, dial, rows)
     await engine.dispose()
+
+
+@pytest.fixture
+async def api_calls(
+    start_server: StartServer, http: Any
+) -> Callable[[str, str], Awaitable[list[dict[str, Any]]]]:
+    async def fetch(base: str, token: str) -> list[dict[str, Any]]:
+        headers = {"Authorization": f"Bearer {token}"}
+        async with http.get(base + "api/calls", headers=headers) as response:
+            assert response.status == 200
+            return list((await response.json())["calls"])
+
+    return fetch
 
 
 async def next_of(phone: Phone, kind: str) -> dict[str, Any]:
@@ -102,8 +123,10 @@ def row_of(found: list[dict[str, Any]]) -> dict[str, Any]:
     return found[0]
 
 
-async def test_answered_call_relays_negotiation_and_leaves_one_finished_row(phones: Any) -> None:
-    dial, rows = phones
+async def test_answered_call_relays_negotiation_and_leaves_one_finished_row(
+    phones: Exchange,
+) -> None:
+    dial, rows = phones.dial, phones.rows
     ana, bo = await dial("Ana"), await dial("Bo")
     call = await ring(ana, bo)
     await send_json(bo.ws, {"type": "accept", "call": call, "media": "video", "id": 2})
@@ -148,9 +171,9 @@ async def test_answered_call_relays_negotiation_and_leaves_one_finished_row(phon
     ],
 )
 async def test_unanswered_endings_reach_both_sides_and_are_recorded(
-    phones: Any, scenario: str, reason: str, ended_by: str | None
+    phones: Exchange, scenario: str, reason: str, ended_by: str | None
 ) -> None:
-    dial, rows = phones
+    dial, rows = phones.dial, phones.rows
     ana, bo = await dial("Ana"), await dial("Bo")
     call = await ring(ana, bo, media="audio")
     if scenario == "decline":
@@ -167,8 +190,8 @@ async def test_unanswered_endings_reach_both_sides_and_are_recorded(
     assert row["answered_at"] is None and row["duration_seconds"] is None
 
 
-async def test_busy_and_offline_end_at_once_and_are_recorded(phones: Any) -> None:
-    dial, rows = phones
+async def test_busy_and_offline_end_at_once_and_are_recorded(phones: Exchange) -> None:
+    dial, rows = phones.dial, phones.rows
     ana, bo, cy = await dial("Ana"), await dial("Bo"), await dial("Cy")
     first = await ring(ana, bo)
     await send_json(bo.ws, {"type": "accept", "call": first, "media": "audio"})
@@ -201,8 +224,8 @@ async def test_busy_and_offline_end_at_once_and_are_recorded(phones: Any) -> Non
     assert found["hangup"]["media"] == "audio", "answered with voice only"
 
 
-async def test_a_dropped_caller_ends_the_ringing_as_connection_lost(phones: Any) -> None:
-    dial, rows = phones
+async def test_a_dropped_caller_ends_the_ringing_as_connection_lost(phones: Exchange) -> None:
+    dial, rows = phones.dial, phones.rows
     ana, bo = await dial("Ana"), await dial("Bo")
     call = await ring(ana, bo)
     await ana.ws.close()
@@ -212,8 +235,8 @@ async def test_a_dropped_caller_ends_the_ringing_as_connection_lost(phones: Any)
     assert (row["end_reason"], row["ended_by"]) == ("connection-lost", ana.user)
 
 
-async def test_glare_becomes_one_call_on_both_sides(phones: Any) -> None:
-    dial, rows = phones
+async def test_glare_becomes_one_call_on_both_sides(phones: Exchange) -> None:
+    dial, rows = phones.dial, phones.rows
     ana, bo = await dial("Ana"), await dial("Bo")
     await send_json(ana.ws, {"type": "invite", "to": bo.user, "media": "video", "id": 1})
     await send_json(bo.ws, {"type": "invite", "to": ana.user, "media": "video", "id": 1})
@@ -228,8 +251,8 @@ async def test_glare_becomes_one_call_on_both_sides(phones: Any) -> None:
     assert row["answered_at"] is not None and row["end_reason"] == "hangup"
 
 
-async def test_second_device_rings_and_stops_when_the_first_answers(phones: Any) -> None:
-    dial, rows = phones
+async def test_second_device_rings_and_stops_when_the_first_answers(phones: Exchange) -> None:
+    dial, rows = phones.dial, phones.rows
     ana = await dial("Ana")
     bo_phone = await dial("Bo")
     bo_laptop = await dial("Bo", token=bo_phone.token)
@@ -247,8 +270,8 @@ async def test_second_device_rings_and_stops_when_the_first_answers(phones: Any)
     assert (row["end_reason"], row["ended_by"]) == ("hangup", ana.user)
 
 
-async def test_outsiders_cannot_touch_a_call_and_learn_nothing(phones: Any) -> None:
-    dial, rows = phones
+async def test_outsiders_cannot_touch_a_call_and_learn_nothing(phones: Exchange) -> None:
+    dial, rows = phones.dial, phones.rows
     ana, bo, eve = await dial("Ana"), await dial("Bo"), await dial("Eve")
     call = await ring(ana, bo)
     for kind in ("accept", "reject", "cancel", "hangup"):
@@ -266,8 +289,8 @@ async def test_outsiders_cannot_touch_a_call_and_learn_nothing(phones: Any) -> N
     assert row_of(await rows())["end_reason"] == "cancelled"
 
 
-async def test_presence_lists_and_announces_users(phones: Any) -> None:
-    dial, _rows = phones
+async def test_presence_lists_and_announces_users(phones: Exchange) -> None:
+    dial = phones.dial
     ana = await dial("Ana")
     bo = await dial("Bo")
     came = await receive_json(ana.ws)
@@ -275,3 +298,18 @@ async def test_presence_lists_and_announces_users(phones: Any) -> None:
     await bo.ws.close()
     went = await receive_json(ana.ws)
     assert (went["user"]["id"], went["online"]) == (bo.user, False)
+
+
+async def test_history_api_shows_the_end_as_soon_as_call_ended_arrives(
+    phones: Exchange, api_calls: Any
+) -> None:
+    dial = phones.dial
+    ana, bo = await dial("Ana"), await dial("Bo")
+    call = await ring(ana, bo)
+    await send_json(bo.ws, {"type": "reject", "call": call})
+    await next_of(ana, "call-ended")
+    # No waiting: the API itself waits for the queued writes.
+    [entry] = await api_calls(phones.base, ana.token)
+    assert (entry["id"], entry["end_reason"], entry["direction"]) == (call, "declined", "outgoing")
+    [incoming] = await api_calls(phones.base, bo.token)
+    assert (incoming["direction"], incoming["missed"]) == ("incoming", False)

@@ -36,7 +36,11 @@ async def call_history(request: web.Request) -> web.Response:
         limit = min(max(int(request.query.get("limit", "50")), 1), MAX_PAGE)
     except ValueError:
         raise web.HTTPBadRequest(text="limit must be a whole number") from None
-    entries = await request.app[HISTORY_KEY].for_user(user, limit=limit)
+    history = request.app[HISTORY_KEY]
+    # Read your own writes: a client asks right after `call-ended`, when the row's end may
+    # still be queued for the writer.
+    await history.flush()
+    entries = await history.for_user(user, limit=limit)
     return web.Response(
         body=msgspec.json.encode({"calls": entries}),
         content_type="application/json",

@@ -443,7 +443,9 @@ function historyItem(entry) {
     ? t('missedCall')
     : entry.duration_seconds != null
       ? formatSeconds(entry.duration_seconds)
-      : reasonWords(entry);
+      : entry.end_reason == null
+        ? t('history.ongoing')
+        : reasonWords(entry);
   detail.textContent = `${when} · ${media} · ${outcome}`;
   item.append(who, again, detail);
   return item;
