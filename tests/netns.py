@@ -5,9 +5,11 @@ starts afterwards (the server, Chromium, coturn, …) inherits it. Nothing in it
 reached from, any other network.
 """
 
+import contextlib
 import ctypes
 import os
 import subprocess
+from collections.abc import Iterator
 
 CLONE_NEWNET = 0x40000000
 
@@ -27,3 +29,37 @@ def enter_private_netns() -> None:
 def interface_names() -> list[str]:
     out = subprocess.run(["ip", "-o", "link", "show"], check=True, capture_output=True, text=True)
     return [line.split(":")[1].strip().split("@")[0] for line in out.stdout.splitlines()]
+
+
+@contextlib.contextmanager
+def private_netns() -> Iterator[None]:
+    """The calling thread in a fresh namespace (loopback only) for the block, then back where it
+    was. Namespaces belong to threads, so this is exact: what ran before (a PostgreSQL started on
+    the host's loopback, say) is reachable again afterwards."""
+    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        enter_private_netns()
+        names = interface_names()
+        assert names == ["lo"], f"the private test network must hold only loopback, found {names}"
+        yield
+    finally:
+        libc = ctypes.CDLL(None, use_errno=True)
+        result = libc.setns(original, CLONE_NEWNET)
+        errno = ctypes.get_errno()
+        os.close(original)
+        if result != 0:
+            raise RuntimeError(f"could not return to the original namespace: {os.strerror(errno)}")
+
+
+def add_veth_pair(first: str, second: str) -> None:
+    """Two linked interfaces with documentation addresses, both in the current (private)
+    namespace: aioice leaves loopback out of its candidates, so aiortc needs a real interface."""
+    commands = [
+        ["ip", "link", "add", "pv0", "type", "veth", "peer", "name", "pv1"],
+        ["ip", "addr", "add", f"{first}/24", "dev", "pv0"],
+        ["ip", "addr", "add", f"{second}/24", "dev", "pv1"],
+        ["ip", "link", "set", "pv0", "up"],
+        ["ip", "link", "set", "pv1", "up"],
+    ]
+    for command in commands:
+        subprocess.run(command, check=True, capture_output=True, timeout=10)

@@ -20,17 +20,14 @@ inside those are created by a short-lived thread that setns(2)s into them. If an
 be set up the fixtures raise, so the tests fail (never skip) with the reason.
 """
 
-import ctypes
-import os
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
-from tests.netns import enter_private_netns, interface_names
+from tests.netns import private_netns
 from tests.turn.topology import (
-    CLONE_NEWNET,
     PEER_ADDRESS,
     PEER_ADDRESS6,
     PeerNamespace,
@@ -46,19 +43,8 @@ ALLOWED_PEERS = (PEER_ADDRESS, PEER_ADDRESS6)
 @pytest.fixture(scope="package")
 def private_network() -> Iterator[None]:
     """The test thread in a namespace of its own for this folder's coturn tests (see above)."""
-    original = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        enter_private_netns()
-        names = interface_names()
-        assert names == ["lo"], f"the private test network must hold only loopback, found {names}"
+    with private_netns():
         yield
-    finally:
-        libc = ctypes.CDLL(None, use_errno=True)
-        result = libc.setns(original, CLONE_NEWNET)
-        errno = ctypes.get_errno()
-        os.close(original)
-        if result != 0:
-            raise RuntimeError(f"could not return to the original namespace: {os.strerror(errno)}")
 
 
 @pytest.fixture(scope="package")

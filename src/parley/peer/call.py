@@ -1,0 +1,225 @@
+"""One call from the Python side: an aiortc RTCPeerConnection negotiated like the browser does.
+
+Negotiation follows the browser's rule (static/js/call.js): the impolite side (whose session id
+sorts last) offers first; the polite side waits for that offer and answers it. aiortc cannot roll
+back a local offer, and under this rule it never has to: when polite it only ever answers, and
+when impolite it ignores an offer that collides with its own. aiortc gathers its candidates
+inside setLocalDescription, so its SDP is complete; the browser's trickled candidates are added
+as they come.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.contrib.media import MediaPlayer, MediaRecorder, MediaRelay
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcconfiguration import RTCIceTransportPolicy
+from aiortc.sdp import candidate_from_sdp
+
+from parley.peer.media import FrameCounter
+
+log = logging.getLogger(__name__)
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    reason: str
+    by: str | None = None
+
+
+def rtc_configuration(welcome_or_reply: dict[str, Any]) -> RTCConfiguration:
+    servers = [
+        RTCIceServer(urls=s["urls"], username=s.get("username"), credential=s.get("credential"))
+        for s in welcome_or_reply.get("iceServers", [])
+    ]
+    relay = welcome_or_reply.get("iceTransportPolicy") == "relay"
+    return RTCConfiguration(
+        iceServers=servers,
+        iceTransportPolicy=RTCIceTransportPolicy.RELAY if relay else RTCIceTransportPolicy.ALL,
+    )
+
+
+class Call:
+    """A call in progress. `ended` resolves with why it ended; `counter` counts received frames."""
+
+    def __init__(
+        self,
+        *,
+        send: Send,
+        hang_up: Callable[[], Awaitable[None]],
+        media: str,
+        tracks: list[MediaStreamTrack],
+        configuration: RTCConfiguration,
+        call_id: str | None = None,
+        echo: bool = False,
+        record_to: str | None = None,
+        player: MediaPlayer | None = None,
+    ) -> None:
+        self.id = call_id
+        self.media = media
+        self.peer_session: str | None = None
+        self.polite = False
+        self.counter = FrameCounter()
+        self.connected = asyncio.Event()
+        self.ended: asyncio.Future[CallEnded] = asyncio.get_running_loop().create_future()
+        self._send = send
+        self._hang_up = hang_up
+        self._tracks = tracks
+        self._configuration = configuration
+        self._echo = echo
+        # Each consumer of a received track (counter, recorder, echo) gets its own subscription.
+        self._relay = MediaRelay()
+        self._recorder = MediaRecorder(record_to) if record_to else None
+        self._recording = False
+        self._player = player
+        self._tracks_added = False
+        self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self.pc: RTCPeerConnection | None = None
+
+    # --- driven by Phone --------------------------------------------------------------------
+
+    def start(self, peer_session: str, own_session: str) -> None:
+        """The other side is known (answered, or ready in the room): negotiate with it."""
+        if self.pc is not None:
+            return
+        self.peer_session = peer_session
+        self.polite = own_session < peer_session
+        pc = RTCPeerConnection(self._configuration)
+        self.pc = pc
+        pc.on("track", self._on_track)
+        pc.on("connectionstatechange", self._on_state)
+        if self._echo:
+            for kind in ("audio", "video") if self.media == "video" else ("audio",):
+                pc.addTransceiver(kind, direction="sendrecv")
+        self._worker = asyncio.get_running_loop().create_task(self._negotiate())
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        """A relayed offer/answer/candidate from the peer; handled in arrival order."""
+        self._inbox.put_nowait(message)
+
+    def finish(self, ended: CallEnded) -> None:
+        if not self.ended.done():
+            self.ended.set_result(ended)
+
+    # --- for users --------------------------------------------------------------------------
+
+    async def wait_connected(self, timeout: float = 20.0) -> None:  # noqa: ASYNC109
+        async with asyncio.timeout(timeout):
+            await self.connected.wait()
+
+    async def hangup(self) -> CallEnded:
+        if not self.ended.done():
+            await self._hang_up()
+        ended = await self.ended
+        await self.close()
+        return ended
+
+    async def close(self) -> None:
+        """Releases everything: connection, tracks, recorder, player, tasks."""
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+        await self.counter.stop()
+        if self._recorder is not None and self._recording:
+            self._recording = False
+            await self._recorder.stop()
+        if self.pc is not None:
+            await self.pc.close()
+        for track in self._tracks:
+            track.stop()
+        if self._player is not None:
+            for played in (self._player.audio, self._player.video):
+                if played is not None:
+                    played.stop()
+
+    # --- negotiation ------------------------------------------------------------------------
+
+    async def _negotiate(self) -> None:
+        assert self.pc is not None
+        pc = self.pc
+        if not self.polite:
+            self._add_tracks()
+            await pc.setLocalDescription(await pc.createOffer())
+            await self._send_description()
+        while True:
+            message = await self._inbox.get()
+            try:
+                await self._handle(pc, message)
+            except Exception:
+                log.exception("could not apply the peer's %s", message.get("type"))
+
+    async def _handle(self, pc: RTCPeerConnection, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "offer":
+            if not self.polite and pc.signalingState != "stable":
+                return  # a collision: the impolite side keeps its own offer
+            await pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "offer"))
+            self._add_tracks()
+            await pc.setLocalDescription(await pc.createAnswer())
+            await self._send_description()
+        elif kind == "answer":
+            if pc.signalingState == "have-local-offer":
+                await pc.setRemoteDescription(RTCSessionDescription(message["sdp"], "answer"))
+        elif kind == "candidate" and message.get("candidate"):
+            init = message["candidate"]
+            text = init["candidate"].removeprefix("candidate:")
+            if not text:
+                return
+            candidate = candidate_from_sdp(text)
+            candidate.sdpMid = init.get("sdpMid")
+            candidate.sdpMLineIndex = init.get("sdpMLineIndex")
+            await pc.addIceCandidate(candidate)
+
+    def _add_tracks(self) -> None:
+        if self._tracks_added or self.pc is None or self._echo:
+            return
+        self._tracks_added = True
+        for track in self._tracks:
+            self.pc.addTrack(track)
+
+    async def _send_description(self) -> None:
+        assert self.pc is not None and self.pc.localDescription is not None
+        description = self.pc.localDescription
+        await self._send(
+            {"type": description.type, "to": self.peer_session, "sdp": description.sdp}
+        )
+
+    # --- events -----------------------------------------------------------------------------
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        relay = self._relay
+        if self._echo and self.pc is not None:
+            # What arrives goes straight back on the same kind of transceiver.
+            for transceiver in self.pc.getTransceivers():
+                if transceiver.kind == track.kind:
+                    transceiver.direction = "sendrecv"
+                    transceiver.sender.replaceTrack(relay.subscribe(track))
+                    break
+        if self._recorder is not None:
+            self._recorder.addTrack(relay.subscribe(track))
+        self.counter.add(relay.subscribe(track))
+
+    async def _on_state(self) -> None:
+        assert self.pc is not None
+        state = self.pc.connectionState
+        if state == "connected":
+            self.connected.set()
+            if self._recorder is not None and not self._recording:
+                self._recording = True
+                await self._recorder.start()
+        elif state == "failed":
+            self.finish(CallEnded("connection-lost"))

@@ -1,0 +1,22 @@
+"""The Python peer's tests run in a namespace of their own, with a veth pair for aiortc (aioice
+leaves loopback out of its candidates) and a real Parley server as a subprocess."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.netns import add_veth_pair, private_netns
+from tests.parley_server import running_server
+
+
+@pytest.fixture(scope="package")
+def peer_network() -> Iterator[None]:
+    with private_netns():
+        add_veth_pair("198.51.100.20", "198.51.100.21")
+        yield
+
+
+@pytest.fixture(scope="package")
+def server_url(peer_network: None) -> Iterator[str]:
+    with running_server("--ring-timeout", "5") as url:
+        yield url
