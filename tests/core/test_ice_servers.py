@@ -2,7 +2,15 @@
 
 from parley.core.signaling import CoreSettings
 from parley.protocol.errors import ErrorCode
-from parley.protocol.messages import Hello, IceServer, IceServers, IceServersRequest, Welcome
+from parley.protocol.messages import (
+    Cancel,
+    Hello,
+    IceServer,
+    IceServers,
+    IceServersRequest,
+    Invite,
+    Welcome,
+)
 from parley.turn.credentials import TurnCredentialIssuer, turn_password
 from tests.core.helpers import Harness, only_error_to, only_message_to
 
@@ -73,3 +81,18 @@ def test_refresh_needs_a_welcomed_session() -> None:
     session = h.connect()
     refused = only_error_to(h.send(session, IceServersRequest(id=1)), session)
     assert refused.code == ErrorCode.HELLO_REQUIRED
+
+
+def test_invites_are_rate_limited_per_user() -> None:
+    h = Harness(CoreSettings(invites_per_minute=2))
+    ana, bo = h.user("Ana"), h.user("Bo")
+    for _ in range(2):
+        call = h.invite(ana.session, bo.user)
+        h.send(ana.session, Cancel(call=call))
+    refused = only_error_to(
+        h.send(ana.session, Invite(to=bo.user, media="audio", id=3)), ana.session
+    )
+    assert refused.code == ErrorCode.RATE_LIMITED and refused.id == 3
+    assert len(h.core.calls) == 0, "a refused invite rings nobody"
+    h.now += 61
+    h.invite(ana.session, bo.user)

@@ -377,5 +377,6 @@ async def test_a_full_queue_drops_the_step_instead_of_blocking_the_caller(
 
     assert sorted(await stored_rows(engine)) == ["c-1", "c-2"]
     assert [r.getMessage() for r in caplog.records if r.name == "parley.storage.history"] == [
-        "call history queue full: dropped the created step of a call"
+        "call history queue full: 1 steps dropped so far"
     ]
+    assert small.dropped == 1

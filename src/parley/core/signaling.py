@@ -6,13 +6,14 @@ I/O layer says a message arrived on; nothing a client writes into a message can 
 """
 
 import secrets
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from parley.core.calls import RING_TIMER, CallService
 from parley.core.effects import CancelTimer, CloseSession, Effect, Outcome, StartTimer, TimerKey
 from parley.core.ids import random_id
+from parley.core.limits import PerMinuteLimit
 from parley.core.presence import PresenceRegistry
 from parley.core.rooms import Room, RoomRegistry
 from parley.identity import GuestIdentities, Identity, IdentityProvider
@@ -71,6 +72,8 @@ class CoreSettings:
     # Ask clients to relay every call, so that peers never learn each other's address.
     relay_only: bool = False
     ice_requests_per_minute: int = 10
+    # Each invite writes history and rings someone: a person places a few a minute at most.
+    invites_per_minute: int = 20
 
 
 @dataclass(slots=True)
@@ -99,7 +102,8 @@ class SignalingCore:
         self.rooms = RoomRegistry(settings.room_capacity)
         self.presence = PresenceRegistry()
         self.calls = CallService(self.presence, settings.ring_timeout, new_id)
-        self._ice_requests: dict[str, deque[float]] = {}
+        self._ice_limit = PerMinuteLimit(settings.ice_requests_per_minute)
+        self._invite_limit = PerMinuteLimit(settings.invites_per_minute)
         self._sessions_per_user: Counter[str] = Counter()
 
     # --- events ---------------------------------------------------------------------------
@@ -137,7 +141,10 @@ class SignalingCore:
                 self._ice_refresh(session, user, message, now, out)
             case Invite():
                 assert session.identity is not None
-                self.calls.invite(session_id, session.identity, message, now, out)
+                if self._invite_limit.allow(user, now):
+                    self.calls.invite(session_id, session.identity, message, now, out)
+                else:
+                    out.error(session_id, ErrorCode.RATE_LIMITED, "too many calls", message.id)
             case Accept():
                 self.calls.accept(session_id, user, message, now, out)
             case Reject():
@@ -170,7 +177,8 @@ class SignalingCore:
             self._sessions_per_user[user] -= 1
             if self._sessions_per_user[user] <= 0:
                 del self._sessions_per_user[user]
-                self._ice_requests.pop(user, None)
+                self._ice_limit.forget(user)
+                self._invite_limit.forget(user)
             self.calls.session_closed(session_id, user, now, out)
             if session.presence and self.presence.remove(user, session_id):
                 self._announce(
@@ -253,15 +261,11 @@ class SignalingCore:
     def _ice_refresh(
         self, session: Session, user: str, message: IceServersRequest, now: float, out: Outcome
     ) -> None:
-        recent = self._ice_requests.setdefault(user, deque())
-        while recent and recent[0] <= now - 60.0:
-            recent.popleft()
-        if len(recent) >= self.settings.ice_requests_per_minute:
+        if not self._ice_limit.allow(user, now):
             out.error(
                 session.id, ErrorCode.RATE_LIMITED, "too many ice-servers requests", message.id
             )
             return
-        recent.append(now)
         out.send(
             session.id,
             IceServers(

@@ -1,5 +1,7 @@
 """The HTTP API: a user's own call history."""
 
+import asyncio
+import contextlib
 import time
 
 import msgspec
@@ -11,6 +13,7 @@ from parley.storage.history import CallHistory
 HISTORY_KEY = web.AppKey("history", CallHistory)
 IDENTITIES_KEY = web.AppKey("identities", GuestIdentities)
 MAX_PAGE = 200
+FLUSH_WAIT_SECONDS = 2.0
 
 
 def _bearer_user(request: web.Request) -> str:
@@ -38,8 +41,10 @@ async def call_history(request: web.Request) -> web.Response:
         raise web.HTTPBadRequest(text="limit must be a whole number") from None
     history = request.app[HISTORY_KEY]
     # Read your own writes: a client asks right after `call-ended`, when the row's end may
-    # still be queued for the writer.
-    await history.flush()
+    # still be queued for the writer. Bounded: a backlog must not hold the answer hostage.
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(FLUSH_WAIT_SECONDS):
+            await history.flush()
     entries = await history.for_user(user, limit=limit)
     return web.Response(
         body=msgspec.json.encode({"calls": entries}),

@@ -55,6 +55,7 @@ class CallHistory:
         self._engine = engine
         self._queue: asyncio.Queue[RecordCall] = asyncio.Queue(queue_limit)
         self._writer: asyncio.Task[None] | None = None
+        self.dropped = 0
 
     def start(self) -> None:
         self._writer = asyncio.get_running_loop().create_task(self._write_loop())
@@ -63,7 +64,9 @@ class CallHistory:
         try:
             self._queue.put_nowait(step)
         except asyncio.QueueFull:
-            log.error("call history queue full: dropped the %s step of a call", step.step)
+            self.dropped += 1
+            if self.dropped & (self.dropped - 1) == 0:  # 1st, 2nd, 4th, 8th…: no log flood
+                log.error("call history queue full: %d steps dropped so far", self.dropped)
 
     async def flush(self) -> None:
         """Returns once everything submitted so far is written."""

@@ -29,6 +29,11 @@ DENIED_PEER_NETWORKS = (
     # different families by family number, so any range starting at :: denies every peer,
     # IPv4 included. coturn refuses :: as a peer by itself (the TURN tests check it).
     "fc00::/7",
+    # IPv6 prefixes that embed an IPv4 address a gateway may forward to: NAT64, 6to4, Teredo.
+    "64:ff9b::/96",
+    "64:ff9b:1::/48",
+    "2002::/16",
+    "2001::/32",
     "fe80::/10",
 )
 IPV4_MAPPED_NETWORK = "::ffff:0.0.0.0/96"

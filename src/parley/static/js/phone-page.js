@@ -127,7 +127,7 @@ function peerCallFrom(sessionId) {
 
 /** @param {User} peer @param {'audio' | 'video'} media */
 async function placeCall(peer, media) {
-  if (state.call || state.incoming || !state.signaling) return;
+  if (state.call || state.incoming || !state.signaling || !state.me) return;
   /** @type {ActiveCall} */
   const call = { id: null, role: 'caller', peer, media, stream: null, peerCall: null, cancelWanted: false, configuration: {} };
   state.call = call;
@@ -184,6 +184,15 @@ function cancelCall() {
 // --- answering a call --------------------------------------------------------------------------
 
 function onIncoming(detail) {
+  if (state.call) {
+    if (state.call.peer.id === detail.caller.id && state.call.id === null) {
+      // We are dialling them as they dial us: our invite will answer this call (glare).
+      state.incoming = { call: detail.call, caller: detail.caller, media: detail.media };
+    } else {
+      state.signaling?.send({ type: 'reject', call: detail.call }); // busy on this device
+    }
+    return;
+  }
   state.incoming = { call: detail.call, caller: detail.caller, media: detail.media };
   $('incoming-name').textContent = detail.caller.name || '—';
   const label = detail.media === 'video' ? 'incomingVideo' : 'incomingVoice';
@@ -240,6 +249,11 @@ function decline() {
 /** @param {ActiveCall} call @param {{media: 'audio' | 'video', peer: string}} accepted */
 function startMedia(call, accepted) {
   if (call.peerCall || !call.stream || !state.signaling) return;
+  if (state.incoming?.call === call.id) {
+    // Glare: the call that rang here is this very call, now answered.
+    state.incoming = null;
+    closeNotification();
+  }
   stopAllTones();
   if (accepted.media === 'audio') {
     // Answered with voice only: nobody sends video.
@@ -293,6 +307,11 @@ function hangUp() {
  * @param {ActiveCall | null} [call]  the call an invite reply belongs to (its id is not set yet)
  */
 function onCallEnded(ended, call = null) {
+  const current = call ?? state.call;
+  if (current && (call || current.id === ended.call)) {
+    finishCall(ended);
+    return;
+  }
   if (state.incoming?.call === ended.call) {
     const caller = state.incoming.caller;
     state.incoming = null;
@@ -305,10 +324,7 @@ function onCallEnded(ended, call = null) {
     }
     state.lastPeer = { peer: caller, media: 'video' };
     showEnded(ended.reason, ended.by, caller, 'callee');
-    return;
   }
-  const current = call ?? state.call;
-  if (current && (current.id === ended.call || call)) finishCall(ended);
 }
 
 /** Ends whatever call is going on: connection, tracks, tones, timers. */

@@ -113,6 +113,7 @@ async function ensureSignaling() {
   const signaling = new Signaling(wsUrl());
   state.signaling = signaling;
   signaling.addEventListener('peer-joined', ({ detail }) => {
+    if (state.peer) return; // a 1:1 call: a further member waits its turn
     state.peer = { id: detail.peer, ready: false };
     setStatus('peerJoined');
   });
@@ -151,6 +152,7 @@ async function ensureSignaling() {
 /** The call a relayed message belongs to; a message from anyone else is dropped. */
 function callFrom(sessionId) {
   if (!state.peer || state.peer.id !== sessionId || !state.inRoom) return null;
+  if (state.call && state.call.peerId !== sessionId) return null;
   state.peer.ready = true; // it is negotiating with us, so its media is up
   return maybeStartCall();
 }

@@ -93,6 +93,9 @@ export class Signaling extends EventTarget {
    */
   request(message) {
     const id = this.nextRequestId++;
+    if (this.ws?.readyState !== WebSocket.OPEN) {
+      return Promise.reject(new SignalingError('closed', 'not connected'));
+    }
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.send({ ...message, id });
