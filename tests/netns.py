@@ -51,9 +51,11 @@ def private_netns() -> Iterator[None]:
             raise RuntimeError(f"could not return to the original namespace: {os.strerror(errno)}")
 
 
-def add_veth_pair(first: str, second: str) -> None:
+@contextlib.contextmanager
+def veth_pair(first: str, second: str) -> Iterator[None]:
     """Two linked interfaces with documentation addresses, both in the current (private)
-    namespace: aioice leaves loopback out of its candidates, so aiortc needs a real interface."""
+    namespace, removed afterwards: aioice leaves loopback out of its candidates, so aiortc
+    needs a real interface."""
     commands = [
         ["ip", "link", "add", "pv0", "type", "veth", "peer", "name", "pv1"],
         ["ip", "addr", "add", f"{first}/24", "dev", "pv0"],
@@ -61,5 +63,9 @@ def add_veth_pair(first: str, second: str) -> None:
         ["ip", "link", "set", "pv0", "up"],
         ["ip", "link", "set", "pv1", "up"],
     ]
-    for command in commands:
-        subprocess.run(command, check=True, capture_output=True, timeout=10)
+    try:
+        for command in commands:
+            subprocess.run(command, check=True, capture_output=True, timeout=10)
+        yield
+    finally:
+        subprocess.run(["ip", "link", "del", "pv0"], capture_output=True, timeout=10, check=False)

@@ -15,6 +15,7 @@ from rich.table import Table
 
 from parley.config import ServerSettings, default_data_dir
 from parley.core.signaling import CoreSettings
+from parley.peer.cli import register as register_peer_commands
 from parley.protocol.messages import IceServer
 from parley.server.app import create_app
 from parley.turn.coturn import (
@@ -74,6 +75,9 @@ TurnTtl = Annotated[
 @app.callback()
 def main() -> None:
     """Parley: self-hosted WebRTC voice and video calls."""
+
+
+register_peer_commands(app)
 
 
 @app.command()

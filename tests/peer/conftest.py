@@ -5,14 +5,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.netns import add_veth_pair, private_netns
+from tests.netns import private_netns, veth_pair
 from tests.parley_server import running_server
 
 
 @pytest.fixture(scope="package")
 def peer_network() -> Iterator[None]:
-    with private_netns():
-        add_veth_pair("198.51.100.20", "198.51.100.21")
+    with private_netns(), veth_pair("198.51.100.20", "198.51.100.21"):
         yield
 
 

@@ -135,7 +135,12 @@ class Phone:
     # --- common -----------------------------------------------------------------------------
 
     async def close(self) -> None:
+        """Hangs up a call still going (so the other side hears `hangup`, not a lost line)."""
         if self.call is not None:
+            if not self.call.ended.done():
+                with contextlib.suppress(PeerError, TimeoutError):
+                    async with asyncio.timeout(3):
+                        await self.call.hangup()
             await self.call.close()
         self._router.cancel()
         with contextlib.suppress(asyncio.CancelledError):

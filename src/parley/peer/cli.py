@@ -1,0 +1,177 @@
+"""`parley call`, `parley answer` and `parley bot …`: the Python peer from a terminal.
+
+Progress shows with rich; Ctrl-C (or SIGTERM) hangs up cleanly before exiting.
+"""
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from parley.peer.call import Call, CallEnded
+from parley.peer.phone import Phone
+
+ServerUrl = Annotated[
+    str, typer.Option(envvar="PARLEY_URL", help="The Parley server, e.g. http://127.0.0.1:8080")
+]
+Name = Annotated[str, typer.Option(help="The display name others see.")]
+
+console = Console()
+bot = typer.Typer(help="Bots that answer every call.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("call")(call)
+    app.command("answer")(answer)
+    app.add_typer(bot, name="bot")
+
+
+def call(
+    target: Annotated[str, typer.Argument(help="A user id, or room:<name> to join a room.")],
+    server: ServerUrl = "http://127.0.0.1:8080",
+    name: Name = "Python",
+    audio_only: Annotated[bool, typer.Option(help="A voice call.")] = False,
+    play: Annotated[str | None, typer.Option(help="Send this media file.")] = None,
+    test_pattern: Annotated[bool, typer.Option(help="Send a test pattern and tone.")] = True,
+    record: Annotated[Path | None, typer.Option(help="Record the other side here.")] = None,
+    seconds: Annotated[float | None, typer.Option(help="Hang up after this long.")] = None,
+) -> None:
+    """Call a user (or join a room) and stay until either side hangs up."""
+    media = "audio" if audio_only else "video"
+
+    async def run() -> None:
+        phone = await Phone.connect(server, name=name)
+        try:
+            recording = str(record) if record else None
+            source = play if play or not test_pattern else None
+            if target.startswith("room:"):
+                placed = await phone.join(
+                    target.removeprefix("room:"), media, play=source, record_to=recording
+                )
+                console.print(f"joined room [bold]{placed.id}[/bold]; waiting for the other side")
+            else:
+                placed = await phone.call_user(target, media, play=source, record_to=recording)
+                if not placed.ended.done():
+                    console.print(f"ringing [bold]{target}[/bold]…")
+            await _stay(placed, seconds)
+        finally:
+            await phone.close()
+
+    _run(run())
+
+
+def answer(
+    server: ServerUrl = "http://127.0.0.1:8080",
+    name: Name = "Python",
+    auto: Annotated[bool, typer.Option(help="Answer without asking.")] = False,
+    audio_only: Annotated[bool, typer.Option(help="Answer with voice only.")] = False,
+    record: Annotated[Path | None, typer.Option(help="Record the other side here.")] = None,
+) -> None:
+    """Wait for one call, answer it, and stay until it ends."""
+
+    async def run() -> None:
+        phone = await Phone.connect(server, name=name)
+        try:
+            print(f"online user={phone.user['id']} name={name}", flush=True)
+            incoming = await phone.next_incoming()
+            console.print(f"[bold]{incoming.caller_name}[/bold] is calling ({incoming.media})")
+            if not auto and not typer.confirm("Answer?", default=True):
+                await phone.reject(incoming)
+                return
+            media = "audio" if audio_only else None
+            recording = str(record) if record else None
+            answered = await phone.answer(incoming, media, record_to=recording)
+            await _stay(answered, None)
+        finally:
+            await phone.close()
+
+    _run(run())
+
+
+@bot.command("echo")
+def echo_bot(
+    server: ServerUrl = "http://127.0.0.1:8080",
+    name: Name = "Echo",
+    calls: Annotated[int | None, typer.Option(help="Stop after this many calls.")] = None,
+) -> None:
+    """Answer every call and send the caller's own audio and video back."""
+    _run(_serve_calls(server, name, calls, echo=True, record_dir=None))
+
+
+@bot.command("record")
+def record_bot(
+    directory: Annotated[Path, typer.Argument(help="Where recordings go, one per call.")],
+    server: ServerUrl = "http://127.0.0.1:8080",
+    name: Name = "Recorder",
+    calls: Annotated[int | None, typer.Option(help="Stop after this many calls.")] = None,
+) -> None:
+    """Answer every call and record it to <directory>/<call id>.mkv."""
+    directory.mkdir(parents=True, exist_ok=True)
+    _run(_serve_calls(server, name, calls, echo=False, record_dir=directory))
+
+
+async def _serve_calls(
+    server: str, name: str, calls: int | None, *, echo: bool, record_dir: Path | None
+) -> None:
+    phone = await Phone.connect(server, name=name)
+    # Printed plainly (and flushed) so scripts and tests can read which user to call.
+    print(f"online user={phone.user['id']} name={name}", flush=True)
+    try:
+        served = 0
+        while calls is None or served < calls:
+            incoming = await phone.next_incoming()
+            recording = str(record_dir / f"{incoming.call}.mkv") if record_dir else None
+            answered = await phone.answer(incoming, echo=echo, record_to=recording)
+            print(f"answered call={incoming.call} from={incoming.caller_name}", flush=True)
+            ended = await answered.ended
+            await answered.close()
+            frames = answered.counter.frames
+            print(
+                f"ended call={incoming.call} reason={ended.reason} "
+                f"received audio={frames['audio']} video={frames['video']}",
+                flush=True,
+            )
+            served += 1
+    finally:
+        await phone.close()
+
+
+async def _stay(placed: Call, seconds: float | None) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await placed.wait_connected(timeout=60)
+            console.print("[green]connected[/green]")
+            ended = await asyncio.shield(placed.ended)
+            await placed.close()
+            _report(placed, ended)
+            return
+    _report(placed, await placed.hangup())
+
+
+def _report(placed: Call, ended: CallEnded) -> None:
+    frames = placed.counter.frames
+    console.print(f"call ended: {_words(ended)}")
+    print(f"received audio={frames['audio']} video={frames['video']}", flush=True)
+
+
+def _words(ended: CallEnded) -> str:
+    return ended.reason + (f" (by {ended.by})" if ended.by else "")
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Runs `main`; Ctrl-C or SIGTERM cancel it, so its `finally` hangs up and disconnects."""
+
+    async def guarded() -> None:
+        task = asyncio.ensure_future(main)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(guarded())
