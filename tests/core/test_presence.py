@@ -91,7 +91,8 @@ def test_first_session_of_a_user_is_announced_to_the_other_presence_sessions(
 def test_a_users_second_device_is_not_announced(harness: Harness) -> None:
     ann, bob = harness.user("Ann"), harness.user("Bob")
     session = harness.connect()
-    effects = harness.send(session, Hello(v=PROTOCOL_VERSION, token=ann.token, presence=True))
+    hello = Hello(v=PROTOCOL_VERSION, name="Ann", token=ann.token, presence=True)
+    effects = harness.send(session, hello)
     assert of_type(effects, Presence) == []
     assert recipients(effects) == {session}
     assert messages_to(effects, bob.session) == []
@@ -198,3 +199,12 @@ def test_presence_still_rings_when_the_directory_is_off() -> None:
     assert harness.core.presence.sessions_of(bob.user) == [bob.session]
     call = harness.invite(ann.session, bob.user)
     assert harness.core.calls.get(call) is not None
+
+
+def test_a_new_name_on_another_device_is_announced() -> None:
+    h = Harness()
+    watcher = h.user("Watcher")
+    first = h.user("Ana")
+    effects = h.send(h.connect(), Hello(v=1, name="Ana B.", token=first.token, presence=True))
+    renamed = [m for m in messages_to(effects, watcher.session) if isinstance(m, Presence)]
+    assert renamed == [Presence(user=UserInfo(id=first.user, name="Ana B."), online=True)]

@@ -234,8 +234,10 @@ class SignalingCore:
         listed = message.presence and self.settings.directory
         if message.presence:
             session.presence = True
-            came_online = self.presence.add(identity.user, session.id, identity.name)
-            if came_online:
+            before = self.presence.info(identity.user)
+            self.presence.add(identity.user, session.id, identity.name)
+            if before is None or before.name != identity.name:
+                # Came online, or came back under a new name: the directory shows it at once.
                 me = UserInfo(id=identity.user, name=identity.name)
                 self._announce(Presence(user=me, online=True), out, skip=session.id)
         out.send(

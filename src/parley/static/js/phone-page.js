@@ -60,26 +60,31 @@ async function connect(name) {
     presence: true,
   });
   state.signaling = signaling;
-  signaling.addEventListener('presence', ({ detail }) => {
+  /** Events of a connection that has since been replaced are ignored. @param {string} type @param {(e: any) => void} handler */
+  const on = (type, handler) =>
+    signaling.addEventListener(type, (event) => {
+      if (state.signaling === signaling) handler(event);
+    });
+  on('presence', ({ detail }) => {
     if (detail.user.id === state.me?.id) return;
     if (detail.online) state.online.set(detail.user.id, detail.user);
     else state.online.delete(detail.user.id);
     renderOnline();
   });
-  signaling.addEventListener('incoming-call', ({ detail }) => onIncoming(detail));
-  signaling.addEventListener('call-accepted', ({ detail }) => {
+  on('incoming-call', ({ detail }) => onIncoming(detail));
+  on('call-accepted', ({ detail }) => {
     if (state.call && state.call.id === detail.call) startMedia(state.call, detail);
   });
-  signaling.addEventListener('call-ended', ({ detail }) => onCallEnded(detail));
+  on('call-ended', ({ detail }) => onCallEnded(detail));
   for (const type of ['offer', 'answer']) {
-    signaling.addEventListener(type, ({ detail }) => {
+    on(type, ({ detail }) => {
       peerCallFrom(detail.from)?.acceptDescription({ type, sdp: detail.sdp });
     });
   }
-  signaling.addEventListener('candidate', ({ detail }) => {
+  on('candidate', ({ detail }) => {
     peerCallFrom(detail.from)?.acceptCandidate(detail.candidate);
   });
-  signaling.addEventListener('closed', () => reconnectLater(name));
+  on('closed', () => reconnectLater(name));
 
   let welcome;
   try {
@@ -505,7 +510,11 @@ function bindControls() {
     const name = /** @type {HTMLInputElement} */ ($('name-input')).value.trim();
     if (!name) return;
     localStorage.setItem(NAME_KEY, name);
-    state.signaling?.close();
+    if (retryTimer !== null) window.clearTimeout(retryTimer);
+    retryTimer = null;
+    const previous = state.signaling;
+    state.signaling = null;
+    previous?.close();
     connect(name);
   });
   $('rename').addEventListener('click', () => {
