@@ -1,6 +1,7 @@
 """Chromium and the Python peer (as users run it: the `parley` command) call each other."""
 
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -110,6 +111,19 @@ def test_python_peer_calls_the_browser_media_flows_both_ways(
         audio, video = _received(peer, peer.wait_for("received", within=30))
         assert audio > 20 and video > 10, peer.lines
     assert ended_reason(page) == "hangup"
+
+
+def test_ctrl_c_hangs_the_python_peer_up_cleanly(server_url: str, open_page: OpenPage) -> None:
+    page = open_page("about:blank")
+    ana_id = sign_in(page, server_url, "Ana")
+    with parley("call", ana_id, "--server", server_url, "--name", "Py") as peer:
+        wait_for_state(page, "incoming")
+        page.click("#accept-voice")
+        wait_for_state(page, "in-call", timeout_ms=30_000)
+        peer.process.send_signal(signal.SIGINT)
+        assert peer.process.wait(timeout=15) == 0
+    assert ended_reason(page) == "hangup", "a hang-up, not a lost connection"
+    assert page.locator("#ended-text").inner_text() == "Py hung up."
 
 
 def test_echo_bot_sends_the_callers_own_video_back(server_url: str, open_page: OpenPage) -> None:

@@ -33,9 +33,11 @@ async def test_python_calls_python_media_flows_both_ways_and_hangup_reaches_the_
     callee = await Phone.connect(server_url, name="Py callee")
     try:
         call = await caller.call_user(callee.user["id"], media="video")
+        assert not call.accepted.is_set(), "ringing, not yet answered"
         incoming = await callee.next_incoming(timeout=10)
         assert (incoming.caller_name, incoming.media) == ("Py caller", "video")
         answered = await callee.answer(incoming)
+        await asyncio.wait_for(call.accepted.wait(), 10)
         await call.wait_connected()
         await answered.wait_connected()
         await frames_flow(caller, ("audio", "video"))
@@ -98,3 +100,24 @@ async def test_recording_is_a_file_pyav_reads_with_audio_and_video_of_the_calls_
         duration = container.duration / 1_000_000 if container.duration else 0.0
     assert frames > 30
     assert abs(duration - talked) < 2.5, (duration, talked)
+
+
+async def test_python_peers_meet_in_a_room_and_leaving_ends_it_for_the_other(
+    server_url: str,
+) -> None:
+    first = await Phone.connect(server_url, name="One", presence=False)
+    second = await Phone.connect(server_url, name="Two", presence=False)
+    try:
+        one = await first.join("py-room", media="video")
+        two = await second.join("py-room", media="video")
+        await one.wait_connected()
+        await two.wait_connected()
+        await frames_flow(first, ("audio", "video"))
+        await frames_flow(second, ("audio", "video"))
+        left = await one.hangup()
+        assert left.reason == "hangup"
+        other = await asyncio.wait_for(two.ended, 10)
+        assert other.reason == "hangup", "the other member is told the peer left"
+    finally:
+        await first.close()
+        await second.close()

@@ -52,7 +52,9 @@ def rtc_configuration(welcome_or_reply: dict[str, Any]) -> RTCConfiguration:
 
 
 class Call:
-    """A call in progress. `ended` resolves with why it ended; `counter` counts received frames."""
+    """A call in progress: `accepted` is set once answered (or the room peer is ready),
+    `connected` once media can flow, `ended` resolves with why it ended; `counter` counts
+    received frames."""
 
     def __init__(
         self,
@@ -72,6 +74,7 @@ class Call:
         self.peer_session: str | None = None
         self.polite = False
         self.counter = FrameCounter()
+        self.accepted = asyncio.Event()
         self.connected = asyncio.Event()
         self.ended: asyncio.Future[CallEnded] = asyncio.get_running_loop().create_future()
         self._send = send
@@ -97,6 +100,7 @@ class Call:
             return
         self.peer_session = peer_session
         self.polite = own_session < peer_session
+        self.accepted.set()
         pc = RTCPeerConnection(self._configuration)
         self.pc = pc
         pc.on("track", self._on_track)
