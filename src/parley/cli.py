@@ -128,6 +128,31 @@ def serve(
             help="Relay every call through TURN, so that no one learns the other's IP address.",
         ),
     ] = False,
+    allowed_origin: Annotated[
+        list[str],
+        typer.Option(
+            envvar="PARLEY_ALLOWED_ORIGINS",
+            help="A web origin (https://chat.example.org) whose pages may use /ws; repeatable. "
+            "Default: only this server's own.",
+        ),
+    ] = [],  # noqa: B006
+    connections_per_client: Annotated[
+        int,
+        typer.Option(
+            envvar="PARLEY_CONNECTIONS_PER_CLIENT", min=1, help="Sockets per IP (IPv6: per /64)."
+        ),
+    ] = 20,
+    messages_per_second: Annotated[
+        float,
+        typer.Option(
+            envvar="PARLEY_MESSAGES_PER_SECOND",
+            min=1.0,
+            help="Average messages a second one socket may send; a sustained flood gets 1008.",
+        ),
+    ] = 50.0,
+    message_burst: Annotated[
+        float, typer.Option(envvar="PARLEY_MESSAGE_BURST", min=1.0, help="Burst size allowed.")
+    ] = 200.0,
     log_level: Annotated[str, typer.Option(envvar="PARLEY_LOG_LEVEL")] = "info",
 ) -> None:
     """Run the signaling server and the browser call page."""
@@ -156,6 +181,10 @@ def serve(
             relay_only=relay_only,
         ),
         data_dir=data_dir or default_data_dir(),
+        allowed_origins=tuple(allowed_origin),
+        connections_per_client=connections_per_client,
+        messages_per_second=messages_per_second,
+        message_burst=message_burst,
         database_url=database_url,
         secret=secret.encode() if secret else None,
     )

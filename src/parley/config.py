@@ -26,6 +26,13 @@ class ServerSettings:
     # A 1:1 call's signaling is a few KB; 1 MiB queued means the client has stopped reading.
     outbox_max_bytes: int = 1024 * 1024
     heartbeat_seconds: float = 20.0
+    # Origins whose pages may open /ws. Empty: the server's own origin only. A request without
+    # an Origin header is not a browser page (the Python peer, scripts) and is let in.
+    allowed_origins: tuple[str, ...] = ()
+    connections_per_client: int = 20
+    # Trickle ICE sends bursts of a few dozen candidates; a sustained flood is something else.
+    messages_per_second: float = 50.0
+    message_burst: float = 200.0
 
     def resolved_database_url(self) -> str:
         if self.database_url:

@@ -445,9 +445,14 @@ async def test_sdp_is_never_logged(
     assert leaked == []
 
 
+# These floods test bad input, not the message-rate limit (tests/server/test_limits.py).
+UNLIMITED = ServerSettings(messages_per_second=1e9, message_burst=1e9)
+
+
 async def test_flood_of_malformed_frames_does_not_hurt_the_server(
-    server: str, client: Client
+    start_server: StartServer, client: Client
 ) -> None:
+    server = await start_server(UNLIMITED)
     flooder = await client(server)
     count = 2000
     for index in range(count):
@@ -462,7 +467,10 @@ async def test_flood_of_malformed_frames_does_not_hurt_the_server(
     await assert_still_serving(flooder, room="flooder-room")
 
 
-async def test_flood_of_binary_frames_does_not_hurt_the_server(server: str, client: Client) -> None:
+async def test_flood_of_binary_frames_does_not_hurt_the_server(
+    start_server: StartServer, client: Client
+) -> None:
+    server = await start_server(UNLIMITED)
     flooder = await client(server)
     count = 500
     for _ in range(count):

@@ -63,6 +63,11 @@ async def serve(tmp_path: Path) -> AsyncIterator[ServeProcess]:
             "0",
             "--data-dir",
             str(tmp_path / "data"),
+            # The stalled-reader test floods on purpose; the rate limit is tested elsewhere.
+            "--messages-per-second",
+            "100000",
+            "--message-burst",
+            "100000",
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
             env=env,

@@ -31,7 +31,13 @@ from .helpers import (
 
 OUTBOX_BYTES = 256 * 1024
 # The heartbeat would also drop a client that stopped reading; keep it out of the way.
-SETTINGS = ServerSettings(outbox_max_bytes=OUTBOX_BYTES, heartbeat_seconds=300.0)
+# The flood here is the slow reader's problem, not the sender's: no message-rate limit.
+SETTINGS = ServerSettings(
+    outbox_max_bytes=OUTBOX_BYTES,
+    heartbeat_seconds=300.0,
+    messages_per_second=1e9,
+    message_burst=1e9,
+)
 # Far more than the loopback TCP buffers hold for a client that reads nothing (a few MB here),
 # plus the outbox itself.
 FLOOD_OFFERS = 1200

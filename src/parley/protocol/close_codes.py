@@ -5,6 +5,7 @@ from enum import IntEnum
 
 class CloseCode(IntEnum):
     GOING_AWAY = 1001
+    POLICY_VIOLATION = 1008
     MESSAGE_TOO_BIG = 1009
     HELLO_TIMEOUT = 4408
     SLOW_CONSUMER = 4429
@@ -12,6 +13,9 @@ class CloseCode(IntEnum):
 
 CLOSE_CODE_DESCRIPTIONS: dict[CloseCode, str] = {
     CloseCode.GOING_AWAY: "The server is shutting down or restarting; reconnect.",
+    CloseCode.POLICY_VIOLATION: (
+        "The client sent messages faster than allowed (50 a second on average, bursts of 200)."
+    ),
     CloseCode.MESSAGE_TOO_BIG: "A frame was larger than `maxMessageBytes` (64 KiB by default).",
     CloseCode.HELLO_TIMEOUT: "No `hello` arrived within the hello deadline (10 s by default).",
     CloseCode.SLOW_CONSUMER: (

@@ -14,6 +14,7 @@ from parley.protocol.close_codes import CloseCode
 from parley.server.api import HISTORY_KEY, IDENTITIES_KEY, add_api_routes
 from parley.server.connection import CLOSE_GRACE_SECONDS, Connection
 from parley.server.hub import Hub
+from parley.server.limits import ConnectionCounter, TokenBucket, client_network
 from parley.server.pages import add_routes, security_headers
 from parley.storage.database import migrate, open_engine
 from parley.storage.history import CallHistory
@@ -23,11 +24,35 @@ log = logging.getLogger(__name__)
 SETTINGS_KEY = web.AppKey("settings", ServerSettings)
 HUB_KEY = web.AppKey("hub", Hub)
 CONNECTIONS_KEY = web.AppKey("connections", set[Connection])
+CLIENTS_KEY = web.AppKey("clients", ConnectionCounter)
 
 
-async def websocket(request: web.Request) -> web.WebSocketResponse:
+def _origin_allowed(request: web.Request, settings: ServerSettings) -> bool:
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return True  # not a browser page: cross-site WebSocket hijacking needs one
+    allowed = settings.allowed_origins or (f"{request.scheme}://{request.host}",)
+    return origin in allowed
+
+
+async def websocket(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS_KEY]
     hub = request.app[HUB_KEY]
+    if not _origin_allowed(request, settings):
+        raise web.HTTPForbidden(text="this origin may not use this Parley server")
+    client = client_network(request.remote)
+    counter = request.app[CLIENTS_KEY]
+    if not counter.admit(client):
+        raise web.HTTPTooManyRequests(text="too many connections from your address")
+    try:
+        return await _serve_socket(request, settings, hub)
+    finally:
+        counter.release(client)
+
+
+async def _serve_socket(
+    request: web.Request, settings: ServerSettings, hub: Hub
+) -> web.WebSocketResponse:
     # No permessage-deflate: signaling frames are small, and inflate is a memory-bomb vector.
     ws = web.WebSocketResponse(
         # aiohttp refuses frames of max_msg_size bytes and up; maxMessageBytes itself is allowed.
@@ -41,8 +66,13 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     connection = Connection(ws, request.transport, settings.outbox_max_bytes)
     connections.add(connection)
     session = hub.open(connection)
+    bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
+    clock = asyncio.get_running_loop().time
     try:
         async for message in ws:
+            if not bucket.take(clock()):
+                await connection.shutdown(CloseCode.POLICY_VIOLATION, "message rate exceeded")
+                break
             if message.type is WSMsgType.TEXT:
                 hub.on_text(session, message.data)
             elif message.type is WSMsgType.BINARY:
@@ -84,6 +114,7 @@ def create_app(settings: ServerSettings | None = None) -> web.Application:
     app = web.Application(middlewares=[security_headers])
     app[SETTINGS_KEY] = settings or ServerSettings()
     app[CONNECTIONS_KEY] = set()
+    app[CLIENTS_KEY] = ConnectionCounter(app[SETTINGS_KEY].connections_per_client)
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/ws", websocket)

@@ -1,0 +1,59 @@
+"""Admission and flood limits applied at the socket, before anything reaches the core."""
+
+import ipaddress
+from collections import Counter
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class TokenBucket:
+    """`rate` messages a second on average, bursts of up to `burst`."""
+
+    rate: float
+    burst: float
+    tokens: float = -1.0
+    updated: float = 0.0
+
+    def take(self, now: float) -> bool:
+        if self.tokens < 0:
+            self.tokens, self.updated = self.burst, now
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens < 1.0:
+            return False
+        self.tokens -= 1.0
+        return True
+
+
+def client_network(address: str | None) -> str:
+    """What counts as one client: an IPv4 address, or an IPv6 /64 (one subscriber's prefix)."""
+    if not address:
+        return "unknown"
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return (
+        str(parsed.ipv4_mapped or parsed)
+        if isinstance(parsed, ipaddress.IPv6Address)
+        else str(parsed)
+    )
+
+
+class ConnectionCounter:
+    def __init__(self, per_client: int) -> None:
+        self.per_client = per_client
+        self._open: Counter[str] = Counter()
+
+    def admit(self, client: str) -> bool:
+        if self._open[client] >= self.per_client:
+            return False
+        self._open[client] += 1
+        return True
+
+    def release(self, client: str) -> None:
+        self._open[client] -= 1
+        if self._open[client] <= 0:
+            del self._open[client]
