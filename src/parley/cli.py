@@ -15,6 +15,7 @@ from rich.table import Table
 
 from parley.config import ServerSettings, default_data_dir
 from parley.core.signaling import CoreSettings
+from parley.identity import mint_token
 from parley.peer.cli import register as register_peer_commands
 from parley.protocol.messages import IceServer
 from parley.server.app import create_app
@@ -142,6 +143,24 @@ def serve(
             envvar="PARLEY_CONNECTIONS_PER_CLIENT", min=1, help="Sockets per IP (IPv6: per /64)."
         ),
     ] = 20,
+    auth: Annotated[
+        str,
+        typer.Option(
+            envvar="PARLEY_AUTH",
+            help="none: visitors pick a name. jwt: identities only from your app's tokens.",
+        ),
+    ] = "none",
+    jwt_secret: Annotated[
+        str | None,
+        typer.Option(envvar="PARLEY_JWT_SECRET", help="HS256 secret shared with your app."),
+    ] = None,
+    jwt_public_key: Annotated[
+        Path | None,
+        typer.Option(envvar="PARLEY_JWT_PUBLIC_KEY", help="PEM public key (RS256/ES256 tokens)."),
+    ] = None,
+    jwt_audience: Annotated[
+        str, typer.Option(envvar="PARLEY_JWT_AUDIENCE", help="The `aud` tokens must carry.")
+    ] = "parley",
     messages_per_second: Annotated[
         float,
         typer.Option(
@@ -156,6 +175,10 @@ def serve(
     log_level: Annotated[str, typer.Option(envvar="PARLEY_LOG_LEVEL")] = "info",
 ) -> None:
     """Run the signaling server and the browser call page."""
+    if auth not in ("none", "jwt"):
+        raise typer.BadParameter("--auth is none or jwt")
+    if auth == "jwt" and not (jwt_secret or jwt_public_key):
+        raise typer.BadParameter("--auth jwt needs --jwt-secret or --jwt-public-key")
     if turn and not turn_secret:
         raise typer.BadParameter("--turn needs --turn-secret (coturn's static-auth-secret)")
     if relay_only and not turn:
@@ -185,6 +208,10 @@ def serve(
         connections_per_client=connections_per_client,
         messages_per_second=messages_per_second,
         message_burst=message_burst,
+        auth=auth,
+        jwt_key=jwt_public_key.read_text() if jwt_public_key else jwt_secret,
+        jwt_algorithms=("RS256", "ES256") if jwt_public_key else ("HS256",),
+        jwt_audience=jwt_audience,
         database_url=database_url,
         secret=secret.encode() if secret else None,
     )
@@ -307,3 +334,19 @@ def ice_test(
     if report.problems:
         raise typer.Exit(1)
     console.print(f"[green]✓[/green] candidates found: {', '.join(kinds) or 'none'}")
+
+
+@app.command("token")
+def token(
+    user: Annotated[str, typer.Option(help="The user id (the token's `sub`).")],
+    name: Annotated[str, typer.Option(help="The display name.")] = "",
+    jwt_secret: Annotated[
+        str | None, typer.Option(envvar="PARLEY_JWT_SECRET", help="The HS256 secret.")
+    ] = None,
+    jwt_audience: Annotated[str, typer.Option(envvar="PARLEY_JWT_AUDIENCE")] = "parley",
+    ttl: Annotated[int, typer.Option(min=1, help="Seconds the token is valid.")] = 3600,
+) -> None:
+    """Mint a test token as a host app would (HS256), to try `--auth jwt`."""
+    if not jwt_secret:
+        raise typer.BadParameter("give --jwt-secret (or PARLEY_JWT_SECRET)")
+    typer.echo(mint_token(jwt_secret, user, name or user, jwt_audience, ttl, time.time()))

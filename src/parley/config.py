@@ -30,6 +30,11 @@ class ServerSettings:
     # an Origin header is not a browser page (the Python peer, scripts) and is let in.
     allowed_origins: tuple[str, ...] = ()
     connections_per_client: int = 20
+    # "none": visitors pick a name (signed guest ids). "jwt": identities only from host-app tokens.
+    auth: str = "none"
+    jwt_key: str | None = None  # the HS256 secret, or a PEM public key for RS256/ES256
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+    jwt_audience: str = "parley"
     # Trickle ICE sends bursts of a few dozen candidates; a sustained flood is something else.
     messages_per_second: float = 50.0
     message_burst: float = 200.0

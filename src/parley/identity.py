@@ -12,6 +12,8 @@ import hmac
 from dataclasses import dataclass
 from typing import Protocol
 
+import jwt
+
 from parley.core.ids import random_id
 
 _GUEST_PREFIX = "g1"
@@ -70,3 +72,62 @@ class GuestIdentities:
     def _mac(self, user: str) -> str:
         digest = hmac.new(self._secret, f"{_GUEST_PREFIX}.{user}".encode(), hashlib.sha256)
         return base64.urlsafe_b64encode(digest.digest()).rstrip(b"=").decode()
+
+
+JWT_LEEWAY_SECONDS = 30.0
+
+
+class JwtIdentities:
+    """Identities from a host app: it signs a JWT (HS256 with a shared secret, or RS256/ES256
+    with its private key) whose `sub` is the user id and `name` the display name. Nothing the
+    client says beside the token counts."""
+
+    def __init__(self, key: str | bytes, algorithms: tuple[str, ...], audience: str) -> None:
+        if not algorithms or any(a.lower() == "none" for a in algorithms):
+            raise ValueError("JWT algorithms must be given, and never 'none'")
+        self._key = key
+        self._algorithms = list(algorithms)
+        self._audience = audience
+
+    def admit(self, token: str | None, name: str, now: float) -> Admission | None:
+        claims = self._claims(token, now)
+        if claims is None:
+            return None
+        user = str(claims["sub"])
+        return Admission(Identity(user, str(claims.get("name") or user)[:64]), None)
+
+    def user_for_token(self, token: str, now: float) -> str | None:
+        claims = self._claims(token, now)
+        return str(claims["sub"]) if claims is not None else None
+
+    def _claims(self, token: str | None, now: float) -> dict[str, object] | None:
+        if not token:
+            return None
+        try:
+            claims: dict[str, object] = jwt.decode(
+                token,
+                self._key,
+                algorithms=self._algorithms,
+                audience=self._audience,
+                leeway=JWT_LEEWAY_SECONDS,
+                options={"require": ["exp", "sub"]},
+            )
+        except jwt.PyJWTError:
+            return None
+        issued = claims.get("iat")
+        if isinstance(issued, int | float) and issued > now + JWT_LEEWAY_SECONDS:
+            return None  # issued in the future: a clock or a forgery problem, refused either way
+        return claims
+
+
+def mint_token(secret: str, user: str, name: str, audience: str, lifetime: int, now: float) -> str:
+    """An HS256 token as a host app would issue it (for `parley token` and tests)."""
+    claims = {
+        "sub": user,
+        "name": name,
+        "aud": audience,
+        "iat": int(now),
+        "nbf": int(now),
+        "exp": int(now) + lifetime,
+    }
+    return jwt.encode(claims, secret, algorithm="HS256")

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from parley.core.effects import Effect
+from parley.core.effects import CloseSession, Effect
+from parley.core.signaling import SignalingCore
+from parley.identity import JwtIdentities
 from parley.protocol.errors import ErrorCode
 from parley.protocol.messages import (
     Accept,
@@ -122,6 +124,12 @@ def wrong_call_state(h: Harness) -> Setup:
     )
 
 
+def auth_failed(h: Harness) -> Setup:
+    h.core = SignalingCore(h.settings, identities=JwtIdentities("k" * 32, ("HS256",), "parley"))
+    s = h.connect()
+    return Setup(s, 5, lambda: h.send(s, Hello(v=1, token="not-a-valid-jwt", id=5)))
+
+
 def rate_limited(h: Harness) -> Setup:
     s = h.welcomed()
     for _ in range(h.settings.ice_requests_per_minute):
@@ -156,6 +164,7 @@ SCENARIOS: list[tuple[ErrorCode, Callable[[Harness], Setup]]] = [
     (ErrorCode.CALL_NOT_FOUND, call_not_found),
     (ErrorCode.WRONG_CALL_STATE, wrong_call_state),
     (ErrorCode.RATE_LIMITED, rate_limited),
+    (ErrorCode.AUTH_FAILED, auth_failed),
     (ErrorCode.INTERNAL_ERROR, internal_error),
 ]
 each_scenario = pytest.mark.parametrize(
@@ -203,7 +212,13 @@ def test_scenario_is_answered_with_one_error_echoing_the_id(
     expected: ErrorCode, scenario: Callable[[Harness], Setup]
 ) -> None:
     setup = scenario(Harness())
-    error = only_error_to(setup.act(), setup.session)
+    effects = setup.act()
+    if expected == ErrorCode.AUTH_FAILED:
+        # The one error that also ends the connection: a refused identity may not linger.
+        closes = [e for e in effects if isinstance(e, CloseSession)]
+        assert closes == [CloseSession(setup.session, 4401, "auth failed")]
+        effects = [e for e in effects if not isinstance(e, CloseSession)]
+    error = only_error_to(effects, setup.session)
     assert error.code == expected
     assert error.id == setup.request_id
     assert error.message, "an error always says what went wrong"

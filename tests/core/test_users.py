@@ -3,6 +3,7 @@ token the server did not sign never yields someone else's identity."""
 
 import pytest
 
+from parley.core.effects import CloseSession
 from parley.core.signaling import SignalingCore
 from parley.identity import Admission, Identity
 from parley.protocol.errors import ErrorCode
@@ -110,14 +111,15 @@ class RefusingIdentities:
         return None
 
 
-def test_a_token_the_provider_refuses_is_answered_hello_required_and_not_welcomed() -> None:
+def test_a_token_the_provider_refuses_is_answered_auth_failed_closed_and_not_welcomed() -> None:
     core = SignalingCore(Harness().settings, new_id=lambda: "s1", identities=RefusingIdentities())
     session, _ = core.connect(0.0)
     effects = core.receive(
         session, Hello(v=PROTOCOL_VERSION, token="expired", presence=True, id=4), 0.0
     )
-    error = only_error_to(effects, session)
-    assert error.code == ErrorCode.HELLO_REQUIRED
+    assert CloseSession(session, 4401, "auth failed") in effects
+    error = only_error_to([e for e in effects if not isinstance(e, CloseSession)], session)
+    assert error.code == ErrorCode.AUTH_FAILED
     assert error.id == 4
     found = core.session(session)
     assert found is not None and not found.welcomed

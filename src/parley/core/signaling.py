@@ -225,7 +225,8 @@ class SignalingCore:
             return
         admission = self._identities.admit(message.token, message.name.strip(), now)
         if admission is None:
-            out.error(session.id, ErrorCode.HELLO_REQUIRED, "the token was refused", message.id)
+            out.error(session.id, ErrorCode.AUTH_FAILED, "the token was refused", message.id)
+            out.effects.append(CloseSession(session.id, CloseCode.AUTH_FAILED, "auth failed"))
             return
         identity = admission.identity
         session.identity = identity

@@ -7,6 +7,7 @@ class CloseCode(IntEnum):
     GOING_AWAY = 1001
     POLICY_VIOLATION = 1008
     MESSAGE_TOO_BIG = 1009
+    AUTH_FAILED = 4401
     HELLO_TIMEOUT = 4408
     SLOW_CONSUMER = 4429
 
@@ -17,6 +18,7 @@ CLOSE_CODE_DESCRIPTIONS: dict[CloseCode, str] = {
         "The client sent messages faster than allowed (50 a second on average, bursts of 200)."
     ),
     CloseCode.MESSAGE_TOO_BIG: "A frame was larger than `maxMessageBytes` (64 KiB by default).",
+    CloseCode.AUTH_FAILED: "The token in `hello` was refused (see the `auth-failed` error).",
     CloseCode.HELLO_TIMEOUT: "No `hello` arrived within the hello deadline (10 s by default).",
     CloseCode.SLOW_CONSUMER: (
         "The client read its socket so slowly that the server's outbox for it overflowed."

@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     CALL_NOT_FOUND = "call-not-found"
     WRONG_CALL_STATE = "wrong-call-state"
     RATE_LIMITED = "rate-limited"
+    AUTH_FAILED = "auth-failed"
     INTERNAL_ERROR = "internal-error"
 
 
@@ -49,6 +50,10 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ),
     ErrorCode.WRONG_CALL_STATE: (
         "Your call is not in a state that allows this (e.g. `accept` on a call already answered)."
+    ),
+    ErrorCode.AUTH_FAILED: (
+        "The server needs a valid token in `hello` (JWT mode) and this one was refused: bad "
+        "signature, expired, not yet valid, issued in the future, or for another audience."
     ),
     ErrorCode.RATE_LIMITED: "Too many requests of this kind; wait and try again.",
     ErrorCode.INTERNAL_ERROR: (

@@ -7,11 +7,11 @@ import time
 import msgspec
 from aiohttp import web
 
-from parley.identity import GuestIdentities
+from parley.identity import IdentityProvider
 from parley.storage.history import CallHistory
 
 HISTORY_KEY = web.AppKey("history", CallHistory)
-IDENTITIES_KEY = web.AppKey("identities", GuestIdentities)
+IDENTITIES_KEY = web.AppKey("identities", IdentityProvider)
 MAX_PAGE = 200
 FLUSH_WAIT_SECONDS = 2.0
 

@@ -9,7 +9,7 @@ from aiohttp import WSMsgType, web
 from parley.backplane.memory import MemoryBackplane
 from parley.config import ServerSettings
 from parley.core.signaling import SignalingCore
-from parley.identity import GuestIdentities
+from parley.identity import GuestIdentities, IdentityProvider, JwtIdentities
 from parley.protocol.close_codes import CloseCode
 from parley.server.api import HISTORY_KEY, IDENTITIES_KEY, add_api_routes
 from parley.server.connection import CLOSE_GRACE_SECONDS, Connection
@@ -91,7 +91,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     await migrate(engine)
     history = CallHistory(engine)
     history.start()
-    identities = GuestIdentities(settings.resolved_secret())
+    identities: IdentityProvider
+    if settings.auth == "jwt":
+        if not settings.jwt_key:
+            raise ValueError("JWT mode needs a key (--jwt-secret or --jwt-public-key)")
+        identities = JwtIdentities(settings.jwt_key, settings.jwt_algorithms, settings.jwt_audience)
+    else:
+        identities = GuestIdentities(settings.resolved_secret())
     core = SignalingCore(settings.core, identities=identities)
     app[HISTORY_KEY] = history
     app[IDENTITIES_KEY] = identities

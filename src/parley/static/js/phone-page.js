@@ -89,7 +89,15 @@ async function connect(name) {
   let welcome;
   try {
     welcome = await signaling.connect();
-  } catch {
+  } catch (error) {
+    if (error instanceof SignalingError && error.code === 'auth-failed') {
+      // Retrying the same token cannot help: the host app has to issue a new one.
+      state.signaling = null;
+      $('ended').dataset.reason = 'auth-failed';
+      $('ended-text').textContent = t('authFailed');
+      show('ended', 'auth-failed');
+      return;
+    }
     reconnectLater(name);
     return;
   }
@@ -551,12 +559,24 @@ function bindControls() {
   });
 }
 
+/** A host app may hand over a token in the fragment (#token=…), which never reaches a server log. */
+function adoptTokenFromFragment() {
+  const token = new URLSearchParams(location.hash.slice(1)).get('token');
+  if (!token) return;
+  localStorage.setItem(TOKEN_KEY, token);
+  history.replaceState(null, '', location.pathname + location.search);
+}
+
 function main() {
+  adoptTokenFromFragment();
   bindLocaleSelect(/** @type {HTMLSelectElement} */ ($('locale')));
   bindControls();
   translatePage();
   const name = localStorage.getItem(NAME_KEY);
-  if (name) connect(name);
+  const token = localStorage.getItem(TOKEN_KEY);
+  // A host app's token (not one of our own `g1.` guest tokens) carries the name: no need to ask.
+  const fromHostApp = token !== null && !token.startsWith('g1.');
+  if (name || fromHostApp) connect(name ?? '');
   else show('name');
 }
 

@@ -110,7 +110,8 @@ async function join() {
 
 async function ensureSignaling() {
   if (state.signaling?.ws?.readyState === WebSocket.OPEN) return state.signaling;
-  const signaling = new Signaling(wsUrl());
+  const fragment = new URLSearchParams(location.hash.slice(1)).get('token');
+  const signaling = new Signaling(wsUrl(), { token: fragment ?? localStorage.getItem('parley.token') });
   state.signaling = signaling;
   signaling.addEventListener('peer-joined', ({ detail }) => {
     if (state.peer) return; // a 1:1 call: a further member waits its turn

@@ -70,7 +70,8 @@ export class Signaling extends EventTarget {
         this.#dispatch(message);
       });
       ws.addEventListener('close', (event) => {
-        const failure = new SignalingError('closed', event.reason || `socket closed (${event.code})`);
+        const code = event.code === 4401 ? 'auth-failed' : 'closed';
+        const failure = new SignalingError(code, event.reason || `socket closed (${event.code})`);
         for (const { reject: fail } of this.pending.values()) fail(failure);
         this.pending.clear();
         if (!welcomed) reject(failure);
