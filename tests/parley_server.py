@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-LISTENING = re.compile(r"Parley listening on (http://\S+?)/?$")
+LISTENING = re.compile(r"Parley listening on (https?://\S+?)/?$")
 
 
 @contextmanager

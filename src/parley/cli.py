@@ -4,6 +4,7 @@ import asyncio
 import logging
 import os
 import signal
+import ssl
 import time
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +20,7 @@ from parley.identity import mint_token
 from parley.peer.cli import register as register_peer_commands
 from parley.protocol.messages import IceServer
 from parley.server.app import create_app
+from parley.server.tls import self_signed_certificate, server_context
 from parley.turn.coturn import (
     CoturnSettings,
     installed_coturn_version,
@@ -161,6 +163,17 @@ def serve(
     jwt_audience: Annotated[
         str, typer.Option(envvar="PARLEY_JWT_AUDIENCE", help="The `aud` tokens must carry.")
     ] = "parley",
+    tls: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PARLEY_TLS",
+            help="'self-signed': serve https with a certificate for this machine (LAN use).",
+        ),
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(envvar="PARLEY_TLS_CERT", help="PEM certificate (chain).")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(envvar="PARLEY_TLS_KEY", help="PEM key.")] = None,
     messages_per_second: Annotated[
         float,
         typer.Option(
@@ -175,6 +188,10 @@ def serve(
     log_level: Annotated[str, typer.Option(envvar="PARLEY_LOG_LEVEL")] = "info",
 ) -> None:
     """Run the signaling server and the browser call page."""
+    if tls not in (None, "self-signed"):
+        raise typer.BadParameter("--tls takes 'self-signed' (or use --tls-cert/--tls-key)")
+    if bool(tls_cert) != bool(tls_key):
+        raise typer.BadParameter("--tls-cert and --tls-key go together")
     if auth not in ("none", "jwt"):
         raise typer.BadParameter("--auth is none or jwt")
     if auth == "jwt" and not (jwt_secret or jwt_public_key):
@@ -215,13 +232,20 @@ def serve(
         database_url=database_url,
         secret=secret.encode() if secret else None,
     )
-    asyncio.run(_serve(settings))
+    context = None
+    if tls == "self-signed":
+        cert, key = self_signed_certificate(settings.data_dir / "tls")
+        context = server_context(cert, key)
+        typer.echo(f"self-signed certificate: {cert}", err=True)
+    elif tls_cert and tls_key:
+        context = server_context(tls_cert, tls_key)
+    asyncio.run(_serve(settings, context))
 
 
-async def _serve(settings: ServerSettings) -> None:
+async def _serve(settings: ServerSettings, context: ssl.SSLContext | None) -> None:
     runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port)
+    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=context)
     await site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -230,7 +254,8 @@ async def _serve(settings: ServerSettings) -> None:
     for host, port, *_ in runner.addresses:
         shown = f"[{host}]" if ":" in host else host
         # The bound port is printed because --port 0 lets the OS choose it.
-        print(f"Parley listening on http://{shown}:{port}/", flush=True)
+        scheme = "https" if context else "http"
+        print(f"Parley listening on {scheme}://{shown}:{port}/", flush=True)
     try:
         await stop.wait()
     finally:

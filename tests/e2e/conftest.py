@@ -63,8 +63,12 @@ def open_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Call
     """
     opened: list[tuple[Page, list[str]]] = []
 
-    def open_(url: str, locale: str = "en-US") -> Page:
-        context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 720})
+    def open_(url: str, locale: str = "en-US", **context_options: object) -> Page:
+        context = browser.new_context(
+            locale=locale,
+            viewport={"width": 1280, "height": 720},
+            **context_options,  # type: ignore[arg-type]
+        )
         page = context.new_page()
         console: list[str] = []
         page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
