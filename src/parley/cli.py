@@ -139,6 +139,13 @@ def serve(
             "Default: only this server's own.",
         ),
     ] = [],  # noqa: B006
+    trusted_proxy: Annotated[
+        list[str],
+        typer.Option(
+            envvar="PARLEY_TRUSTED_PROXIES",
+            help="A reverse proxy (address or network) whose X-Forwarded-* headers to believe.",
+        ),
+    ] = [],  # noqa: B006
     connections_per_client: Annotated[
         int,
         typer.Option(
@@ -223,6 +230,7 @@ def serve(
         data_dir=data_dir or default_data_dir(),
         allowed_origins=tuple(allowed_origin),
         connections_per_client=connections_per_client,
+        trusted_proxies=tuple(trusted_proxy),
         messages_per_second=messages_per_second,
         message_burst=message_burst,
         auth=auth,

@@ -30,6 +30,8 @@ class ServerSettings:
     # an Origin header is not a browser page (the Python peer, scripts) and is let in.
     allowed_origins: tuple[str, ...] = ()
     connections_per_client: int = 20
+    # Reverse proxies (addresses or networks) whose X-Forwarded-* headers are believed.
+    trusted_proxies: tuple[str, ...] = ()
     # "none": visitors pick a name (signed guest ids). "jwt": identities only from host-app tokens.
     auth: str = "none"
     jwt_key: str | None = None  # the HS256 secret, or a PEM public key for RS256/ES256

@@ -13,6 +13,7 @@ from parley.identity import GuestIdentities, IdentityProvider, JwtIdentities
 from parley.protocol.close_codes import CloseCode
 from parley.server.api import HISTORY_KEY, IDENTITIES_KEY, add_api_routes
 from parley.server.connection import CLOSE_GRACE_SECONDS, Connection
+from parley.server.forwarding import forwarded_headers
 from parley.server.hub import Hub
 from parley.server.limits import ConnectionCounter, TokenBucket, client_network
 from parley.server.pages import add_routes, security_headers
@@ -117,8 +118,11 @@ async def _close_sockets(app: web.Application) -> None:
 
 
 def create_app(settings: ServerSettings | None = None) -> web.Application:
-    app = web.Application(middlewares=[security_headers])
-    app[SETTINGS_KEY] = settings or ServerSettings()
+    settings = settings or ServerSettings()
+    app = web.Application(
+        middlewares=[forwarded_headers(settings.trusted_proxies), security_headers]
+    )
+    app[SETTINGS_KEY] = settings
     app[CONNECTIONS_KEY] = set()
     app[CLIENTS_KEY] = ConnectionCounter(app[SETTINGS_KEY].connections_per_client)
     app.cleanup_ctx.append(_services)
