@@ -15,7 +15,12 @@ from parley.server.api import HISTORY_KEY, IDENTITIES_KEY, add_api_routes
 from parley.server.connection import CLOSE_GRACE_SECONDS, Connection
 from parley.server.forwarding import forwarded_headers
 from parley.server.hub import Hub
-from parley.server.limits import ConnectionCounter, TokenBucket, client_network
+from parley.server.limits import (
+    ConnectionCounter,
+    FailedAuthThrottle,
+    TokenBucket,
+    client_network,
+)
 from parley.server.pages import add_routes, security_headers
 from parley.storage.database import migrate, open_engine
 from parley.storage.history import CallHistory
@@ -26,6 +31,7 @@ SETTINGS_KEY = web.AppKey("settings", ServerSettings)
 HUB_KEY = web.AppKey("hub", Hub)
 CONNECTIONS_KEY = web.AppKey("connections", set[Connection])
 CLIENTS_KEY = web.AppKey("clients", ConnectionCounter)
+THROTTLE_KEY = web.AppKey("failed_auth", FailedAuthThrottle)
 
 
 def _origin_allowed(request: web.Request, settings: ServerSettings) -> bool:
@@ -42,17 +48,25 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     if not _origin_allowed(request, settings):
         raise web.HTTPForbidden(text="this origin may not use this Parley server")
     client = client_network(request.remote)
+    throttle = request.app[THROTTLE_KEY]
+    loop_time = asyncio.get_running_loop().time()
+    wait = throttle.retry_after(client, loop_time)
+    if wait > 0:
+        raise web.HTTPTooManyRequests(
+            text="too many refused sign-ins; try again later",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
     counter = request.app[CLIENTS_KEY]
     if not counter.admit(client):
         raise web.HTTPTooManyRequests(text="too many connections from your address")
     try:
-        return await _serve_socket(request, settings, hub)
+        return await _serve_socket(request, settings, hub, client)
     finally:
         counter.release(client)
 
 
 async def _serve_socket(
-    request: web.Request, settings: ServerSettings, hub: Hub
+    request: web.Request, settings: ServerSettings, hub: Hub, client: str
 ) -> web.WebSocketResponse:
     # No permessage-deflate: signaling frames are small, and inflate is a memory-bomb vector.
     ws = web.WebSocketResponse(
@@ -79,6 +93,12 @@ async def _serve_socket(
             elif message.type is WSMsgType.BINARY:
                 hub.on_binary(session)
     finally:
+        throttle = request.app[THROTTLE_KEY]
+        state = hub.core.session(session)
+        if connection.close_code == CloseCode.AUTH_FAILED:
+            throttle.failed(client, asyncio.get_running_loop().time())
+        elif state is not None and state.welcomed:
+            throttle.succeeded(client)
         hub.close(session)
         connections.discard(connection)
         await connection.finish()
@@ -125,6 +145,7 @@ def create_app(settings: ServerSettings | None = None) -> web.Application:
     app[SETTINGS_KEY] = settings
     app[CONNECTIONS_KEY] = set()
     app[CLIENTS_KEY] = ConnectionCounter(app[SETTINGS_KEY].connections_per_client)
+    app[THROTTLE_KEY] = FailedAuthThrottle()
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_close_sockets)
     app.router.add_get("/ws", websocket)

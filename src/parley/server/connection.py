@@ -40,6 +40,7 @@ class Connection:
         self._outbox: deque[bytes | _CloseRequest] = deque()
         self._queued_bytes = 0
         self._closing = False
+        self.close_code: int | None = None
         self._wakeup = asyncio.Event()
         self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
@@ -59,6 +60,7 @@ class Connection:
         if self._closing:
             return
         self._closing = True
+        self.close_code = code
         self._outbox.append(_CloseRequest(code, reason))
         self._wakeup.set()
         # A client that stopped reading blocks the writer forever: cut it after a grace period.

@@ -57,3 +57,32 @@ class ConnectionCounter:
         self._open[client] -= 1
         if self._open[client] <= 0:
             del self._open[client]
+
+
+class FailedAuthThrottle:
+    """After a few refused tokens from one client network, it must wait before trying again,
+    twice as long after each further failure (capped); a success forgets its failures."""
+
+    def __init__(self, free_failures: int = 5, first_wait: float = 1.0, max_wait: float = 300.0):
+        self.free_failures = free_failures
+        self.first_wait = first_wait
+        self.max_wait = max_wait
+        self._failures: dict[str, tuple[int, float]] = {}  # client -> (count, blocked until)
+
+    def retry_after(self, client: str, now: float) -> float:
+        """Seconds the client must still wait; 0 when it may try."""
+        _, until = self._failures.get(client, (0, 0.0))
+        return max(0.0, until - now)
+
+    def failed(self, client: str, now: float) -> None:
+        count, _ = self._failures.get(client, (0, 0.0))
+        count += 1
+        excess = count - self.free_failures
+        wait = 0.0 if excess <= 0 else min(self.max_wait, self.first_wait * 2 ** (excess - 1))
+        self._failures[client] = (count, now + wait)
+        if len(self._failures) > 100_000:  # bounded: forget the oldest-blocked entries
+            for key in sorted(self._failures, key=lambda k: self._failures[k][1])[:10_000]:
+                del self._failures[key]
+
+    def succeeded(self, client: str) -> None:
+        self._failures.pop(client, None)
