@@ -26,7 +26,8 @@ def running_server(
     Without `data_dir` the server gets a fresh temporary one (database, secret), removed after.
     """
     with tempfile.TemporaryDirectory(prefix="parley-data-") as scratch:
-        command = [sys.executable, "-m", "parley", "serve", "--host", "127.0.0.1", "--port", "0"]
+        host = [] if "--host" in extra_args else ["--host", "127.0.0.1"]
+        command = [sys.executable, "-m", "parley", "serve", *host, "--port", "0"]
         command += ["--data-dir", str(data_dir or scratch), *extra_args]
         with open(log_path or os.devnull, "w") as log:
             process = subprocess.Popen(

@@ -124,6 +124,15 @@ def wrong_call_state(h: Harness) -> Setup:
     )
 
 
+def too_many_rooms(h: Harness) -> Setup:
+    first = h.user("Ann", presence=False)
+    for n in range(h.settings.rooms_per_user):
+        tab = h.device(first, presence=False)
+        h.send(tab.session, Join(room=f"room-{n}"))
+    last = h.device(first, presence=False)
+    return Setup(last.session, 9, lambda: h.send(last.session, Join(room="one-more", id=9)))
+
+
 def auth_failed(h: Harness) -> Setup:
     h.core = SignalingCore(h.settings, identities=JwtIdentities("k" * 32, ("HS256",), "parley"))
     s = h.connect()
@@ -165,6 +174,7 @@ SCENARIOS: list[tuple[ErrorCode, Callable[[Harness], Setup]]] = [
     (ErrorCode.WRONG_CALL_STATE, wrong_call_state),
     (ErrorCode.RATE_LIMITED, rate_limited),
     (ErrorCode.AUTH_FAILED, auth_failed),
+    (ErrorCode.TOO_MANY_ROOMS, too_many_rooms),
     (ErrorCode.INTERNAL_ERROR, internal_error),
 ]
 each_scenario = pytest.mark.parametrize(

@@ -329,3 +329,16 @@ def test_ready_after_leave_gets_not_in_room(harness: Harness) -> None:
     error = only_error_to(harness.send(alice, Ready(id=2)), alice)
     assert error.code == ErrorCode.NOT_IN_ROOM
     assert error.id == 2
+
+
+def test_rooms_per_user_are_capped_and_leaving_frees_a_place() -> None:
+    h = Harness(CoreSettings(rooms_per_user=2))
+    ann = h.user("Ann", presence=False)
+    tabs = [h.device(ann, presence=False) for _ in range(3)]
+    h.send(tabs[0].session, Join(room="a"))
+    h.send(tabs[1].session, Join(room="b"))
+    refused = only_error_to(h.send(tabs[2].session, Join(room="c", id=1)), tabs[2].session)
+    assert refused.code == ErrorCode.TOO_MANY_ROOMS
+    h.disconnect(tabs[0].session)
+    joined = only_message_to(h.send(tabs[2].session, Join(room="c")), tabs[2].session)
+    assert isinstance(joined, Joined)

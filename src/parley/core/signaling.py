@@ -74,6 +74,8 @@ class CoreSettings:
     ice_requests_per_minute: int = 10
     # Each invite writes history and rings someone: a person places a few a minute at most.
     invites_per_minute: int = 20
+    # Rooms one user's sessions may be in at once (one call per tab; a few tabs is plenty).
+    rooms_per_user: int = 4
 
 
 @dataclass(slots=True)
@@ -105,6 +107,7 @@ class SignalingCore:
         self._ice_limit = PerMinuteLimit(settings.ice_requests_per_minute)
         self._invite_limit = PerMinuteLimit(settings.invites_per_minute)
         self._sessions_per_user: Counter[str] = Counter()
+        self._rooms_per_user: Counter[str] = Counter()
 
     # --- events ---------------------------------------------------------------------------
 
@@ -292,12 +295,17 @@ class SignalingCore:
                 session.id, ErrorCode.ALREADY_JOINED, "leave the current room first", message.id
             )
             return
+        user = session.identity.user if session.identity is not None else ""
+        if self._rooms_per_user[user] >= self.settings.rooms_per_user:
+            out.error(session.id, ErrorCode.TOO_MANY_ROOMS, "leave another room first", message.id)
+            return
         entered = self.rooms.enter(message.room, session.id)
         if entered is None:
             out.error(session.id, ErrorCode.ROOM_FULL, "the room is full", message.id)
             return
         room, created = entered
         session.room = room.name
+        self._rooms_per_user[user] += 1
         others = room.others(session.id)
         out.send(
             session.id,
@@ -359,6 +367,10 @@ class SignalingCore:
     def _exit_room(self, session: Session, reason: PeerLeftReason, out: Outcome) -> None:
         if session.room is None:
             return
+        user = session.identity.user if session.identity is not None else ""
+        self._rooms_per_user[user] -= 1
+        if self._rooms_per_user[user] <= 0:
+            del self._rooms_per_user[user]
         room = self.rooms.exit(session.room, session.id)
         session.room = None
         if room is None:

@@ -13,6 +13,7 @@ class ErrorCode(StrEnum):
     UNSUPPORTED_VERSION = "unsupported-version"
     ALREADY_JOINED = "already-joined"
     ROOM_FULL = "room-full"
+    TOO_MANY_ROOMS = "too-many-rooms"
     NOT_IN_ROOM = "not-in-room"
     PEER_NOT_FOUND = "peer-not-found"
     CANNOT_CALL_SELF = "cannot-call-self"
@@ -37,6 +38,7 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.UNSUPPORTED_VERSION: "`hello` names a protocol version (`v`) this server lacks.",
     ErrorCode.ALREADY_JOINED: "`join` while already in a room; `leave` first.",
     ErrorCode.ROOM_FULL: "The room already holds its capacity of members.",
+    ErrorCode.TOO_MANY_ROOMS: "Your user is already in as many rooms as allowed (4 by default).",
     ErrorCode.NOT_IN_ROOM: "`ready` or `leave` outside a room.",
     ErrorCode.PEER_NOT_FOUND: (
         "The `to` session is neither in your room nor the other end of your answered call. "

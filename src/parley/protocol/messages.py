@@ -17,7 +17,8 @@ PROTOCOL_VERSION = 1
 RoomName = Annotated[
     str,
     Meta(
-        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        # (?!\n): in Python's re, a bare $ also matches before a final newline.
+        pattern=r"^[A-Za-z0-9_-]{1,64}(?!\n)$",
         description="1-64 characters from A-Z a-z 0-9 _ -.",
     ),
 ]
@@ -30,7 +31,8 @@ PeerLeftReason = Literal["left", "disconnected"]
 UserId = Annotated[str, Meta(min_length=1, max_length=64, description="A user id.")]
 CallId = Annotated[str, Meta(min_length=1, max_length=64, description="A server-assigned call id.")]
 DisplayName = Annotated[
-    str, Meta(pattern=r"^[^\x00-\x1f\x7f]{0,64}$", description="Up to 64 printable characters.")
+    str,
+    Meta(pattern=r"^[^\x00-\x1f\x7f]{0,64}(?!\n)$", description="Up to 64 printable characters."),
 ]
 Token = Annotated[str, Meta(max_length=4096)]
 Media = Literal["audio", "video"]

@@ -10,7 +10,7 @@ from aiohttp import web
 from parley.core.ids import random_id
 
 STATIC_DIR = Path(str(files("parley") / "static"))
-_ROOM_PATH = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ROOM_PATH = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 # The room name in the URL is the room's only secret: never leak it in a Referer.
 SECURITY_HEADERS = {
@@ -30,7 +30,7 @@ async def home(_request: web.Request) -> web.StreamResponse:
 
 
 async def room(request: web.Request) -> web.StreamResponse:
-    if not _ROOM_PATH.match(request.match_info["room"]):
+    if not _ROOM_PATH.fullmatch(request.match_info["room"]):
         raise web.HTTPNotFound(text="Room names use 1-64 characters: A-Z a-z 0-9 _ -")
     return _page("room.html")
 
