@@ -193,6 +193,9 @@ class Call:
             return
         self._tracks_added = True
         for track in self._tracks:
+            # A video call answered with voice only is a voice call for both sides.
+            if track.kind == "video" and self.media != "video":
+                continue
             self.pc.addTrack(track)
 
     async def _send_description(self) -> None:
