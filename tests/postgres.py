@@ -151,6 +151,7 @@ def postgres_server() -> Iterator[PostgresServer]:
                 break
         else:
             _fail_with(f"start after {PG_START_ATTEMPTS} attempts", result, log)
+        assert (data / "postmaster.pid").exists(), "pg_ctl said started, but no postmaster runs"
         yield PostgresServer(port)
     finally:
         if started:

@@ -79,7 +79,8 @@ from tests.core.helpers import counting_ids
 
 MAX_CONNECTED = 6
 CAPACITY = 2
-ROOMS = ("red", "blue")
+ROOMS_PER_USER = 2  # lower than the default 4, so that users on several tabs reach it
+ROOMS = ("red", "green", "blue")
 NAMES = ("", "Ana", "Bo")
 INVITES_PER_MINUTE = 20
 FAKE_SESSION = "no-such-session"
@@ -88,6 +89,7 @@ FAKE_USER = "no-such-user"
 RELAYED = (RelayedOffer, RelayedAnswer, RelayedCandidate)
 SETTINGS = CoreSettings(
     room_capacity=CAPACITY,
+    rooms_per_user=ROOMS_PER_USER,
     hello_timeout=10.0,
     ring_timeout=30.0,
     invites_per_minute=INVITES_PER_MINUTE,
@@ -202,6 +204,19 @@ class SignalingMachine(RuleBasedStateMachine):
 
     def may_relay(self, sender: str, target: str) -> bool:
         return target in self.room_mates(sender) or self.answered_peer(sender) == target
+
+    def join_refusal(self, session: str, room: str) -> ErrorCode | None:
+        """Why `session` may not join `room` now, in the order the server checks."""
+        user = self.user_of.get(session)
+        if user is None:
+            return ErrorCode.HELLO_REQUIRED
+        if session in self.room_of:
+            return ErrorCode.ALREADY_JOINED
+        if sum(1 for s in self.room_of if self.user_of[s] == user) >= ROOMS_PER_USER:
+            return ErrorCode.TOO_MANY_ROOMS
+        if len(self.room_members(room)) >= CAPACITY:
+            return ErrorCode.ROOM_FULL
+        return None
 
     def devices(self, user: str, presence_only: bool = False) -> list[str]:
         return sorted(
@@ -520,15 +535,10 @@ class SignalingMachine(RuleBasedStateMachine):
         waiting = [r for r in ROOMS if len(self.room_members(r)) == 1]
         room = self.choose(data, "room", waiting, list(ROOMS))
         members = self.room_members(room)
-        was_in = self.room_of.get(session)
-        welcomed = session in self.user_of
+        refusal = self.join_refusal(session, room)
         effects = self.send(session, Join(room=room, id=request_id))
-        if not welcomed:
-            self.expect_error(effects, session, ErrorCode.HELLO_REQUIRED)
-        elif was_in is not None:
-            self.expect_error(effects, session, ErrorCode.ALREADY_JOINED)
-        elif len(members) >= CAPACITY:
-            self.expect_error(effects, session, ErrorCode.ROOM_FULL)
+        if refusal is not None:
+            self.expect_error(effects, session, refusal)
         else:
             peers = [RoomPeer(id=m, ready=m in self.ready) for m in members]
             joined = Joined(
@@ -816,10 +826,10 @@ class SignalingMachine(RuleBasedStateMachine):
         first = data.draw(st.sampled_from(outside), label="first")
         second = data.draw(st.sampled_from([s for s in outside if s != first]), label="second")
         for session in (first, second):
-            full = len(self.room_members(room)) >= CAPACITY
+            refusal = self.join_refusal(session, room)
             effects = self.send(session, Join(room=room))
-            if full:
-                self.expect_error(effects, session, ErrorCode.ROOM_FULL)
+            if refusal is not None:
+                self.expect_error(effects, session, refusal)
             else:
                 assert self.room_of.get(session) == room, effects
 
