@@ -1,7 +1,8 @@
 // The in-call view shared by room calls and direct calls: local preview, remote media, call
-// timer and connection state. It owns its one interval; clear() leaves nothing running.
+// timer and connection state (shown in the status line and on <body data-state>). It owns its
+// one interval; clear() leaves nothing running.
 import { translatePage } from './i18n.js';
-import { formatDuration, playWithSound } from './ui.js';
+import { formatDuration, playWithSound, setStatus } from './ui.js';
 
 const STAGE_MARKUP = `
   <video id="remote-video" class="remote-video" autoplay playsinline data-i18n-label="remoteVideo"></video>
@@ -11,15 +12,11 @@ const STAGE_MARKUP = `
   <span class="call-timer timer"></span>`;
 
 export class CallStage {
-  /**
-   * @param {HTMLElement} root  an empty element that becomes the stage
-   * @param {(state: RTCPeerConnectionState) => void} onConnectionState
-   */
-  constructor(root, onConnectionState) {
+  /** @param {HTMLElement} root  an empty element that becomes the stage */
+  constructor(root) {
     this.root = root;
     root.innerHTML = STAGE_MARKUP;
     translatePage(root);
-    this.onConnectionState = onConnectionState;
     this.remote = /** @type {HTMLVideoElement} */ (root.querySelector('.remote-video'));
     this.local = /** @type {HTMLVideoElement} */ (root.querySelector('.local-video'));
     this.timer = /** @type {HTMLElement} */ (root.querySelector('.call-timer'));
@@ -43,8 +40,13 @@ export class CallStage {
     });
     call.addEventListener('state', ({ detail }) => {
       this.root.dataset.connection = detail;
-      if (detail === 'connected') this.#startTimer();
-      this.onConnectionState(detail);
+      if (detail === 'connected') {
+        this.#startTimer();
+        document.body.dataset.state = 'in-call';
+        setStatus('inCall');
+      } else if (detail === 'failed') {
+        setStatus('iceFailed');
+      }
     });
   }
 

@@ -254,10 +254,6 @@ function detectLocale() {
   return preferred.some((tag) => tag?.toLowerCase().startsWith('zh')) ? 'zh-CN' : 'en';
 }
 
-export function locale() {
-  return current;
-}
-
 export function setLocale(next) {
   if (!(next in MESSAGES)) return;
   current = next;

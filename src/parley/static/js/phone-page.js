@@ -6,7 +6,7 @@ import { PeerCall } from './call.js';
 import { CallStage } from './call-stage.js';
 import { ringback, ringtone, stopAllTones, tonesRunning } from './tones.js';
 import { askForNotifications, canAskForNotifications, closeNotification, notifyIncoming } from './notify.js';
-import { $ } from './ui.js';
+import { $, setStatus } from './ui.js';
 
 const TOKEN_KEY = 'parley.token';
 const NAME_KEY = 'parley.name';
@@ -39,7 +39,7 @@ const state = {
   openedTracks: [],
 };
 
-const stage = new CallStage($('stage'), onConnectionState);
+const stage = new CallStage($('stage'));
 
 function wsUrl() {
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
@@ -293,15 +293,6 @@ function startMedia(call, accepted) {
   peerCall.start();
 }
 
-/** @param {RTCPeerConnectionState} connection */
-function onConnectionState(connection) {
-  if (connection === 'connected') {
-    document.body.dataset.state = 'in-call';
-    setStatus('inCall');
-  } else if (connection === 'failed') {
-    setStatus('iceFailed');
-  }
-}
 
 function hangUp() {
   const call = state.call;
@@ -394,11 +385,6 @@ async function acquire(media) {
   return stream;
 }
 
-/** @param {string} key */
-function setStatus(key) {
-  $('status').dataset.i18n = `status.${key}`;
-  $('status').textContent = t(`status.${key}`);
-}
 
 // --- lists -------------------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ const state = {
   openedTracks: [],
 };
 
-const stage = new CallStage($('stage'), onConnectionState);
+const stage = new CallStage($('stage'));
 
 function wsUrl() {
   const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
@@ -177,15 +177,6 @@ function maybeStartCall() {
   return call;
 }
 
-/** @param {RTCPeerConnectionState} connectionState */
-function onConnectionState(connectionState) {
-  if (connectionState === 'connected') {
-    document.body.dataset.state = 'in-call';
-    setStatus('inCall');
-  } else if (connectionState === 'failed') {
-    setStatus('iceFailed');
-  }
-}
 
 function closePeerConnection() {
   state.call?.close();
