@@ -3,7 +3,7 @@ VENV   := .venv
 PYTHON ?= python3
 BIN    := $(VENV)/bin
 
-.PHONY: run test
+.PHONY: run test bench
 
 run: $(VENV)/.installed
 	$(BIN)/parley serve
@@ -15,6 +15,13 @@ test: $(VENV)/.installed-test
 	$(BIN)/mypy
 	$(BIN)/python -m parley.protocol.docs docs/protocol.md
 	$(BIN)/python -m pytest
+
+# Not part of `make test`: throughput, latency, memory and call set-up against PeerServer.
+# BENCH_ARGS=--quick for a short run; see bench/README.md.
+bench: $(VENV)/.installed-test
+	bash scripts/install-system-deps.sh
+	$(BIN)/pip install -q -r bench/requirements.txt
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

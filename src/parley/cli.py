@@ -106,6 +106,23 @@ def serve(
         bool,
         typer.Option(envvar="PARLEY_DIRECTORY", help="List online users to each other."),
     ] = True,
+    heartbeat: Annotated[
+        float,
+        typer.Option(
+            envvar="PARLEY_HEARTBEAT",
+            min=0.2,
+            help="Seconds between WebSocket pings; a socket silent for 1.5x this is dropped.",
+        ),
+    ] = 20.0,
+    resume_window: Annotated[
+        float,
+        typer.Option(
+            envvar="PARLEY_RESUME_WINDOW",
+            min=0.0,
+            help="Seconds a dropped session waits to be resumed before its peers are told "
+            "(0: no resume).",
+        ),
+    ] = 30.0,
     data_dir: Annotated[
         Path | None,
         typer.Option(
@@ -226,7 +243,9 @@ def serve(
                 else None
             ),
             relay_only=relay_only,
+            resume_window=resume_window,
         ),
+        heartbeat_seconds=heartbeat,
         data_dir=data_dir or default_data_dir(),
         allowed_origins=tuple(allowed_origin),
         connections_per_client=connections_per_client,

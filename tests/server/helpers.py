@@ -5,6 +5,7 @@ import json
 import socket
 import struct
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,7 +54,24 @@ async def receive_json(
         pytest.fail(f"expected a text frame, got {message.type.name} (close code {ws.close_code})")
     decoded = json.loads(message.data)
     assert isinstance(decoded, dict), f"server sent a non-object: {message.data!r}"
-    return decoded
+    return without_seq(ws, decoded)
+
+
+_last_seq: "weakref.WeakKeyDictionary[object, int]" = weakref.WeakKeyDictionary()
+
+
+def without_seq(ws: object, message: dict[str, Any]) -> dict[str, Any]:
+    """Checks the message's `seq` (each socket sees it rise; `welcome` has none) and drops it,
+    so that tests compare what was said."""
+    seq = message.pop("seq", None)
+    if message.get("type") == "welcome":
+        assert seq is None, message
+    else:
+        assert isinstance(seq, int), f"no seq on {message}"
+        last = _last_seq.get(ws, 0)
+        assert seq > last, f"seq went from {last} to {seq}: {message}"
+        _last_seq[ws] = seq
+    return message
 
 
 async def receive_close(

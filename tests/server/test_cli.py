@@ -103,7 +103,7 @@ async def test_sigterm_exits_with_code_0(serve: ServeProcess, http: aiohttp.Clie
     assert await serve.terminate_and_wait() == 0, serve.stderr()
 
 
-async def test_sigterm_closes_websockets_with_1001_then_exits_0(
+async def test_sigterm_closes_websockets_with_1012_then_exits_0(
     serve: ServeProcess, connect_ws: ConnectWs, client: Client
 ) -> None:
     in_room = await client(serve.base_url)
@@ -115,7 +115,7 @@ async def test_sigterm_closes_websockets_with_1001_then_exits_0(
 
     serve.process.send_signal(signal.SIGTERM)
     for ws in (in_room.ws, just_welcomed.ws, before_hello):
-        assert await receive_close(ws, timeout=EXIT_SECONDS) == 1001
+        assert await receive_close(ws, timeout=EXIT_SECONDS) == 1012  # restarting: reconnect
 
     exit_code = await asyncio.wait_for(serve.process.wait(), timeout=EXIT_SECONDS)
     assert exit_code == 0, serve.stderr()

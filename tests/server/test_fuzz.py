@@ -32,7 +32,15 @@ from parley.protocol.codec import DecodeFailure, decode_client_frame
 from parley.protocol.errors import ErrorCode
 from parley.protocol.messages import SERVER_MESSAGE_TYPES, message_type
 
-from .helpers import Client, ConnectWs, StartServer, join, receive_json, send_json
+from .helpers import (
+    Client,
+    ConnectWs,
+    StartServer,
+    join,
+    receive_json,
+    send_json,
+    without_seq,
+)
 
 SEED = 0x9A7 + 2026
 FRAMES = 100_000
@@ -305,6 +313,11 @@ async def check_replies(client: FuzzClient, free_sessions: set[str]) -> None:
             continue
         if not isinstance(reply, dict) or reply.get("type") not in SERVER_TYPES:
             client.problem(f"not a server message: {message.data[:200]!r}")
+            continue
+        try:
+            reply = without_seq(client.ws, reply)
+        except AssertionError as exc:
+            client.problem(str(exc))
             continue
         kind = reply["type"]
         client.replies[kind if kind != "error" else f"error:{reply.get('code')}"] += 1

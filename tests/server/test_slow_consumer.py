@@ -27,6 +27,7 @@ from .helpers import (
     join_stalled_pair,
     receive_json,
     send_json,
+    without_seq,
 )
 
 OUTBOX_BYTES = 256 * 1024
@@ -65,7 +66,7 @@ async def next_message(peer: Peer, seconds: float) -> dict[str, Any] | None:
         return None
     assert message.type is aiohttp.WSMsgType.TEXT, message
     decoded: dict[str, Any] = json.loads(message.data)
-    return decoded
+    return without_seq(peer.ws, decoded)
 
 
 async def test_stalled_reader_is_closed_with_4429_and_flooder_is_not_slowed(

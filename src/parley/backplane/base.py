@@ -15,8 +15,9 @@ class Backplane(Protocol):
     def attach(self, session: str, sink: SessionSink) -> None:
         """Frames for `session` go to `sink` from now on."""
 
-    def detach(self, session: str) -> None:
-        """The session is gone; frames for it are dropped."""
+    def detach(self, session: str, sink: SessionSink) -> None:
+        """`sink` no longer serves the session (its socket closed); frames for the session are
+        dropped until a sink is attached again. A sink that replaced it stays."""
 
     def deliver(self, session: str, frame: bytes) -> bool:
         """Queues a frame for the session; False when no such session is attached."""

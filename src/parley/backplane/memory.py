@@ -10,8 +10,9 @@ class MemoryBackplane:
     def attach(self, session: str, sink: SessionSink) -> None:
         self._sinks[session] = sink
 
-    def detach(self, session: str) -> None:
-        self._sinks.pop(session, None)
+    def detach(self, session: str, sink: SessionSink) -> None:
+        if self._sinks.get(session) is sink:
+            del self._sinks[session]
 
     def deliver(self, session: str, frame: bytes) -> bool:
         sink = self._sinks.get(session)

@@ -4,6 +4,7 @@ Every call ends exactly once, with a reason and the user who ended it, and each 
 every session still involved. A user is in at most one call at a time (otherwise: busy).
 """
 
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
@@ -16,6 +17,7 @@ from parley.protocol.messages import (
     Accept,
     CallAccepted,
     CallEnded,
+    CallResumed,
     Cancel,
     EndReason,
     Hangup,
@@ -24,16 +26,22 @@ from parley.protocol.messages import (
     Media,
     Reject,
     RequestId,
+    ResumeCall,
     Ringing,
     UserInfo,
 )
 
 RING_TIMER = "ring"
+RECLAIM_TIMER = "reclaim"
+ENDED_CALLS_KEPT = 10_000
 
 
 class CallState(StrEnum):
     RINGING = "ringing"
     ACTIVE = "active"
+    # Answered before this server started (it restarted): one side has claimed it back and
+    # waits for the other.
+    RECLAIMING = "reclaiming"
 
 
 @dataclass(slots=True)
@@ -48,8 +56,12 @@ class Call:
     ringing_sessions: set[str] = field(default_factory=set)
     callee_session: str | None = None
     answered: float | None = None
+    # Taken up again after a restart: its history row was written by an earlier process.
+    reclaimed: bool = False
 
     def involved_sessions(self) -> list[str]:
+        if self.state is CallState.RECLAIMING:
+            return [s for s in (self.caller_session, self.callee_session) if s]
         others = (
             sorted(self.ringing_sessions)
             if self.state is CallState.RINGING
@@ -86,6 +98,8 @@ class CallService:
         self._new_id = new_id
         self._calls: dict[str, Call] = {}
         self._call_of_user: dict[str, str] = {}
+        # Calls that ended lately, so that a late `resume-call` hears how instead of waiting.
+        self._ended: OrderedDict[str, tuple[tuple[str, str], CallEnded]] = OrderedDict()
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -185,11 +199,91 @@ class CallService:
         if call is None:
             return
         reason: EndReason
-        if call.state is CallState.ACTIVE:
+        if call.state is not CallState.RINGING:
             reason = "hangup"
         else:
             reason = "cancelled" if call.caller.user == user else "declined"
         self._end(call, reason, user, session, message.id, now, out)
+
+    def reclaim(
+        self,
+        session: str,
+        me: Identity,
+        message: ResumeCall,
+        now: float,
+        window: float,
+        out: Outcome,
+    ) -> None:
+        """A call answered before this server forgot it (a restart). It goes on only when both
+        of its users claim the same 128-bit call id, each naming the other: nobody can join or
+        squat a call whose id they were not given."""
+        call = self._calls.get(message.call)
+        if call is not None:
+            self._reclaim_known(call, session, me, message, out)
+            return
+        ended = self._ended.get(message.call)
+        if ended is not None and me.user in ended[0]:
+            told = ended[1]
+            out.send(
+                session, CallEnded(id=message.id, call=told.call, reason=told.reason, by=told.by)
+            )
+            return
+        if message.peer == me.user or self._user_call(message.peer) is not None:
+            out.error(session, ErrorCode.CALL_NOT_FOUND, "no such call", message.id)
+            return
+        if self._user_call(me.user) is not None:
+            out.error(session, ErrorCode.ALREADY_IN_CALL, "you are already in a call", message.id)
+            return
+        peer_info = self._presence.info(message.peer)
+        peer = Identity(message.peer, peer_info.name if peer_info else "")
+        me_caller = message.role == "caller"
+        call = Call(
+            id=message.call,
+            caller=me if me_caller else peer,
+            caller_session=session if me_caller else "",
+            callee=peer if me_caller else me,
+            callee_session=None if me_caller else session,
+            media=message.media,
+            created=now,
+            state=CallState.RECLAIMING,
+            reclaimed=True,
+        )
+        self._calls[call.id] = call
+        self._call_of_user[me.user] = call.id
+        out.effects.append(StartTimer(_reclaim_key(call.id), now + window))
+
+    def _reclaim_known(
+        self, call: Call, session: str, me: Identity, message: ResumeCall, out: Outcome
+    ) -> None:
+        me_caller = message.role == "caller"
+        mine = (
+            (call.caller.user, call.callee.user) == (me.user, message.peer)
+            if me_caller
+            else (call.callee.user, call.caller.user) == (me.user, message.peer)
+        )
+        if not mine or call.state is CallState.RINGING:
+            out.error(session, ErrorCode.CALL_NOT_FOUND, "no such call", message.id)
+            return
+        if me_caller:
+            call.caller_session = session
+        else:
+            call.callee_session = session
+        if not call.caller_session or not call.callee_session:
+            return  # the same side claimed again: still waiting for the other
+        self._call_of_user[call.caller.user] = call.id
+        self._call_of_user[call.callee.user] = call.id
+        waiting = call.callee_session if me_caller else call.caller_session
+        if call.state is CallState.RECLAIMING:
+            call.state = CallState.ACTIVE
+            call.media = _narrower(call.media, message.media)
+            out.effects.append(CancelTimer(_reclaim_key(call.id)))
+        out.send(waiting, CallResumed(call=call.id, media=call.media, peer=session))
+        out.send(session, CallResumed(id=message.id, call=call.id, media=call.media, peer=waiting))
+
+    def reclaim_timeout(self, key: TimerKey, now: float, out: Outcome) -> None:
+        call = self._calls.get(key[1])
+        if call is not None and call.state is CallState.RECLAIMING:
+            self._end(call, "connection-lost", None, None, None, now, out)
 
     # --- other events ----------------------------------------------------------------------
 
@@ -258,10 +352,15 @@ class CallService:
             if self._call_of_user.get(user) == call.id:
                 del self._call_of_user[user]
         out.effects.append(CancelTimer(_ring_key(call.id)))
+        if call.reclaimed:
+            out.effects.append(CancelTimer(_reclaim_key(call.id)))
         out.effects.append(
             RecordCall("ended", replace(call.record(), ended=now, end_reason=reason, ended_by=by))
         )
         ended = CallEnded(call=call.id, reason=reason, by=by)
+        self._ended[call.id] = ((call.caller.user, call.callee.user), ended)
+        if len(self._ended) > ENDED_CALLS_KEPT:
+            self._ended.popitem(last=False)
         for session in involved:
             if session == requester:
                 out.send(session, CallEnded(id=request_id, call=call.id, reason=reason, by=by))
@@ -319,3 +418,7 @@ class CallService:
 
 def _ring_key(call_id: str) -> TimerKey:
     return (RING_TIMER, call_id)
+
+
+def _reclaim_key(call_id: str) -> TimerKey:
+    return (RECLAIM_TIMER, call_id)

@@ -10,10 +10,32 @@ TimerKey = tuple[str, str]
 """(purpose, subject): e.g. ("hello", session_id). Setting a key again replaces its deadline."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
+    """`seq` is filled in by the core as the message enters the session's replay log (0 for
+    `welcome`, which is not numbered). It is not part of equality: tests compare what is sent."""
+
     session: str
     message: ServerMessage
+    seq: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Rebind:
+    """The socket `connection` serves `session` from now on (a resume): frames for the session
+    go to it, and the provisional session the socket had is forgotten."""
+
+    connection: str
+    session: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloseConnection:
+    """Close one socket (not a session): the old socket of a session that was taken over."""
+
+    connection: str
+    code: int
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +83,7 @@ class RecordCall:
     record: CallRecord
 
 
-Effect = Send | CloseSession | StartTimer | CancelTimer | RecordCall
+Effect = Send | Rebind | CloseConnection | CloseSession | StartTimer | CancelTimer | RecordCall
 
 
 @dataclass(slots=True)

@@ -10,11 +10,22 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from parley.core.calls import RING_TIMER, CallService
-from parley.core.effects import CancelTimer, CloseSession, Effect, Outcome, StartTimer, TimerKey
+from parley.core.calls import RECLAIM_TIMER, RING_TIMER, CallService
+from parley.core.effects import (
+    CancelTimer,
+    CloseConnection,
+    CloseSession,
+    Effect,
+    Outcome,
+    Rebind,
+    Send,
+    StartTimer,
+    TimerKey,
+)
 from parley.core.ids import random_id
 from parley.core.limits import PerMinuteLimit
 from parley.core.presence import PresenceRegistry
+from parley.core.replay import ReplayLog
 from parley.core.rooms import Room, RoomRegistry
 from parley.identity import GuestIdentities, Identity, IdentityProvider
 from parley.protocol.close_codes import CloseCode
@@ -49,6 +60,7 @@ from parley.protocol.messages import (
     RelayedCandidate,
     RelayedOffer,
     RequestId,
+    ResumeCall,
     RoomPeer,
     ServerMessage,
     UserInfo,
@@ -57,6 +69,7 @@ from parley.protocol.messages import (
 from parley.turn.credentials import TurnCredentialIssuer
 
 HELLO_TIMER = "hello"
+RESUME_TIMER = "resume"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,14 +89,25 @@ class CoreSettings:
     invites_per_minute: int = 20
     # Rooms one user's sessions may be in at once (one call per tab; a few tabs is plenty).
     rooms_per_user: int = 4
+    # How long a session whose socket dropped waits to be resumed (0: it ends at once).
+    resume_window: float = 30.0
+    # Messages a session away may miss before it is ended: a resume must replay them all.
+    resume_queue: int = 256
+    # Messages kept even while connected: the last ones written may have died with the socket.
+    replay_margin: int = 64
 
 
 @dataclass(slots=True)
 class Session:
     id: str
+    log: ReplayLog
+    # The socket serving the session; None while it is away (dropped, waiting for a resume).
+    connection: str | None = None
     identity: Identity | None = None
     presence: bool = False
     room: str | None = None
+    resume_token: str | None = None
+    missed: int = 0
 
     @property
     def welcomed(self) -> bool:
@@ -101,6 +125,9 @@ class SignalingCore:
         self._new_id = new_id
         self._identities = identities or GuestIdentities(secrets.token_bytes(32))
         self._sessions: dict[str, Session] = {}
+        # Socket → session: equal ids for a fresh session; a resumed socket serves an older one.
+        self._connections: dict[str, str] = {}
+        self._resume_tokens: dict[str, str] = {}
         self.rooms = RoomRegistry(settings.room_capacity)
         self.presence = PresenceRegistry()
         self.calls = CallService(self.presence, settings.ring_timeout, new_id)
@@ -112,25 +139,32 @@ class SignalingCore:
     # --- events ---------------------------------------------------------------------------
 
     def connect(self, now: float) -> tuple[str, list[Effect]]:
+        """A socket opened. Returns its connection id, which is also the id of the provisional
+        session it serves until (and unless) its `hello` resumes an older one."""
         session_id = self._new_id()
-        while session_id in self._sessions:
+        while session_id in self._sessions or session_id in self._connections:
             session_id = self._new_id()
-        self._sessions[session_id] = Session(session_id)
+        self._sessions[session_id] = Session(
+            session_id, ReplayLog(self._log_capacity), connection=session_id
+        )
+        self._connections[session_id] = session_id
         deadline = now + self.settings.hello_timeout
         return session_id, [StartTimer((HELLO_TIMER, session_id), deadline)]
 
-    def receive(self, session_id: str, message: ClientMessageUnion, now: float) -> list[Effect]:
-        session = self._sessions.get(session_id)
+    def receive(self, connection: str, message: ClientMessageUnion, now: float) -> list[Effect]:
+        session_id = self._connections.get(connection)
+        session = self._sessions.get(session_id) if session_id is not None else None
         if session is None:
             return []
         out = Outcome()
         if isinstance(message, Hello):
             self._hello(session, message, now, out)
-            return out.effects
+            return self._numbered(out.effects, now)
+        session_id = session.id
         user = session.identity.user if session.identity is not None else None
         if user is None:
             out.error(session_id, ErrorCode.HELLO_REQUIRED, "send hello first", message.id)
-            return out.effects
+            return self._numbered(out.effects, now)
         match message:
             case Join():
                 self._join(session, message, out)
@@ -156,24 +190,73 @@ class SignalingCore:
                 self.calls.cancel(session_id, user, message, now, out)
             case Hangup():
                 self.calls.hangup(session_id, user, message, now, out)
-        return out.effects
+            case ResumeCall():
+                assert session.identity is not None
+                if self._invite_limit.allow(user, now):
+                    self.calls.reclaim(
+                        session_id, session.identity, message, now, self._reclaim_window, out
+                    )
+                else:
+                    out.error(session_id, ErrorCode.RATE_LIMITED, "too many calls", message.id)
+        return self._numbered(out.effects, now)
 
     def refuse(
-        self, session_id: str, code: ErrorCode, detail: str, request_id: RequestId = None
+        self, connection: str, code: ErrorCode, detail: str, request_id: RequestId = None
     ) -> list[Effect]:
         """A frame that could not be carried out: answer it, and change nothing else."""
-        if session_id not in self._sessions:
+        session_id = self._connections.get(connection)
+        if session_id is None or session_id not in self._sessions:
             return []
         out = Outcome()
         out.error(session_id, code, detail, request_id)
+        self._number(out.effects, 0)
         return out.effects
 
-    def disconnect(self, session_id: str, now: float) -> list[Effect]:
-        session = self._sessions.pop(session_id, None)
+    def disconnect(self, connection: str, now: float) -> list[Effect]:
+        """The socket closed on purpose (the client said goodbye): its session ends now."""
+        session = self._detach(connection)
         if session is None:
             return []
         out = Outcome()
+        self._end_session(session, now, out)
+        return self._numbered(out.effects, now)
+
+    def connection_lost(self, connection: str, now: float) -> list[Effect]:
+        """The socket dropped (network, heartbeat, server restart): a session that can be
+        resumed waits for its client for the resume window; the others end now."""
+        session = self._detach(connection)
+        if session is None:
+            return []
+        out = Outcome()
+        if session.resume_token is None or self.settings.resume_window <= 0:
+            self._end_session(session, now, out)
+        else:
+            session.missed = 0
+            deadline = now + self.settings.resume_window
+            out.effects.append(StartTimer((RESUME_TIMER, session.id), deadline))
+        return self._numbered(out.effects, now)
+
+    def _detach(self, connection: str) -> Session | None:
+        """Forgets the socket; the session it served, unless another socket took it over."""
+        session_id = self._connections.pop(connection, None)
+        session = self._sessions.get(session_id) if session_id is not None else None
+        if session is None or session.connection != connection:
+            return None
+        session.connection = None
+        return session
+
+    def _end_session(self, session: Session, now: float, out: Outcome) -> None:
+        session_id = session.id
+        del self._sessions[session_id]
+        if session.connection is not None:
+            self._connections.pop(session.connection, None)
+            out.effects.append(
+                CloseConnection(session.connection, CloseCode.TAKEN_OVER, "session ended")
+            )
         out.effects.append(CancelTimer((HELLO_TIMER, session_id)))
+        if session.resume_token is not None:
+            self._resume_tokens.pop(session.resume_token, None)
+            out.effects.append(CancelTimer((RESUME_TIMER, session_id)))
         self._exit_room(session, "disconnected", out)
         if session.identity is not None:
             user = session.identity.user
@@ -187,24 +270,74 @@ class SignalingCore:
                 self._announce(
                     Presence(user=UserInfo(id=user, name=session.identity.name), online=False), out
                 )
-        return out.effects
 
     def timer_expired(self, key: TimerKey, now: float) -> list[Effect]:
         purpose, subject = key
+        out = Outcome()
         if purpose == RING_TIMER:
-            out = Outcome()
             self.calls.ring_timeout(key, now, out)
-            return out.effects
-        if purpose == HELLO_TIMER:
+        elif purpose == RECLAIM_TIMER:
+            self.calls.reclaim_timeout(key, now, out)
+        elif purpose == HELLO_TIMER:
             session = self._sessions.get(subject)
             if session is not None and not session.welcomed:
                 return [CloseSession(subject, CloseCode.HELLO_TIMEOUT, "no hello in time")]
-        return []
+        elif purpose == RESUME_TIMER:
+            session = self._sessions.get(subject)
+            if session is not None and session.connection is None:
+                self._end_session(session, now, out)
+        return self._numbered(out.effects, now)
+
+    # --- numbering and the replay log -----------------------------------------------------
+
+    @property
+    def _log_capacity(self) -> int:
+        if self.settings.resume_window <= 0:
+            return 0
+        return self.settings.resume_queue + self.settings.replay_margin
+
+    @property
+    def _reclaim_window(self) -> float:
+        return self.settings.resume_window if self.settings.resume_window > 0 else 30.0
+
+    def _numbered(self, effects: list[Effect], now: float | None) -> list[Effect]:
+        """Numbers each message as it enters its session's log. A session away that has
+        missed more than the queue allows is ended: its client could not be given them all."""
+        start = 0
+        while True:
+            overflowed = self._number(effects, start)
+            if not overflowed or now is None:
+                return effects
+            start = len(effects)
+            out = Outcome(effects)
+            for session in overflowed:
+                if session.id in self._sessions:
+                    self._end_session(session, now, out)
+
+    def _number(self, effects: list[Effect], start: int) -> list[Session]:
+        overflowed: list[Session] = []
+        for effect in effects[start:]:
+            if type(effect) is not Send or effect.seq or type(effect.message) is Welcome:
+                continue
+            session = self._sessions.get(effect.session)
+            if session is None:
+                continue
+            effect.seq = session.log.append(effect.message)
+            if session.connection is None:
+                session.missed += 1
+                if session.missed > self.settings.resume_queue and session not in overflowed:
+                    overflowed.append(session)
+        return overflowed
 
     # --- queries --------------------------------------------------------------------------
 
     def session(self, session_id: str) -> Session | None:
         return self._sessions.get(session_id)
+
+    def session_of(self, connection: str) -> Session | None:
+        """The session a socket serves now (None once it was taken over or closed)."""
+        session_id = self._connections.get(connection)
+        return self._sessions.get(session_id) if session_id is not None else None
 
     @property
     def session_count(self) -> int:
@@ -232,7 +365,12 @@ class SignalingCore:
             out.effects.append(CloseSession(session.id, CloseCode.AUTH_FAILED, "auth failed"))
             return
         identity = admission.identity
+        if message.resume is not None and self._resume(session, identity.user, message, now, out):
+            return
         session.identity = identity
+        if self.settings.resume_window > 0:
+            session.resume_token = random_id()
+            self._resume_tokens[session.resume_token] = session.id
         self._sessions_per_user[identity.user] += 1
         out.effects.append(CancelTimer((HELLO_TIMER, session.id)))
         listed = message.presence and self.settings.directory
@@ -255,8 +393,64 @@ class SignalingCore:
                 iceServers=self._ice_servers(identity.user, now),
                 iceTransportPolicy="relay" if self.settings.relay_only else "all",
                 online=self.presence.online() if listed else None,
+                resume=session.resume_token,
+                resumeWindow=self.settings.resume_window if session.resume_token else 0,
             ),
         )
+
+    def _resume(
+        self, provisional: Session, user: str, message: Hello, now: float, out: Outcome
+    ) -> bool:
+        """Hands the socket the session named by `message.resume`; False (and nothing changed)
+        when the token is unknown, expired, or not this user's."""
+        assert message.resume is not None
+        target_id = self._resume_tokens.get(message.resume)
+        target = self._sessions.get(target_id) if target_id is not None else None
+        if target is None or target.identity is None or target.identity.user != user:
+            return False
+        connection = provisional.connection
+        assert connection is not None
+        replay = target.log.after(message.lastSeq)
+        if replay is None:
+            # Messages the client never saw are gone: end that session (its peers are told)
+            # rather than resume it with a silent gap.
+            self._end_session(target, now, out)
+            return False
+        del self._sessions[provisional.id]
+        out.effects.append(CancelTimer((HELLO_TIMER, provisional.id)))
+        if target.connection is not None:
+            out.effects.append(
+                CloseConnection(
+                    target.connection, CloseCode.TAKEN_OVER, "session resumed elsewhere"
+                )
+            )
+            self._connections.pop(target.connection, None)
+        target.connection = connection
+        target.missed = 0
+        self._connections[connection] = target.id
+        out.effects.append(CancelTimer((RESUME_TIMER, target.id)))
+        out.effects.append(Rebind(connection, target.id))
+        identity = target.identity
+        out.send(
+            target.id,
+            Welcome(
+                v=PROTOCOL_VERSION,
+                session=target.id,
+                user=UserInfo(id=identity.user, name=identity.name),
+                maxMessageBytes=self.settings.max_message_bytes,
+                iceServers=self._ice_servers(identity.user, now),
+                iceTransportPolicy="relay" if self.settings.relay_only else "all",
+                online=self.presence.online()
+                if target.presence and self.settings.directory
+                else None,
+                resume=target.resume_token,
+                resumed=True,
+                resumeWindow=self.settings.resume_window,
+            ),
+        )
+        for seq, missed in replay:
+            out.effects.append(Send(target.id, missed, seq))
+        return True
 
     def _ice_servers(self, user: str, now: float) -> list[IceServer]:
         servers = list(self.settings.ice_servers)

@@ -84,6 +84,11 @@ class Hello(ClientMessage, tag="hello", kw_only=True):
     name: DisplayName = ""
     token: Token | None = None
     presence: bool = False
+    resume: Annotated[str, Meta(max_length=128)] | None = None
+    """The `resume` token of an earlier `welcome`: take that session back after a dropped
+    socket. Without it, or when it no longer works, the server opens a new session."""
+    lastSeq: Annotated[int, Meta(ge=0, le=2**53 - 1)] = 0
+    """With `resume`: the highest `seq` this client received; the server replays the rest."""
 
 
 class Join(ClientMessage, tag="join", kw_only=True):
@@ -157,6 +162,18 @@ class Hangup(ClientMessage, tag="hangup", kw_only=True):
     call: CallId
 
 
+class ResumeCall(ClientMessage, tag="resume-call", kw_only=True):
+    """After a server restart (`welcome` with `resumed: false` while in an answered call): take
+    the call up again. `peer` is the other side's user id and `role` says who called. When both
+    sides claim the same call within the resume window, both get `call-resumed`; otherwise the
+    waiting side gets `call-ended` with `connection-lost`."""
+
+    call: CallId
+    peer: UserId
+    role: Literal["caller", "callee"]
+    media: Media
+
+
 ClientMessageUnion = (
     Hello
     | Join
@@ -171,6 +188,7 @@ ClientMessageUnion = (
     | Reject
     | Cancel
     | Hangup
+    | ResumeCall
 )
 CLIENT_MESSAGE_TYPES: tuple[type[ClientMessage], ...] = (
     Hello,
@@ -186,6 +204,7 @@ CLIENT_MESSAGE_TYPES: tuple[type[ClientMessage], ...] = (
     Reject,
     Cancel,
     Hangup,
+    ResumeCall,
 )
 
 
@@ -193,7 +212,10 @@ CLIENT_MESSAGE_TYPES: tuple[type[ClientMessage], ...] = (
 
 
 class ServerMessage(Struct, tag_field="type", kw_only=True, omit_defaults=True):
-    pass
+    """Every server message but `welcome` carries `seq`, counting 1, 2, 3… per session. The
+    server fills it in as it sends; a client keeps the highest it has seen, for `hello.lastSeq`."""
+
+    seq: int = 0
 
 
 class UserInfo(Struct):
@@ -219,6 +241,12 @@ class Welcome(ServerMessage, tag="welcome", kw_only=True):
     iceTransportPolicy: IceTransportPolicy = "all"
     token: str | None = None
     online: list[UserInfo] | None = None
+    resume: str | None = None
+    """Send it as `hello.resume` to take this session back after a dropped socket."""
+    resumed: bool = False
+    """True when `hello.resume` worked: same session, room and call; missed messages follow."""
+    resumeWindow: float = 0
+    """Seconds the session waits for a resume after its socket drops (0: no resume)."""
 
 
 class RoomPeer(Struct):
@@ -345,6 +373,16 @@ class CallEnded(ServerMessage, tag="call-ended", kw_only=True):
     by: str | None
 
 
+class CallResumed(ServerMessage, tag="call-resumed", kw_only=True):
+    """Answers `resume-call` on both sides: the call goes on; `peer` is the other side's session
+    now (negotiate with it)."""
+
+    id: RequestId = None
+    call: str
+    media: Media
+    peer: str
+
+
 ServerMessageUnion = (
     Welcome
     | Joined
@@ -362,6 +400,7 @@ ServerMessageUnion = (
     | IncomingCall
     | CallAccepted
     | CallEnded
+    | CallResumed
 )
 SERVER_MESSAGE_TYPES: tuple[type[ServerMessage], ...] = (
     Welcome,
@@ -380,6 +419,7 @@ SERVER_MESSAGE_TYPES: tuple[type[ServerMessage], ...] = (
     IncomingCall,
     CallAccepted,
     CallEnded,
+    CallResumed,
 )
 
 

@@ -27,6 +27,9 @@ from parley.storage.history import CallHistory
 
 log = logging.getLogger(__name__)
 
+GOODBYE_CODES = (1000, 1001)
+UNRESUMABLE_CLOSES = (CloseCode.SLOW_CONSUMER, CloseCode.POLICY_VIOLATION)
+
 SETTINGS_KEY = web.AppKey("settings", ServerSettings)
 HUB_KEY = web.AppKey("hub", Hub)
 CONNECTIONS_KEY = web.AppKey("connections", set[Connection])
@@ -80,7 +83,7 @@ async def _serve_socket(
     connections = request.app[CONNECTIONS_KEY]
     connection = Connection(ws, request.transport, settings.outbox_max_bytes)
     connections.add(connection)
-    session = hub.open(connection)
+    connection_id = hub.open(connection)
     bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
     clock = asyncio.get_running_loop().time
     try:
@@ -89,17 +92,24 @@ async def _serve_socket(
                 await connection.shutdown(CloseCode.POLICY_VIOLATION, "message rate exceeded")
                 break
             if message.type is WSMsgType.TEXT:
-                hub.on_text(session, message.data)
+                hub.on_text(connection_id, message.data)
             elif message.type is WSMsgType.BINARY:
-                hub.on_binary(session)
+                hub.on_binary(connection_id)
     finally:
         throttle = request.app[THROTTLE_KEY]
-        state = hub.core.session(session)
+        state = hub.core.session_of(connection_id)
         if connection.close_code == CloseCode.AUTH_FAILED:
             throttle.failed(client, asyncio.get_running_loop().time())
         elif state is not None and state.welcomed:
             throttle.succeeded(client)
-        hub.close(session)
+        # A dead network, a missed heartbeat or a server restart keep the session for a resume.
+        # A client that closed with 1000/1001 said goodbye; one cut for flooding or for not
+        # reading has lost more than a resume could replay: those sessions end now.
+        if connection.close_code is None:
+            resumable = ws.close_code not in GOODBYE_CODES
+        else:
+            resumable = connection.close_code not in UNRESUMABLE_CLOSES
+        hub.close(connection_id, resumable=resumable)
         connections.discard(connection)
         await connection.finish()
     return ws
@@ -133,7 +143,7 @@ async def _close_sockets(app: web.Application) -> None:
     # All at once, each bounded: one client that stopped reading must not hold up the rest.
     connections: set[Connection] = app[CONNECTIONS_KEY]
     await asyncio.gather(
-        *(c.shutdown(CloseCode.GOING_AWAY, "server shutting down") for c in tuple(connections))
+        *(c.shutdown(CloseCode.SERVICE_RESTART, "server restarting") for c in tuple(connections))
     )
 
 

@@ -8,8 +8,10 @@ from typing import Protocol
 from parley.backplane.base import Backplane, SessionSink
 from parley.core.effects import (
     CancelTimer,
+    CloseConnection,
     CloseSession,
     Effect,
+    Rebind,
     RecordCall,
     Send,
     StartTimer,
@@ -34,12 +36,15 @@ class Hub:
         self.history = history
         self._loop = asyncio.get_running_loop()
         self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
+        self._sinks: dict[str, SessionSink] = {}
 
     def open(self, sink: SessionSink) -> str:
-        session, effects = self.core.connect(time.time())
-        self.backplane.attach(session, sink)
+        """A socket opened: returns its connection id (the id of its session, until a resume)."""
+        connection, effects = self.core.connect(time.time())
+        self._sinks[connection] = sink
+        self.backplane.attach(connection, sink)
         self._apply(effects)
-        return session
+        return connection
 
     def on_text(self, session: str, frame: str) -> None:
         request_id: RequestId = None
@@ -63,9 +68,18 @@ class Hub:
     def on_binary(self, session: str) -> None:
         self._apply(self.core.refuse(session, ErrorCode.BINARY_FRAME, "send JSON text frames"))
 
-    def close(self, session: str) -> None:
-        effects = self.core.disconnect(session, time.time())
-        self.backplane.detach(session)
+    def close(self, connection: str, *, resumable: bool) -> None:
+        """The socket is gone. A resumable session waits for its client to come back; the
+        others end now."""
+        session = self.core.session_of(connection)
+        sink = self._sinks.pop(connection, None)
+        now = time.time()
+        if resumable:
+            effects = self.core.connection_lost(connection, now)
+        else:
+            effects = self.core.disconnect(connection, now)
+        if session is not None and sink is not None:
+            self.backplane.detach(session.id, sink)
         self._apply(effects)
 
     def _apply(self, effects: list[Effect]) -> None:
@@ -73,11 +87,22 @@ class Hub:
         last_frame = b""
         for effect in effects:
             match effect:
-                case Send(session, message):
-                    # Fan-out hands the same message object to each member: encode it once.
+                case Send(session, message, seq):
+                    # Fan-out hands the same message object to each member: encode it once,
+                    # then splice each member's own `seq` in front.
                     if message is not last_message:
                         last_message, last_frame = message, encode(message)
-                    self.backplane.deliver(session, last_frame)
+                    frame = b'{"seq":%d,' % seq + last_frame[1:] if seq else last_frame
+                    self.backplane.deliver(session, frame)
+                case Rebind(connection, session):
+                    sink = self._sinks.get(connection)
+                    if sink is not None:
+                        self.backplane.detach(connection, sink)
+                        self.backplane.attach(session, sink)
+                case CloseConnection(connection, code, reason):
+                    sink = self._sinks.get(connection)
+                    if sink is not None:
+                        sink.close(code, reason)
                 case CloseSession(session, code, reason):
                     self.backplane.close(session, code, reason)
                 case StartTimer(key, deadline):

@@ -1,0 +1,739 @@
+"""Parley's benchmark: `make bench` (or `.venv/bin/python bench/run.py [--quick]`).
+
+Prints tables and the targets with PASS/MISS, and writes bench/results/latest.json. See
+bench/README.md for what each figure means and how it is taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import select
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from servers import (
+    BENCH,
+    LOADGEN_CORE,
+    ROOT,
+    Parley,
+    PeerServer,
+    Server,
+    peerserver_available,
+    peerserver_version,
+)
+
+RESULTS = BENCH / "results"
+LOADGEN = BENCH / "loadgen.py"
+LOADGEN_SATURATED = 0.85  # share of its core above which the load generator may be the limit
+NOISY = 0.15  # cores used by other processes during a window above which a run is flagged
+console = Console(width=130)
+
+
+# --- running the load generator ---------------------------------------------------------------
+
+
+class LoadGen:
+    """One load-generator process pinned to the load core; talks JSON lines."""
+
+    def __init__(self, job: dict[str, Any]) -> None:
+        self.job = job
+        command = ["taskset", "-c", LOADGEN_CORE, sys.executable, str(LOADGEN), json.dumps(job)]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        self._buffer = ""
+
+    def wait(self, event: str, timeout: float) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            while "\n" in self._buffer:
+                line, self._buffer = self._buffer.split("\n", 1)
+                message = json.loads(line)
+                if message.get("event") == event:
+                    return dict(message)
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                chunk = os.read(fd, 1 << 20).decode()
+                if chunk:
+                    self._buffer += chunk
+                    continue
+            if self.process.poll() is not None and not ready:
+                break
+        self.kill()
+        stderr = self.process.stderr.read() if self.process.stderr else ""
+        raise RuntimeError(f"load generator gave no {event!r} ({self.job['job']}): {stderr[-800:]}")
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+def run_job(job: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
+    generator = LoadGen({"deadline": timeout, **job})
+    try:
+        return generator.wait("result", timeout + 10)
+    finally:
+        generator.kill()
+
+
+# --- scenarios --------------------------------------------------------------------------------
+
+
+def median_of(runs: list[dict[str, Any]], get: Callable[[dict[str, Any]], float]) -> float:
+    return float(statistics.median(get(r) for r in runs))
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "delivered_per_s": median_of(runs, lambda r: r["delivered_per_s"]),
+        "p50_ms": median_of(runs, lambda r: r["latency"]["p50_ms"]),
+        "p99_ms": median_of(runs, lambda r: r["latency"]["p99_ms"]),
+        "p999_ms": median_of(runs, lambda r: r["latency"]["p999_ms"]),
+        "loadgen_cpu_max": max(r["loadgen_cpu"] for r in runs),
+        "server_cpu": median_of(runs, lambda r: r["server_cpu"]),
+        "other_cpu_max": max(r["other_cpu"] for r in runs),
+        "runs": runs,
+    }
+
+
+RELAY_CASES = [
+    ("max", "candidate", None),
+    ("max", "sdp", None),
+    ("rate", "candidate", 2000),
+    ("rate", "candidate", 20000),
+]
+
+
+def relay(servers: list[Server], reps: int, seconds: float, pairs: int) -> dict[str, Any]:
+    """Every case on every server, repeated; servers interleaved so drift hits both alike."""
+    raw: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for rep in range(reps):
+        for mode, kind, rate in RELAY_CASES:
+            case = f"{mode}-{kind}" + (f"-{rate}" if rate else "")
+            for server in servers:
+                job = {
+                    "job": "relay",
+                    "server": server.name,
+                    "url": server.url,
+                    "server_pid": server.pid,
+                    "pairs": pairs,
+                    "kind": kind,
+                    "mode": mode,
+                    "rate": rate,
+                    "warmup": 1.0,
+                    "duration": seconds,
+                    "max_duration": seconds,
+                    "window": 4,
+                }
+                result = run_job(job)
+                raw.setdefault(case, {}).setdefault(server.name, []).append(result)
+                lat = result["latency"]
+                console.print(
+                    f"  rep {rep + 1}/{reps} {case:<22} {server.name:<10} "
+                    f"{result['delivered_per_s']:>9,.0f} msg/s  p50 {lat['p50_ms']:.3f}  "
+                    f"p99 {lat['p99_ms']:.3f} ms  loadgen {result['loadgen_cpu']:.0%}  "
+                    f"server {result['server_cpu']:.0%}  other {result['other_cpu']:.0%}"
+                )
+    return {
+        case: {name: summarize(runs) for name, runs in by_server.items()}
+        for case, by_server in raw.items()
+    }
+
+
+def open_and_hold(
+    server: Server, count: int, concurrency: int, stop_file: str, **extra: Any
+) -> list[LoadGen]:
+    """`count` connections from as many load generators as the fd limit needs (10k each)."""
+    generators = []
+    chunk = 10_000
+    for offset in range(0, count, chunk):
+        generators.append(
+            LoadGen(
+                {
+                    "job": "hold",
+                    "server": server.name,
+                    "url": server.url,
+                    "server_pid": server.pid,
+                    "count": min(chunk, count - offset),
+                    "offset": offset,
+                    "concurrency": concurrency,
+                    "stop_file": stop_file,
+                    "max_hold": 180,
+                    "deadline": 400,
+                    **extra,
+                }
+            )
+        )
+    return generators
+
+
+def memory(make: Callable[[], Server], counts: list[int]) -> list[dict[str, Any]]:
+    """RSS growth per idle connection: fresh server, warm-up, baseline, N connections, RSS."""
+    rows = []
+    for count in counts:
+        with make() as server, tempfile.TemporaryDirectory() as scratch:
+            warm = run_job(
+                {
+                    "job": "hold",
+                    "server": server.name,
+                    "url": server.url,
+                    "server_pid": server.pid,
+                    "count": 200,
+                    "concurrency": 50,
+                    "stop_file": "",
+                    "max_hold": 0,
+                }
+            )
+            time.sleep(1.0)
+            base = server.rss_kib()
+            stop = os.path.join(scratch, "stop")
+            generators = open_and_hold(server, count, 200, stop)
+            ready = [g.wait("ready", 300) for g in generators]
+            time.sleep(2.0)
+            rss = server.rss_kib()
+            Path(stop).touch()
+            for g in generators:
+                g.wait("result", 60)
+                g.kill()
+            opened = sum(r["opened"] for r in ready)
+            row = {
+                "connections": count,
+                "opened": opened,
+                "failed": sum(r["failed"] for r in ready),
+                "baseline_kib": base,
+                "rss_kib": rss,
+                "kib_per_connection": (rss - base) / max(1, opened),
+                "loadgen_cpu_max": max(r["loadgen_cpu"] for r in ready),
+                "warmup_opened": warm["opened"],
+            }
+            console.print(
+                f"  {server.name:<10} {count:>6} idle: {opened} open, RSS {base} -> {rss} KiB, "
+                f"{row['kib_per_connection']:.1f} KiB each"
+            )
+            rows.append(row)
+    return rows
+
+
+def storm(make: Callable[[], Server], count: int, concurrency: int) -> dict[str, Any]:
+    """Worst relay latency between 5 pairs (200 msg/s) while `count` clients connect."""
+    with make() as server, tempfile.TemporaryDirectory() as scratch:
+        probe_stop, storm_stop = os.path.join(scratch, "probe"), os.path.join(scratch, "storm")
+        probe = LoadGen(
+            {
+                "job": "relay",
+                "server": server.name,
+                "url": server.url,
+                "server_pid": server.pid,
+                "pairs": 5,
+                "kind": "candidate",
+                "mode": "rate",
+                "rate": 200,
+                "warmup": 0.5,
+                "max_duration": 120,
+                "stop_file": probe_stop,
+                "deadline": 200,
+            }
+        )
+        try:
+            probe.wait("ready", 30)
+            time.sleep(1.0)
+            generators = open_and_hold(server, count, concurrency, storm_stop, idle_priority=True)
+            connected = [g.wait("ready", 300) for g in generators]
+            time.sleep(0.5)
+            Path(probe_stop).touch()
+            result = probe.wait("result", 30)
+            Path(storm_stop).touch()
+            for g in generators:
+                g.wait("result", 60)
+                g.kill()
+        finally:
+            probe.kill()
+    out = {
+        "connections": count,
+        "concurrency": concurrency,
+        "opened": sum(c["opened"] for c in connected),
+        "connect_per_s": sum(c["per_s"] for c in connected),
+        "connect_p99_ms": max(c["connect"].get("p99_ms", 0) for c in connected),
+        "probe": result["latency"],
+        "probe_loadgen_cpu": result["loadgen_cpu"],
+        "storm_loadgen_cpu": max(c["loadgen_cpu"] for c in connected),
+        "other_cpu": result["other_cpu"],
+    }
+    console.print(
+        f"  {server.name:<10} {out['opened']} connected at {out['connect_per_s']:,.0f}/s; probe "
+        f"max {out['probe']['max_ms']:.2f} ms, p99 {out['probe']['p99_ms']:.3f} ms"
+    )
+    return out
+
+
+def invites(pairs: int, calls: int) -> dict[str, Any]:
+    with Parley() as server:
+        result = run_job(
+            {
+                "job": "invites",
+                "url": server.url,
+                "server_pid": server.pid,
+                "pairs": pairs,
+                "calls_per_pair": calls,
+            },
+            timeout=240,
+        )
+    console.print(
+        f"  invite -> incoming-call p50 {result['to_callee']['p50_ms']:.3f} ms, "
+        f"p99 {result['to_callee']['p99_ms']:.3f} ms ({result['to_callee']['count']} calls)"
+    )
+    return result
+
+
+def browser(reps: int) -> dict[str, Any]:
+    if not Path("/usr/bin/chromium").exists():
+        return {"skipped": "Chromium (/usr/bin/chromium) not installed"}
+    if os.geteuid() != 0:
+        return {"skipped": "needs root for a private network namespace"}
+    out = subprocess.run(
+        [sys.executable, str(BENCH / "browser_setup.py"), str(reps)],
+        capture_output=True,
+        text=True,
+        timeout=60 + 30 * reps,
+    )
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if out.returncode != 0 or not lines:
+        return {"skipped": f"failed: {out.stderr.strip()[-400:]}"}
+    result: dict[str, Any] = json.loads(lines[-1])
+    console.print(
+        f"  accept -> ICE connected {result['parley']['ice_ms']} ms (bound "
+        f"{result['bound']['ice_ms']}), first frame {result['parley']['frame_ms']} ms "
+        f"(bound {result['bound']['frame_ms']})"
+    )
+    return result
+
+
+def redis_relay() -> dict[str, Any]:
+    """Relay latency across two Parley processes joined by Redis. The scale-out issue has not
+    landed: when `parley serve` grows its Redis option, start two servers here (one per core
+    would break the pinning: put both on core 0), pair clients across them, and reuse relay()."""
+    return {"skipped": "n/a (scale-out not landed)"}
+
+
+def profile(seconds: float) -> dict[str, Any]:
+    """py-spy on the server during max-rate candidate relays: once for the collapsed stacks
+    (summarized into results/profile.md), once for a flame graph (results/profile.svg). The
+    sampler costs CPU: these runs' figures are not used elsewhere."""
+    py_spy = Path(sys.executable).parent / "py-spy"
+    if not py_spy.exists():
+        return {"skipped": "py-spy not installed"}
+    raw, svg = RESULTS / "profile.raw", RESULTS / "profile.svg"
+    rates = []
+    for fmt_name, output in (("raw", raw), ("flamegraph", svg)):
+        with Parley() as server:
+            spy = subprocess.Popen(
+                [
+                    str(py_spy),
+                    "record",
+                    "--pid",
+                    str(server.pid),
+                    "--duration",
+                    str(int(seconds)),
+                    "--rate",
+                    "250",
+                    "--format",
+                    fmt_name,
+                    "--output",
+                    str(output),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            time.sleep(0.5)
+            job = {
+                "job": "relay",
+                "server": "parley",
+                "url": server.url,
+                "server_pid": server.pid,
+                "pairs": 100,
+                "kind": "candidate",
+                "mode": "max",
+                "warmup": 0.5,
+                "duration": seconds + 1,
+                "window": 4,
+            }
+            rates.append(run_job(job)["delivered_per_s"])
+            spy.wait(timeout=60)
+    summary = summarize_stacks(raw)
+    (RESULTS / "profile.md").write_text(summary["markdown"], encoding="utf-8")
+    return {"relay_per_s_while_sampled": rates, "top_self": summary["top_self"][:15]}
+
+
+def summarize_stacks(raw: Path) -> dict[str, Any]:
+    """Self and inclusive sample shares per function, from py-spy's collapsed stacks."""
+    self_counts: dict[str, int] = {}
+    incl_counts: dict[str, int] = {}
+    total = 0
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack:
+            continue
+        count = int(count_text)
+        # "function (path/file.py:line)" -> "function (file.py)": one entry per function
+        frames = []
+        for frame in stack.split(";"):
+            name, _, where = frame.partition(" (")
+            frames.append(f"{name} ({Path(where.split(':')[0]).name})" if where else name)
+        total += count
+        self_counts[frames[-1]] = self_counts.get(frames[-1], 0) + count
+        for frame in set(frames):
+            incl_counts[frame] = incl_counts.get(frame, 0) + count
+
+    def top(counts: dict[str, int], n: int) -> list[tuple[str, float]]:
+        ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:n]
+        return [(name, count / max(1, total)) for name, count in ranked]
+
+    top_self, top_incl = top(self_counts, 30), top(incl_counts, 45)
+    lines = [f"# Parley relay hot path (py-spy, {total} samples)", "", "## Self time", ""]
+    lines += [f"- {share:6.1%}  {name}" for name, share in top_self]
+    lines += ["", "## Inclusive time", ""]
+    lines += [f"- {share:6.1%}  {name}" for name, share in top_incl]
+    return {"top_self": top_self, "top_inclusive": top_incl, "markdown": "\n".join(lines) + "\n"}
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def fmt(value: float | None, spec: str = ".3f", unit: str = "") -> str:
+    return "n/a" if value is None else f"{value:{spec}}{unit}"
+
+
+def ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def flags_for(summary: dict[str, Any] | None, offered: float | None = None) -> str:
+    if summary is None:
+        return ""
+    flags = []
+    if summary["loadgen_cpu_max"] > LOADGEN_SATURATED:
+        flags.append("LOADGEN SATURATED")
+    if summary["other_cpu_max"] > NOISY:
+        flags.append(f"noisy (other procs {summary['other_cpu_max']:.0%})")
+    if offered and summary["delivered_per_s"] < 0.97 * offered:
+        flags.append("server fell behind")
+    return ", ".join(flags)
+
+
+def report(results: dict[str, Any]) -> list[dict[str, Any]]:
+    relay_results = results["relay"]
+    has_peer = "peerserver_skipped" not in results
+
+    def cpus(p: dict[str, Any] | None, s: dict[str, Any] | None) -> str:
+        return (
+            f"{fmt(p and p['loadgen_cpu_max'], '.0%')} / {fmt(s and s['loadgen_cpu_max'], '.0%')}"
+        )
+
+    def get(case: str, name: str) -> dict[str, Any] | None:
+        by_server: dict[str, Any] | None = relay_results.get(case)
+        return by_server.get(name) if by_server else None
+
+    table = Table(
+        title="Signaling relay: 100 room pairs, both directions, server on core 0, "
+        "load generator on core 1 (medians of repetitions)"
+    )
+    for column in (
+        "measure",
+        "Parley",
+        "PeerServer",
+        "Parley/PeerServer",
+        "load-gen CPU (P / S, max)",
+        "flags",
+    ):
+        table.add_column(column)
+    rows = [
+        ("max-candidate", "throughput, ~260-B candidates (msg/s)", "delivered_per_s", ",.0f", None),
+        ("max-sdp", "throughput, ~4.4-KB SDP offers (msg/s)", "delivered_per_s", ",.0f", None),
+    ]
+    for case, label, key, spec, _ in rows:
+        p, s = get(case, "parley"), get(case, "peerserver")
+        table.add_row(
+            label,
+            fmt(p and p[key], spec),
+            fmt(s and s[key], spec),
+            fmt(ratio(p and p[key], s and s[key]), ".2f", "x"),
+            f"{fmt(p and p['loadgen_cpu_max'], '.0%')} / {fmt(s and s['loadgen_cpu_max'], '.0%')}",
+            "; ".join(filter(None, [flags_for(p), flags_for(s)])),
+        )
+    for rate in (2000, 20000):
+        case = f"rate-candidate-{rate}"
+        p, s = get(case, "parley"), get(case, "peerserver")
+        for key, label in (("p50_ms", "p50"), ("p99_ms", "p99"), ("p999_ms", "p99.9")):
+            table.add_row(
+                f"latency {label} at {rate // 1000}k msg/s (ms)",
+                fmt(p and p[key]),
+                fmt(s and s[key]),
+                fmt(ratio(p and p[key], s and s[key]), ".2f", "x"),
+                cpus(p, s) if key == "p50_ms" else "",
+                "; ".join(filter(None, [flags_for(p, rate), flags_for(s, rate)]))
+                if key == "p50_ms"
+                else "",
+            )
+    redis = results["redis"]
+    table.add_row("relay latency across two processes (Redis)", redis["skipped"], "", "", "", "")
+    console.print(table)
+
+    mem = Table(title="Server RSS per idle connection (hello answered; fresh server for each N)")
+    for column in (
+        "connections",
+        "Parley KiB/conn",
+        "PeerServer KiB/conn",
+        "Parley RSS MiB",
+        "PeerServer RSS MiB",
+    ):
+        mem.add_column(column)
+    peer_mem = {row["connections"]: row for row in results.get("memory_peerserver", [])}
+    for row in results["memory_parley"]:
+        other = peer_mem.get(row["connections"])
+        mem.add_row(
+            f"{row['connections']:,}"
+            + ("" if row["opened"] == row["connections"] else f" ({row['opened']:,} opened)"),
+            f"{row['kib_per_connection']:.1f}",
+            fmt(other and other["kib_per_connection"], ".1f"),
+            f"{row['rss_kib'] / 1024:.0f}",
+            fmt(other and other["rss_kib"] / 1024, ".0f"),
+        )
+    console.print(mem)
+
+    other = Table(title="Connection storm, direct calls, browser call set-up")
+    for column in ("measure", "Parley", "PeerServer / bound", "ratio"):
+        other.add_column(column)
+    st, stp = results["storm_parley"], results.get("storm_peerserver")
+    other.add_row(
+        f"worst relay latency while {st['connections']:,} clients connect "
+        f"({st['concurrency']} at a time) (ms)",
+        f"{st['probe']['max_ms']:.2f} (p99 {st['probe']['p99_ms']:.2f})",
+        fmt(stp and stp["probe"]["max_ms"], ".2f"),
+        fmt(ratio(st["probe"]["max_ms"], stp and stp["probe"]["max_ms"]), ".2f", "x"),
+    )
+    other.add_row(
+        "  connects per second during the storm",
+        f"{st['connect_per_s']:,.0f}",
+        fmt(stp and stp["connect_per_s"], ",.0f"),
+        "",
+    )
+    inv = results["invites"]["to_callee"]
+    other.add_row(
+        "invite -> callee ringing p50 / p99 (ms)",
+        f"{inv['p50_ms']:.3f} / {inv['p99_ms']:.3f}",
+        "",
+        "",
+    )
+    br = results["browser"]
+    if "skipped" in br:
+        other.add_row("call set-up in Chromium", br["skipped"], "", "")
+    else:
+        for key, label in (("ice_ms", "ICE connected"), ("frame_ms", "first remote video frame")):
+            p, b = br["parley"][key], br["bound"][key]
+            other.add_row(
+                f"accept -> {label} (ms), vs in-page bound",
+                fmt(p, ".0f"),
+                fmt(b, ".0f"),
+                fmt(ratio(p, b), ".2f", "x"),
+            )
+    console.print(other)
+
+    targets = []
+
+    def target(name: str, measured: str, ok: bool | None) -> None:
+        targets.append(
+            {
+                "target": name,
+                "measured": measured,
+                "verdict": "n/a" if ok is None else ("PASS" if ok else "MISS"),
+            }
+        )
+
+    for case, label in (("max-candidate", "candidates"), ("max-sdp", "4-KB SDPs")):
+        p, s = get(case, "parley"), get(case, "peerserver")
+        r = ratio(p and p["delivered_per_s"], s and s["delivered_per_s"]) if has_peer else None
+        target(
+            f"relay throughput >= 1.5x PeerServer ({label})",
+            fmt(r, ".2f", "x"),
+            None if r is None else r >= 1.5,
+        )
+    p, s = get("rate-candidate-2000", "parley"), get("rate-candidate-2000", "peerserver")
+    r = ratio(p and p["p99_ms"], s and s["p99_ms"]) if has_peer else None
+    target(
+        "p99 at 2k msg/s <= 1.1x PeerServer's",
+        f"{fmt(r, '.2f', 'x')} ({fmt(p and p['p99_ms'])} vs {fmt(s and s['p99_ms'])} ms)",
+        None if r is None else r <= 1.1,
+    )
+    p = get("rate-candidate-20000", "parley")
+    target(
+        "p99 at 20k msg/s <= 1 ms",
+        fmt(p and p["p99_ms"], ".3f", " ms"),
+        None if p is None else p["p99_ms"] <= 1.0,
+    )
+    target(
+        f"worst latency <= 10 ms while {st['connections']:,} clients connect",
+        f"{st['probe']['max_ms']:.2f} ms",
+        st["probe"]["max_ms"] <= 10.0,
+    )
+    worst = max(row["kib_per_connection"] for row in results["memory_parley"])
+    per_n = ", ".join(f"{row['kib_per_connection']:.1f}" for row in results["memory_parley"])
+    target(
+        "<= 12 KB RSS per idle connection (every N)",
+        f"{worst:.1f} KiB ({per_n})",
+        worst * 1024 <= 12_000,
+    )
+    if "skipped" in br:
+        target("call set-up (accept -> ICE connected) <= 1.3x bound", br["skipped"], None)
+        target("call set-up (accept -> first frame) <= 1.05x bound", br["skipped"], None)
+    else:
+        for key, label, limit in (
+            ("ice_ms", "ICE connected", 1.3),
+            ("frame_ms", "first frame", 1.05),
+        ):
+            r = ratio(br["parley"][key], br["bound"][key])
+            target(
+                f"call set-up (accept -> {label}) <= {limit}x in-page bound",
+                f"{fmt(r, '.2f', 'x')} ({fmt(br['parley'][key], '.0f')} vs "
+                f"{fmt(br['bound'][key], '.0f')} ms)",
+                None if r is None else r <= limit,
+            )
+    tt = Table(title="Targets")
+    for column in ("target", "measured", "verdict"):
+        tt.add_column(column)
+    for t in targets:
+        style = {"PASS": "green", "MISS": "red"}.get(t["verdict"], "yellow")
+        tt.add_row(t["target"], t["measured"], f"[{style}]{t['verdict']}[/{style}]")
+    console.print(tt)
+    return targets
+
+
+# --- main -------------------------------------------------------------------------------------
+
+
+def environment() -> dict[str, Any]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown",
+    )
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "src"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "commit": commit,
+        "src_uncommitted_changes": bool(dirty),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, shorter runs")
+    parser.add_argument(
+        "--profile", action="store_true", help="only profile Parley's relay hot path with py-spy"
+    )
+    parser.add_argument("--output", default=str(RESULTS / "latest.json"))
+    args = parser.parse_args()
+
+    if shutil.which("taskset") is None or (os.cpu_count() or 1) < 2:
+        sys.exit("the bench needs taskset and two cores (server on one, load on the other)")
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # servers inherit it
+    os.sched_setaffinity(0, {int(LOADGEN_CORE)})  # this process idles on the load core
+    RESULTS.mkdir(exist_ok=True)
+
+    if args.profile:
+        result = profile(10.0)
+        console.print(result)
+        return
+
+    quick = args.quick
+    reps = 1 if quick else 3
+    seconds = 2.0 if quick else 5.0
+    # The fd hard limit here is 20000 for each process; the server needs a few for itself.
+    top = min(20_000, hard - 100)
+    counts = [1_000, 5_000] if quick else [1_000, 5_000, top]
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "environment": environment(),
+        "quick": quick,
+        "reps": reps,
+        "seconds_per_run": seconds,
+    }
+
+    why_not = peerserver_available()
+    if why_not:
+        results["peerserver_skipped"] = why_not
+        console.print(f"[yellow]PeerServer skipped: {why_not}[/yellow]")
+    else:
+        results["environment"]["peerserver"] = peerserver_version()
+
+    console.rule("relay throughput and latency")
+    with Parley() as parley:
+        servers: list[Server] = [parley]
+        if not why_not:
+            peer = PeerServer()
+            peer.start()
+            servers.append(peer)
+        try:
+            results["relay"] = relay(servers, reps, seconds, 100)
+        finally:
+            for server in servers[1:]:
+                server.stop()
+
+    console.rule("memory per idle connection")
+    results["memory_parley"] = memory(Parley, counts)
+    if not why_not:
+        results["memory_peerserver"] = memory(PeerServer, counts)
+
+    console.rule("worst latency during a connection storm")
+    results["storm_parley"] = storm(Parley, 5_000, 100)
+    if not why_not:
+        results["storm_peerserver"] = storm(PeerServer, 5_000, 100)
+
+    console.rule("direct call: invite -> ringing")
+    results["invites"] = invites(10 if quick else 40, 3 if quick else 10)
+
+    console.rule("call set-up in Chromium")
+    results["browser"] = browser(2 if quick else 7)
+    results["redis"] = redis_relay()
+
+    console.rule("results")
+    results["targets"] = report(results)
+    results["elapsed_s"] = time.monotonic() - started
+    Path(args.output).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    console.print(f"wrote {os.path.relpath(args.output, ROOT)} in {results['elapsed_s']:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
