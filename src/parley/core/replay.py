@@ -7,25 +7,48 @@ client says the highest `seq` it saw and is sent everything after it, once, in o
 
 from collections import deque
 
-from parley.protocol.messages import ServerMessage
+from parley.protocol.messages import RelayedAnswer, RelayedOffer, ServerMessage
+
+# What a message that is not an SDP weighs in the log, roughly (candidates, presence, calls).
+SMALL_MESSAGE_BYTES = 256
+
+
+def approximate_size(message: ServerMessage) -> int:
+    if type(message) is RelayedOffer or type(message) is RelayedAnswer:
+        return len(message.sdp) + SMALL_MESSAGE_BYTES
+    return SMALL_MESSAGE_BYTES
 
 
 class ReplayLog:
-    __slots__ = ("_capacity", "_entries", "last_seq")
+    __slots__ = ("_bytes", "_capacity", "_entries", "_max_bytes", "last_seq")
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, max_bytes: int) -> None:
         self._capacity = capacity
+        self._max_bytes = max_bytes
         # Most sessions get a handful of messages in their life: allocate the deque on demand.
-        self._entries: deque[tuple[int, ServerMessage]] | None = None
+        self._entries: deque[tuple[int, ServerMessage, int]] | None = None
+        self._bytes = 0
         self.last_seq = 0
 
     def append(self, message: ServerMessage) -> int:
         self.last_seq += 1
-        if self._capacity > 0:
-            if self._entries is None:
-                self._entries = deque(maxlen=self._capacity)
-            self._entries.append((self.last_seq, message))
+        if self._capacity <= 0:
+            return self.last_seq
+        if self._entries is None:
+            self._entries = deque()
+        size = approximate_size(message)
+        self._entries.append((self.last_seq, message, size))
+        self._bytes += size
+        while len(self._entries) > self._capacity or (
+            self._bytes > self._max_bytes and len(self._entries) > 1
+        ):
+            self._bytes -= self._entries.popleft()[2]
         return self.last_seq
+
+    @property
+    def oldest_seq(self) -> int:
+        """The first seq still kept (last_seq + 1 when none is)."""
+        return self._entries[0][0] if self._entries else self.last_seq + 1
 
     def after(self, seq: int) -> list[tuple[int, ServerMessage]] | None:
         """The messages numbered above `seq`, oldest first; None when some of them were
@@ -34,8 +57,6 @@ class ReplayLog:
             return None
         if seq == self.last_seq:
             return []
-        entries = self._entries or deque()
-        oldest = entries[0][0] if entries else self.last_seq + 1
-        if seq + 1 < oldest:
+        if seq + 1 < self.oldest_seq:
             return None
-        return [entry for entry in entries if entry[0] > seq]
+        return [(number, message) for number, message, _ in self._entries or () if number > seq]

@@ -95,6 +95,8 @@ class CoreSettings:
     resume_queue: int = 256
     # Messages kept even while connected: the last ones written may have died with the socket.
     replay_margin: int = 64
+    # And the most the kept messages may weigh (SDPs are up to 60 kB each).
+    replay_bytes: int = 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -107,7 +109,9 @@ class Session:
     presence: bool = False
     room: str | None = None
     resume_token: str | None = None
+    # While away: how many messages it missed, counting from which seq.
     missed: int = 0
+    missed_from: int = 0
 
     @property
     def welcomed(self) -> bool:
@@ -145,7 +149,9 @@ class SignalingCore:
         while session_id in self._sessions or session_id in self._connections:
             session_id = self._new_id()
         self._sessions[session_id] = Session(
-            session_id, ReplayLog(self._log_capacity), connection=session_id
+            session_id,
+            ReplayLog(self._log_capacity, self.settings.replay_bytes),
+            connection=session_id,
         )
         self._connections[session_id] = session_id
         deadline = now + self.settings.hello_timeout
@@ -232,6 +238,7 @@ class SignalingCore:
             self._end_session(session, now, out)
         else:
             session.missed = 0
+            session.missed_from = session.log.last_seq + 1
             deadline = now + self.settings.resume_window
             out.effects.append(StartTimer((RESUME_TIMER, session.id), deadline))
         return self._numbered(out.effects, now)
@@ -325,7 +332,11 @@ class SignalingCore:
             effect.seq = session.log.append(effect.message)
             if session.connection is None:
                 session.missed += 1
-                if session.missed > self.settings.resume_queue and session not in overflowed:
+                lost = (
+                    session.missed > self.settings.resume_queue
+                    or session.log.oldest_seq > session.missed_from
+                )
+                if lost and session not in overflowed:
                     overflowed.append(session)
         return overflowed
 
