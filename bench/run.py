@@ -94,6 +94,43 @@ def run_job(job: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
         generator.kill()
 
 
+def busy_cores(seconds: float = 0.5) -> float:
+    """How many cores the whole machine keeps busy, sampled over `seconds`."""
+
+    def busy() -> float:
+        ticks = [int(f) for f in Path("/proc/stat").read_text().split("\n")[0].split()[1:9]]
+        return float(sum(ticks) - ticks[3] - ticks[4])
+
+    before = busy()
+    time.sleep(seconds)
+    return (busy() - before) / os.sysconf("SC_CLK_TCK") / seconds
+
+
+def wait_for_quiet(max_wait: float) -> float:
+    """On a shared machine: wait (bounded) until other processes leave the cores alone, so a
+    run measures the server and not a neighbour. Returns the last busy sample."""
+    deadline = time.monotonic() + max_wait
+    load = busy_cores()
+    while load > NOISY and time.monotonic() < deadline:
+        load = busy_cores()
+    return load
+
+
+def run_measured(job: dict[str, Any], quiet_wait: float) -> dict[str, Any]:
+    """A relay run, after waiting for a quiet machine; run once more when another process
+    took CPU during it, keeping the quieter of the two."""
+    best: dict[str, Any] | None = None
+    for _ in range(2):
+        wait_for_quiet(quiet_wait)
+        result = run_job(job)
+        if best is None or result["other_cpu"] < best["other_cpu"]:
+            best = result
+        if best["other_cpu"] <= NOISY:
+            break
+    assert best is not None
+    return best
+
+
 # --- scenarios --------------------------------------------------------------------------------
 
 
@@ -122,7 +159,9 @@ RELAY_CASES = [
 ]
 
 
-def relay(servers: list[Server], reps: int, seconds: float, pairs: int) -> dict[str, Any]:
+def relay(
+    servers: list[Server], reps: int, seconds: float, pairs: int, quiet_wait: float
+) -> dict[str, Any]:
     """Every case on every server, repeated; servers interleaved so drift hits both alike."""
     raw: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for rep in range(reps):
@@ -143,7 +182,7 @@ def relay(servers: list[Server], reps: int, seconds: float, pairs: int) -> dict[
                     "max_duration": seconds,
                     "window": 4,
                 }
-                result = run_job(job)
+                result = run_measured(job, quiet_wait)
                 raw.setdefault(case, {}).setdefault(server.name, []).append(result)
                 lat = result["latency"]
                 console.print(
@@ -234,6 +273,7 @@ def memory(make: Callable[[], Server], counts: list[int]) -> list[dict[str, Any]
 
 def storm(make: Callable[[], Server], count: int, concurrency: int) -> dict[str, Any]:
     """Worst relay latency between 5 pairs (200 msg/s) while `count` clients connect."""
+    wait_for_quiet(20.0)
     with make() as server, tempfile.TemporaryDirectory() as scratch:
         probe_stop, storm_stop = os.path.join(scratch, "probe"), os.path.join(scratch, "storm")
         probe = LoadGen(
@@ -285,6 +325,7 @@ def storm(make: Callable[[], Server], count: int, concurrency: int) -> dict[str,
 
 
 def invites(pairs: int, calls: int) -> dict[str, Any]:
+    wait_for_quiet(20.0)
     with Parley() as server:
         result = run_job(
             {
@@ -308,6 +349,7 @@ def browser(reps: int) -> dict[str, Any]:
         return {"skipped": "Chromium (/usr/bin/chromium) not installed"}
     if os.geteuid() != 0:
         return {"skipped": "needs root for a private network namespace"}
+    wait_for_quiet(20.0)
     out = subprocess.run(
         [sys.executable, str(BENCH / "browser_setup.py"), str(reps)],
         capture_output=True,
@@ -706,7 +748,7 @@ def main() -> None:
             peer.start()
             servers.append(peer)
         try:
-            results["relay"] = relay(servers, reps, seconds, 100)
+            results["relay"] = relay(servers, reps, seconds, 100, 5.0 if quick else 20.0)
         finally:
             for server in servers[1:]:
                 server.stop()

@@ -102,9 +102,17 @@ class CallHistory:
                     .values(answered_at=_at(record.answered), media=record.media)
                 )
             else:
+                answered = record.answered
+                if answered is None and record.ended is not None:
+                    # A call taken back after a restart: this process never saw it answered.
+                    stored = await db.scalar(
+                        sa.select(calls.c.answered_at).where(calls.c.id == record.id)
+                    )
+                    stored = _as_utc(stored)
+                    answered = stored.timestamp() if stored is not None else None
                 duration = (
-                    record.ended - record.answered
-                    if record.ended is not None and record.answered is not None
+                    record.ended - answered
+                    if record.ended is not None and answered is not None
                     else None
                 )
                 await db.execute(

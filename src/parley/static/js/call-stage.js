@@ -44,9 +44,15 @@ export class CallStage {
         this.#startTimer();
         document.body.dataset.state = 'in-call';
         setStatus('inCall');
+      } else if ((detail === 'disconnected' || detail === 'failed') && this.startedAt) {
+        // Still in the call: ICE restarts on its own (call.js), the timer keeps counting.
+        setStatus('reconnecting');
       } else if (detail === 'failed') {
         setStatus('iceFailed');
       }
+    });
+    call.addEventListener('restarting', () => {
+      if (this.startedAt) setStatus('reconnecting');
     });
   }
 

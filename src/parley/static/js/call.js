@@ -5,10 +5,21 @@
 // The first exchange is made collision-free on purpose: the impolite side offers first and the
 // polite side adds its tracks when that offer arrives. Chromium's ICE agent was seen to stop
 // gathering for good when the implicit rollback hit an offer still being set locally.
+//
+// When the network path breaks, ICE is restarted (a new offer with new credentials). Both
+// sides notice at about the same time, so the impolite side restarts first and the polite side
+// only if no restart offer came from the other side meanwhile: no glare in the common case.
+
+// How long ICE may stay `disconnected` before a restart (it often recovers by itself).
+const RESTART_AFTER_DISCONNECTED_MS = { impolite: 2500, polite: 6000 };
+const POLITE_RESTART_AFTER_FAILED_MS = 4000;
+// A restart made while the network was still down finds no path: try again, less and less often.
+const RESTART_RETRY_FIRST_MS = 5000;
+const RESTART_RETRY_MAX_MS = 20_000;
 
 /**
  * Events: `track` (detail: the remote MediaStream), `state` (detail: connectionState),
- * `error` (detail: Error).
+ * `restarting` (an ICE restart began), `error` (detail: Error).
  */
 export class PeerCall extends EventTarget {
   /**
@@ -30,8 +41,26 @@ export class PeerCall extends EventTarget {
     this.ignoreOffer = false;
     this.closed = false;
     this.tracksAdded = false;
+    this.iceRestarts = 0;
+    this.restartsInARow = 0;
+    this.lastRemoteOfferAt = 0;
+    /** @type {number | null} */
+    this.restartTimer = null;
     this.pc = new RTCPeerConnection(configuration);
     this.#wire();
+  }
+
+  /** Starts an ICE restart: new credentials, new candidates, same call. */
+  restartIce() {
+    if (this.closed) return;
+    this.#clearRestartTimer();
+    this.iceRestarts += 1;
+    this.restartsInARow += 1;
+    console.debug('parley: ICE restart', this.iceRestarts);
+    this.dispatchEvent(new CustomEvent('restarting'));
+    this.pc.restartIce(); // negotiationneeded follows: perfect negotiation sends the offer
+    const retry = Math.min(RESTART_RETRY_MAX_MS, RESTART_RETRY_FIRST_MS * 2 ** (this.restartsInARow - 1));
+    this.#restartLater(retry);
   }
 
   /** The impolite side adds its tracks now (negotiationneeded then offers); the polite side
@@ -51,6 +80,7 @@ export class PeerCall extends EventTarget {
       if (this.ignoreOffer) return;
       await pc.setRemoteDescription(description);
       if (description.type === 'offer') {
+        this.lastRemoteOfferAt = performance.now();
         // Tracks added now reuse the offer's transceivers, so the answer carries them.
         this.#addLocalTracks();
         await pc.setLocalDescription();
@@ -76,6 +106,7 @@ export class PeerCall extends EventTarget {
   close() {
     if (this.closed) return;
     this.closed = true;
+    this.#clearRestartTimer();
     this.pc.close();
     for (const track of this.remoteStream.getTracks()) this.remoteStream.removeTrack(track);
   }
@@ -111,6 +142,40 @@ export class PeerCall extends EventTarget {
     pc.addEventListener('connectionstatechange', () => {
       this.dispatchEvent(new CustomEvent('state', { detail: pc.connectionState }));
     });
+    pc.addEventListener('iceconnectionstatechange', () => this.#watchIce());
+  }
+
+  #watchIce() {
+    const state = this.pc.iceConnectionState;
+    console.debug('parley: ice', state);
+    if (state === 'connected' || state === 'completed' || state === 'closed') {
+      this.#clearRestartTimer();
+      this.restartsInARow = 0;
+    } else if (state === 'failed') {
+      if (!this.polite) this.restartIce();
+      else this.#restartLater(POLITE_RESTART_AFTER_FAILED_MS);
+    } else if (state === 'disconnected') {
+      this.#restartLater(RESTART_AFTER_DISCONNECTED_MS[this.polite ? 'polite' : 'impolite']);
+    }
+  }
+
+  /** @param {number} delay */
+  #restartLater(delay) {
+    if (this.restartTimer !== null) return;
+    const since = performance.now();
+    this.restartTimer = window.setTimeout(() => {
+      this.restartTimer = null;
+      const state = this.pc.iceConnectionState;
+      if (this.closed || state === 'connected' || state === 'completed') return;
+      // The other side restarted meanwhile: its offer is being worked on.
+      if (this.polite && this.lastRemoteOfferAt > since) return;
+      this.restartIce();
+    }, delay);
+  }
+
+  #clearRestartTimer() {
+    if (this.restartTimer !== null) window.clearTimeout(this.restartTimer);
+    this.restartTimer = null;
   }
 
   #sendDescription() {

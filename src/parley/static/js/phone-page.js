@@ -11,6 +11,7 @@ import { $, setStatus } from './ui.js';
 const TOKEN_KEY = 'parley.token';
 const NAME_KEY = 'parley.name';
 const MISSED_SEEN_KEY = 'parley.missedSeenAt';
+const RESUME_CALL_ID = 'resume-call';
 const SCREENS = ['name', 'phone', 'outgoing', 'incoming', 'call', 'ended'];
 
 /**
@@ -76,6 +77,24 @@ async function connect(name) {
     if (state.call && state.call.id === detail.call) startMedia(state.call, detail);
   });
   on('call-ended', ({ detail }) => onCallEnded(detail));
+  on('call-resumed', ({ detail }) => {
+    const peerCall = state.call?.id === detail.call ? state.call.peerCall : null;
+    if (!peerCall) return;
+    peerCall.peerId = detail.peer; // the other side's new session, after a server restart
+    restoreCallStatus();
+  });
+  on('error', ({ detail }) => {
+    if (detail.id === RESUME_CALL_ID && state.call) finishCall({ reason: 'connection-lost', by: null });
+  });
+  on('reconnecting', () => {
+    if (state.call?.peerCall) setStatus('serverReconnecting');
+    else if (!state.call && !state.incoming) show('phone', 'disconnected');
+  });
+  on('resumed', () => {
+    if (state.call?.peerCall) restoreCallStatus();
+    else if (!state.call && !state.incoming) show('phone', 'idle');
+  });
+  on('renewed', ({ detail }) => onSessionRenewed(detail.welcome));
   for (const type of ['offer', 'answer']) {
     on(type, ({ detail }) => {
       peerCallFrom(detail.from)?.acceptDescription({ type, sdp: detail.sdp });
@@ -84,6 +103,7 @@ async function connect(name) {
   on('candidate', ({ detail }) => {
     peerCallFrom(detail.from)?.acceptCandidate(detail.candidate);
   });
+  // Only a final close comes here (auth failed, taken over): start again with a new session.
   on('closed', () => reconnectLater(name));
 
   let welcome;
@@ -128,6 +148,35 @@ function reconnectLater(name) {
     connect(name);
   }, retryDelay);
   retryDelay = Math.min(retryDelay * 2, 30_000);
+}
+
+/** The server restarted and forgot this session: show who is online again, and take an
+ * answered call back (the other side does the same) instead of dropping it. */
+function onSessionRenewed(welcome) {
+  if (welcome.token) localStorage.setItem(TOKEN_KEY, welcome.token);
+  state.me = welcome.user;
+  state.online = new Map((welcome.online ?? []).filter((u) => u.id !== welcome.user.id).map((u) => [u.id, u]));
+  renderOnline();
+  const call = state.call;
+  if (call?.peerCall && call.id) {
+    state.signaling?.send({
+      type: 'resume-call',
+      id: RESUME_CALL_ID,
+      call: call.id,
+      peer: call.peer.id,
+      role: call.role,
+      media: call.media,
+    });
+    return;
+  }
+  // A call still ringing, or ringing here, was lost with the server's memory of it.
+  if (call || state.incoming) finishCall({ reason: 'connection-lost', by: null });
+  else show('phone', 'idle');
+}
+
+function restoreCallStatus() {
+  const connected = state.call?.peerCall?.pc.connectionState === 'connected';
+  setStatus(connected ? 'inCall' : 'negotiating');
 }
 
 /** @param {string} sessionId */
@@ -298,6 +347,12 @@ function hangUp() {
   const call = state.call;
   if (!call || !state.signaling) return;
   if (call.id === null) return cancelCall();
+  if (!state.signaling.connected) {
+    // Reconnecting: the hang-up goes out with the resumed session; the call ends here now.
+    state.signaling.send({ type: 'hangup', call: call.id });
+    finishCall({ reason: 'hangup', by: state.me?.id ?? null });
+    return;
+  }
   state.signaling.request({ type: 'hangup', call: call.id }).then(
     (reply) => onCallEnded(reply),
     () => finishCall({ reason: 'hangup', by: state.me?.id ?? null }),
@@ -543,6 +598,11 @@ function bindControls() {
     finishCall({ reason: 'hangup', by: null });
     state.signaling?.close();
   });
+  // The network changed (Wi-Fi back, another network): both paths may be stale.
+  window.addEventListener('online', () => {
+    state.signaling?.reconnectNow();
+    state.call?.peerCall?.restartIce();
+  });
 }
 
 /** A host app may hand over a token in the fragment (#token=…), which never reaches a server log. */
@@ -585,6 +645,19 @@ window.parley = {
   },
   get callId() {
     return state.call?.id ?? state.incoming?.call ?? null;
+  },
+  get iceRestarts() {
+    return state.call?.peerCall?.iceRestarts ?? 0;
+  },
+  get connected() {
+    return state.signaling?.connected ?? false;
+  },
+  get peerId() {
+    return state.call?.peerCall?.peerId ?? null;
+  },
+  /** Tests: the socket dies under us (not a goodbye), as on a network blip. */
+  dropSignaling() {
+    state.signaling?.ws?.close(4000, 'dropped');
   },
 };
 

@@ -21,6 +21,8 @@ const state = {
   call: null,
   /** @type {{id: string, ready: boolean} | null} */
   peer: null,
+  // The server restarted and forgot the room: the peer comes back under a new session id.
+  peerStale: false,
   inRoom: false,
   /** @type {RTCConfiguration} */
   configuration: {},
@@ -114,6 +116,10 @@ async function ensureSignaling() {
   const signaling = new Signaling(wsUrl(), { token: fragment ?? localStorage.getItem('parley.token') });
   state.signaling = signaling;
   signaling.addEventListener('peer-joined', ({ detail }) => {
+    if (state.peer && state.peerStale) {
+      adoptReturningPeer(detail.peer);
+      return;
+    }
     if (state.peer) return; // a 1:1 call: a further member waits its turn
     state.peer = { id: detail.peer, ready: false };
     setStatus('peerJoined');
@@ -143,11 +149,52 @@ async function ensureSignaling() {
       setStatus('peerDisconnected');
     }
   });
+  signaling.addEventListener('reconnecting', () => {
+    if (state.inRoom) setStatus('serverReconnecting');
+  });
+  signaling.addEventListener('resumed', () => {
+    if (state.inRoom) restoreStatus();
+  });
+  signaling.addEventListener('renewed', () => {
+    if (state.inRoom) rejoinAfterRestart(signaling);
+  });
   signaling.addEventListener('closed', () => {
     if (state.inRoom) endWithNotice('serverLost', 'error', true);
   });
   await signaling.connect();
   return signaling;
+}
+
+function restoreStatus() {
+  const connected = state.call?.pc.connectionState === 'connected';
+  setStatus(connected ? 'inCall' : state.peer ? 'negotiating' : 'waiting');
+}
+
+/** The server restarted and forgot us: join the room again, keeping the call. The peer does
+ * the same, under a new session id, and negotiation goes on with that id. */
+async function rejoinAfterRestart(signaling) {
+  state.peerStale = state.peer !== null;
+  try {
+    const joined = await signaling.request({ type: 'join', room });
+    const [first] = joined.peers;
+    if (first) adoptReturningPeer(first.id);
+    signaling.send({ type: 'ready' });
+    restoreStatus();
+  } catch (error) {
+    const detail = error instanceof SignalingError ? `${error.code}: ${error.message}` : undefined;
+    endWithNotice('serverLost', 'error', true, detail);
+  }
+}
+
+/** @param {string} sessionId */
+function adoptReturningPeer(sessionId) {
+  if (!state.peer) {
+    state.peer = { id: sessionId, ready: false };
+    return;
+  }
+  state.peer.id = sessionId;
+  state.peerStale = false;
+  if (state.call) state.call.peerId = sessionId;
 }
 
 /** The call a relayed message belongs to; a message from anyone else is dropped. */
@@ -179,6 +226,7 @@ function maybeStartCall() {
 
 
 function closePeerConnection() {
+  state.peerStale = false;
   state.call?.close();
   state.call = null;
   const local = stage.local.srcObject;
@@ -254,6 +302,11 @@ function bindControls() {
     releaseMedia();
     state.signaling?.close();
   });
+  // The network changed (Wi-Fi back, another network): both paths may be stale.
+  window.addEventListener('online', () => {
+    state.signaling?.reconnectNow();
+    state.call?.restartIce();
+  });
 }
 
 function main() {
@@ -287,6 +340,22 @@ window.parley = {
   },
   get inRoom() {
     return state.inRoom;
+  },
+  get iceRestarts() {
+    return state.call?.iceRestarts ?? 0;
+  },
+  get lastSeq() {
+    return state.signaling?.lastSeq ?? 0;
+  },
+  get connected() {
+    return state.signaling?.connected ?? false;
+  },
+  get peerId() {
+    return state.call?.peerId ?? null;
+  },
+  /** Tests: the socket dies under us (not a goodbye), as on a network blip. */
+  dropSignaling() {
+    state.signaling?.ws?.close(4000, 'dropped');
   },
 };
 

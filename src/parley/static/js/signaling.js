@@ -1,7 +1,16 @@
 // The signaling connection: one WebSocket speaking Parley protocol v1 (docs/protocol.md).
-// UI-free: it turns frames into events and requests into promises.
+// UI-free: it turns frames into events and requests into promises. When the socket drops it
+// reconnects by itself (exponential backoff with jitter) and resumes the session, so a network
+// blip or a server restart does not end a call: media is peer to peer meanwhile.
 
 export const PROTOCOL_VERSION = 1;
+
+// Close codes after which reconnecting cannot help (docs/protocol.md, "Close codes").
+const FINAL_CLOSE_CODES = new Set([4401, 4409]);
+const RETRY_FIRST_MS = 500;
+const RETRY_MAX_MS = 15_000;
+// Messages sent while reconnecting wait for the resumed session (candidates, a hang-up).
+const MAX_QUEUED_WHILE_AWAY = 500;
 
 /** An `error` reply from the server, with its stable code. */
 export class SignalingError extends Error {
@@ -13,8 +22,12 @@ export class SignalingError extends Error {
 }
 
 /**
- * Events: one per server message type (`peer-joined`, `offer`, …) with the message as `detail`,
- * and `closed` with `{code, reason}` when the socket ends without `close()` being called.
+ * Events: one per server message type (`peer-joined`, `offer`, …) with the message as `detail`;
+ * `reconnecting` ({attempt, delay}) when the socket dropped and a new one is on its way;
+ * `resumed` (the welcome) when the same session came back, its missed messages following;
+ * `renewed` ({welcome, previousSession}) when the server no longer knew the session (it
+ * restarted, or the resume window passed): the page must re-announce itself;
+ * `closed` ({code, reason}) when the connection ended for good without `close()` being called.
  */
 export class Signaling extends EventTarget {
   /**
@@ -40,61 +53,158 @@ export class Signaling extends EventTarget {
     /** @type {Map<number, {resolve: (m: any) => void, reject: (e: Error) => void}>} */
     this.pending = new Map();
     this.closedByUs = false;
+    /** @type {string | null} */
+    this.resumeToken = null;
+    this.lastSeq = 0;
+    this.welcomed = false;
+    this.reconnects = 0;
+    /** @type {number | null} */
+    this.retryTimer = null;
+    /** @type {object[]} */
+    this.queued = [];
   }
 
-  /** Opens the socket and completes hello → welcome. Resolves with the welcome message. */
+  /** True while a welcomed socket is open. */
+  get connected() {
+    return this.welcomed && this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  /** Opens the socket and completes hello → welcome. Resolves with the welcome message. If
+   * this first attempt fails it rejects; once welcomed, later drops reconnect by themselves. */
   connect() {
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(this.url);
-      this.ws = ws;
-      let welcomed = false;
-      ws.addEventListener('open', () => {
-        const { name, token, presence } = this.hello;
-        this.send({ type: 'hello', v: PROTOCOL_VERSION, name: name ?? '', token: token ?? null, presence: !!presence });
-      });
-      ws.addEventListener('message', (event) => {
-        let message;
-        try {
-          message = JSON.parse(event.data);
-        } catch {
-          return;
-        }
-        if (!welcomed && message.type === 'welcome') {
-          welcomed = true;
-          this.sessionId = message.session;
-          this.user = message.user;
-          this.#takeIceServers(message);
-          resolve(message);
-          return;
-        }
-        this.#dispatch(message);
-      });
-      ws.addEventListener('close', (event) => {
-        const code = event.code === 4401 ? 'auth-failed' : 'closed';
-        const failure = new SignalingError(code, event.reason || `socket closed (${event.code})`);
-        for (const { reject: fail } of this.pending.values()) fail(failure);
-        this.pending.clear();
-        if (!welcomed) reject(failure);
-        if (!this.closedByUs) {
-          this.dispatchEvent(new CustomEvent('closed', { detail: { code: event.code, reason: event.reason } }));
-        }
-      });
+    return new Promise((resolve, reject) => this.#open(resolve, reject));
+  }
+
+  /**
+   * @param {(welcome: any) => void} [resolve]
+   * @param {(error: Error) => void} [reject]
+   */
+  #open(resolve, reject) {
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    this.welcomed = false;
+    ws.addEventListener('open', () => {
+      const { name, token, presence } = this.hello;
+      /** @type {Record<string, unknown>} */
+      const hello = { type: 'hello', v: PROTOCOL_VERSION, name: name ?? '', token: token ?? null, presence: !!presence };
+      if (this.resumeToken) Object.assign(hello, { resume: this.resumeToken, lastSeq: this.lastSeq });
+      ws.send(JSON.stringify(hello));
+    });
+    ws.addEventListener('message', (event) => {
+      if (this.ws !== ws) return;
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (message.type === 'welcome') {
+        this.#welcome(message, resolve);
+        resolve = undefined;
+        reject = undefined;
+        return;
+      }
+      if (typeof message.seq === 'number') {
+        if (message.seq <= this.lastSeq) return; // already seen before a resume
+        this.lastSeq = message.seq;
+      }
+      this.#dispatch(message);
+    });
+    ws.addEventListener('close', (event) => {
+      if (this.ws !== ws) return; // an old socket, replaced by a reconnect
+      console.debug('parley: signaling closed', event.code, event.reason);
+      const code = event.code === 4401 ? 'auth-failed' : 'closed';
+      const failure = new SignalingError(code, event.reason || `socket closed (${event.code})`);
+      for (const { reject: fail } of this.pending.values()) fail(failure);
+      this.pending.clear();
+      this.welcomed = false;
+      if (this.closedByUs) return;
+      if (reject) {
+        reject(failure); // the first connect failed: the page decides what to do
+        return;
+      }
+      if (FINAL_CLOSE_CODES.has(event.code)) {
+        this.dispatchEvent(new CustomEvent('closed', { detail: { code: event.code, reason: event.reason } }));
+        return;
+      }
+      this.#reconnectLater();
     });
   }
 
-  /** @param {object} message */
+  /** @param {any} welcome @param {((welcome: any) => void) | undefined} resolve */
+  #welcome(welcome, resolve) {
+    const previousSession = this.sessionId;
+    console.debug('parley: welcome', welcome.resumed ? 'resumed' : 'new', 'session');
+    this.welcomed = true;
+    this.reconnects = 0;
+    this.sessionId = welcome.session;
+    this.user = welcome.user;
+    this.resumeToken = welcome.resume ?? null;
+    // A first-time guest is given its identity here: a resume must present the same one.
+    if (welcome.token) this.hello = { ...this.hello, token: welcome.token };
+    this.#takeIceServers(welcome);
+    if (resolve) {
+      this.lastSeq = 0;
+      resolve(welcome);
+      return;
+    }
+    const queued = this.queued;
+    this.queued = [];
+    if (welcome.resumed) {
+      for (const message of queued) this.send(message);
+      this.dispatchEvent(new CustomEvent('resumed', { detail: welcome }));
+    } else {
+      // A new session: what was queued was addressed to sessions that are gone.
+      this.lastSeq = 0;
+      this.dispatchEvent(new CustomEvent('renewed', { detail: { welcome, previousSession } }));
+    }
+  }
+
+  #reconnectLater() {
+    if (this.retryTimer !== null || this.closedByUs) return;
+    const attempt = ++this.reconnects;
+    // Full jitter: after a server restart every client must not come back in the same instant.
+    const ceiling = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (attempt - 1));
+    const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+    this.dispatchEvent(new CustomEvent('reconnecting', { detail: { attempt, delay } }));
+    this.retryTimer = window.setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.closedByUs) this.#open();
+    }, delay);
+  }
+
+  /** Drops the socket now and resumes on a new one (the network changed under us). */
+  reconnectNow() {
+    if (this.closedByUs || !this.resumeToken) return;
+    const ws = this.ws;
+    if (this.retryTimer !== null) {
+      window.clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+    this.ws = null;
+    this.welcomed = false;
+    // 4000: not a goodbye, so the server keeps the session for our resume.
+    ws?.close(4000, 'reconnecting');
+    this.#open();
+  }
+
+  /** Sends now, or after the reconnect when the socket is down. @param {object} message */
   send(message) {
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+    if (this.connected) {
+      /** @type {WebSocket} */ (this.ws).send(JSON.stringify(message));
+    } else if (!this.closedByUs && this.resumeToken && this.queued.length < MAX_QUEUED_WHILE_AWAY) {
+      this.queued.push(message);
+    }
   }
 
   /**
    * Sends a message with a fresh `id`; resolves with the reply that echoes it, rejects with a
-   * SignalingError when the server answers `error`.
+   * SignalingError when the server answers `error` (or the socket is down).
    * @param {object} message
    */
   request(message) {
     const id = this.nextRequestId++;
-    if (this.ws?.readyState !== WebSocket.OPEN) {
+    if (!this.connected) {
       return Promise.reject(new SignalingError('closed', 'not connected'));
     }
     return new Promise((resolve, reject) => {
@@ -126,8 +236,12 @@ export class Signaling extends EventTarget {
     this.iceServersAt = Date.now();
   }
 
+  /** Ends the session: a goodbye (1000), after which the server tells the others at once. */
   close() {
     this.closedByUs = true;
+    if (this.retryTimer !== null) window.clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.queued = [];
     this.ws?.close(1000, 'bye');
   }
 
