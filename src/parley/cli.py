@@ -1,7 +1,6 @@
 """The `parley` command."""
 
 import asyncio
-import logging
 import os
 import signal
 import ssl
@@ -17,6 +16,7 @@ from rich.table import Table
 from parley.config import ServerSettings, default_data_dir
 from parley.core.signaling import CoreSettings
 from parley.identity import mint_token
+from parley.logs import configure_logging
 from parley.peer.cli import register as register_peer_commands
 from parley.protocol.messages import IceServer
 from parley.server.app import create_app
@@ -210,6 +210,10 @@ def serve(
         float, typer.Option(envvar="PARLEY_MESSAGE_BURST", min=1.0, help="Burst size allowed.")
     ] = 200.0,
     log_level: Annotated[str, typer.Option(envvar="PARLEY_LOG_LEVEL")] = "info",
+    log_format: Annotated[
+        str,
+        typer.Option(envvar="PARLEY_LOG_FORMAT", help="text, or json: one JSON object per line."),
+    ] = "text",
 ) -> None:
     """Run the signaling server and the browser call page."""
     if tls not in (None, "self-signed"):
@@ -224,9 +228,9 @@ def serve(
         raise typer.BadParameter("--turn needs --turn-secret (coturn's static-auth-secret)")
     if relay_only and not turn:
         raise typer.BadParameter("--relay-only needs a TURN server (--turn)")
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("--log-format is text or json")
+    configure_logging(log_level, json_lines=log_format == "json")
     secret = os.environ.get("PARLEY_SECRET")
     settings = ServerSettings(
         host=host,

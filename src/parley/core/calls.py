@@ -117,6 +117,12 @@ class CallService:
     def __len__(self) -> int:
         return len(self._calls)
 
+    def count_by_state(self) -> dict[str, int]:
+        counts = dict.fromkeys((state.value for state in CallState), 0)
+        for call in self._calls.values():
+            counts[call.state.value] += 1
+        return counts
+
     def get(self, call_id: str) -> Call | None:
         return self._calls.get(call_id)
 

@@ -24,6 +24,9 @@ class PresenceRegistry:
         del self._sessions[user]
         return True
 
+    def __len__(self) -> int:
+        return len(self._sessions)
+
     def sessions_of(self, user: str) -> list[str]:
         return list(self._sessions.get(user, ()))
 

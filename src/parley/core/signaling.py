@@ -132,6 +132,7 @@ class SignalingCore:
         # Socket → session: equal ids for a fresh session; a resumed socket serves an older one.
         self._connections: dict[str, str] = {}
         self._resume_tokens: dict[str, str] = {}
+        self.turn_credentials_issued = 0
         self.rooms = RoomRegistry(settings.room_capacity)
         self.presence = PresenceRegistry()
         self.calls = CallService(self.presence, settings.ring_timeout, new_id)
@@ -354,6 +355,11 @@ class SignalingCore:
     def session_count(self) -> int:
         return len(self._sessions)
 
+    @property
+    def away_count(self) -> int:
+        """Sessions whose socket dropped, waiting for a resume (counted on a metrics scrape)."""
+        return sum(1 for session in self._sessions.values() if session.connection is None)
+
     # --- handlers -------------------------------------------------------------------------
 
     def _hello(self, session: Session, message: Hello, now: float, out: Outcome) -> None:
@@ -467,6 +473,7 @@ class SignalingCore:
         servers = list(self.settings.ice_servers)
         if self.settings.turn is not None:
             servers.append(self.settings.turn.issue(user, now))
+            self.turn_credentials_issued += 1
         return servers
 
     def _ice_refresh(

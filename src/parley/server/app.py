@@ -21,6 +21,7 @@ from parley.server.limits import (
     TokenBucket,
     client_network,
 )
+from parley.server.metrics import CONTENT_TYPE, Metrics
 from parley.server.pages import add_routes, security_headers
 from parley.storage.database import migrate, open_engine
 from parley.storage.history import CallHistory
@@ -35,6 +36,8 @@ HUB_KEY = web.AppKey("hub", Hub)
 CONNECTIONS_KEY = web.AppKey("connections", set[Connection])
 CLIENTS_KEY = web.AppKey("clients", ConnectionCounter)
 THROTTLE_KEY = web.AppKey("failed_auth", FailedAuthThrottle)
+METRICS_KEY = web.AppKey("metrics", Metrics)
+READY_KEY = web.AppKey("ready", asyncio.Event)
 
 
 def _origin_allowed(request: web.Request, settings: ServerSettings) -> bool:
@@ -115,6 +118,18 @@ async def _serve_socket(
     return ws
 
 
+async def metrics_page(request: web.Request) -> web.Response:
+    body = request.app[METRICS_KEY].render()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Ready once the database is migrated and the hub runs; not ready while shutting down."""
+    if not request.app[READY_KEY].is_set():
+        return web.json_response({"status": "not ready"}, status=503)
+    return web.json_response({"status": "ready"})
+
+
 async def _services(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -132,7 +147,11 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     core = SignalingCore(settings.core, identities=identities)
     app[HISTORY_KEY] = history
     app[IDENTITIES_KEY] = identities
-    app[HUB_KEY] = Hub(core, MemoryBackplane(), history)
+    metrics = app[METRICS_KEY]
+    hub = Hub(core, MemoryBackplane(), history, metrics)
+    metrics.watch(core, lambda: len(app[CONNECTIONS_KEY]))
+    app[HUB_KEY] = hub
+    app[READY_KEY].set()
     yield
     # Sockets were closed on shutdown, so every call's end is already queued: write it out.
     await history.stop()
@@ -140,6 +159,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _close_sockets(app: web.Application) -> None:
+    app[READY_KEY].clear()  # a load balancer stops sending new clients here
     # All at once, each bounded: one client that stopped reading must not hold up the rest.
     connections: set[Connection] = app[CONNECTIONS_KEY]
     await asyncio.gather(
@@ -158,7 +178,11 @@ def create_app(settings: ServerSettings | None = None) -> web.Application:
     app[THROTTLE_KEY] = FailedAuthThrottle()
     app.cleanup_ctx.append(_services)
     app.on_shutdown.append(_close_sockets)
+    app[METRICS_KEY] = Metrics()
+    app[READY_KEY] = asyncio.Event()
     app.router.add_get("/ws", websocket)
+    app.router.add_get("/metrics", metrics_page)
+    app.router.add_get("/readyz", readyz)
     add_routes(app)
     add_api_routes(app)
     return app

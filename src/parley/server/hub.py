@@ -21,6 +21,7 @@ from parley.core.signaling import SignalingCore
 from parley.protocol.codec import DecodeFailure, decode_client_frame, encode
 from parley.protocol.errors import ErrorCode
 from parley.protocol.messages import RequestId, ServerMessage
+from parley.server.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,17 @@ class HistorySink(Protocol):
 
 
 class Hub:
-    def __init__(self, core: SignalingCore, backplane: Backplane, history: HistorySink) -> None:
+    def __init__(
+        self,
+        core: SignalingCore,
+        backplane: Backplane,
+        history: HistorySink,
+        metrics: Metrics | None = None,
+    ) -> None:
         self.core = core
         self.backplane = backplane
         self.history = history
+        self.metrics = metrics or Metrics()
         self._loop = asyncio.get_running_loop()
         self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
         self._sinks: dict[str, SessionSink] = {}
@@ -47,6 +55,7 @@ class Hub:
         return connection
 
     def on_text(self, session: str, frame: str) -> None:
+        self.metrics.received.inc()
         request_id: RequestId = None
         try:
             decoded = decode_client_frame(frame)
@@ -85,6 +94,7 @@ class Hub:
     def _apply(self, effects: list[Effect]) -> None:
         last_message: ServerMessage | None = None
         last_frame = b""
+        metrics = self.metrics
         for effect in effects:
             match effect:
                 case Send(session, message, seq):
@@ -94,6 +104,7 @@ class Hub:
                         last_message, last_frame = message, encode(message)
                     frame = b'{"seq":%d,' % seq + last_frame[1:] if seq else last_frame
                     self.backplane.deliver(session, frame)
+                    metrics.message_sent(message)
                 case Rebind(connection, session):
                     sink = self._sinks.get(connection)
                     if sink is not None:
@@ -114,6 +125,7 @@ class Hub:
                     self._cancel_timer(key)
                 case RecordCall():
                     self.history.submit(effect)
+                    metrics.call_step(effect)
 
     def _cancel_timer(self, key: TimerKey) -> None:
         handle = self._timers.pop(key, None)
