@@ -1,10 +1,12 @@
 """The `parley` command."""
 
 import asyncio
+import gc
 import os
 import signal
 import ssl
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -270,7 +272,17 @@ def serve(
         typer.echo(f"self-signed certificate: {cert}", err=True)
     elif tls_cert and tls_key:
         context = server_context(tls_cert, tls_key)
-    asyncio.run(_serve(settings, context))
+    with asyncio.Runner(loop_factory=_fast_loop_factory()) as runner:
+        runner.run(_serve(settings, context))
+
+
+def _fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (Linux, macOS): a cheaper event loop per relayed message."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def _serve(settings: ServerSettings, context: ssl.SSLContext | None) -> None:
@@ -278,6 +290,7 @@ async def _serve(settings: ServerSettings, context: ssl.SSLContext | None) -> No
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, ssl_context=context)
     await site.start()
+    _tune_garbage_collector()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -291,6 +304,15 @@ async def _serve(settings: ServerSettings, context: ssl.SSLContext | None) -> No
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def _tune_garbage_collector() -> None:
+    """Start-up objects (modules, the app, migrations) will live as long as the process: keep
+    them out of every later collection, and collect young objects less often. A full collection
+    over all of them paused relaying for hundreds of milliseconds under a connection storm."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(20_000, 50, 100)
 
 
 @app.command("turn-config")

@@ -65,24 +65,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     counter = request.app[CLIENTS_KEY]
     if not counter.admit(client):
         raise web.HTTPTooManyRequests(text="too many connections from your address")
+    # One coroutine for the socket's whole life: each extra frame costs every idle connection.
     try:
-        return await _serve_socket(request, settings, hub, client)
-    finally:
+        ws = await _open_socket(request, settings)
+    except BaseException:
         counter.release(client)
-
-
-async def _serve_socket(
-    request: web.Request, settings: ServerSettings, hub: Hub, client: str
-) -> web.WebSocketResponse:
-    # No permessage-deflate: signaling frames are small, and inflate is a memory-bomb vector.
-    ws = web.WebSocketResponse(
-        # aiohttp refuses frames of max_msg_size bytes and up; maxMessageBytes itself is allowed.
-        max_msg_size=settings.core.max_message_bytes + 1,
-        compress=False,
-        heartbeat=settings.heartbeat_seconds,
-        timeout=CLOSE_GRACE_SECONDS,
-    )
-    await ws.prepare(request)
+        raise
     connections = request.app[CONNECTIONS_KEY]
     connection = Connection(ws, request.transport, settings.outbox_max_bytes)
     connections.add(connection)
@@ -99,7 +87,7 @@ async def _serve_socket(
             elif message.type is WSMsgType.BINARY:
                 hub.on_binary(connection_id)
     finally:
-        throttle = request.app[THROTTLE_KEY]
+        counter.release(client)
         state = hub.core.session_of(connection_id)
         if connection.close_code == CloseCode.AUTH_FAILED:
             throttle.failed(client, asyncio.get_running_loop().time())
@@ -115,6 +103,19 @@ async def _serve_socket(
         hub.close(connection_id, resumable=resumable)
         connections.discard(connection)
         await connection.finish()
+    return ws
+
+
+async def _open_socket(request: web.Request, settings: ServerSettings) -> web.WebSocketResponse:
+    # No permessage-deflate: signaling frames are small, and inflate is a memory-bomb vector.
+    ws = web.WebSocketResponse(
+        # aiohttp refuses frames of max_msg_size bytes and up; maxMessageBytes itself is allowed.
+        max_msg_size=settings.core.max_message_bytes + 1,
+        compress=False,
+        heartbeat=settings.heartbeat_seconds,
+        timeout=CLOSE_GRACE_SECONDS,
+    )
+    await ws.prepare(request)
     return ws
 
 
@@ -170,8 +171,11 @@ async def _close_sockets(app: web.Application) -> None:
 def create_app(settings: ServerSettings | None = None) -> web.Application:
     settings = settings or ServerSettings()
     app = web.Application(
-        middlewares=[forwarded_headers(settings.trusted_proxies), security_headers]
+        middlewares=[forwarded_headers(settings.trusted_proxies)]
+        if settings.trusted_proxies
+        else []
     )
+    app.on_response_prepare.append(security_headers)
     app[SETTINGS_KEY] = settings
     app[CONNECTIONS_KEY] = set()
     app[CLIENTS_KEY] = ConnectionCounter(app[SETTINGS_KEY].connections_per_client)

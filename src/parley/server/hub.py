@@ -55,7 +55,7 @@ class Hub:
         return connection
 
     def on_text(self, session: str, frame: str) -> None:
-        self.metrics.received.inc()
+        self.metrics.received += 1
         request_id: RequestId = None
         try:
             decoded = decode_client_frame(frame)

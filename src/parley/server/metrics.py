@@ -22,20 +22,11 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        sent = Counter(
-            "parley_messages_sent",
-            "Messages sent to sessions, by type (relayed offers, answers, candidates, …)",
-            ["type"],
-            registry=self.registry,
-        )
-        received = Counter(
-            "parley_messages_received",
-            "Frames received from clients",
-            registry=self.registry,
-        )
-        errors = Counter(
-            "parley_errors", "Error replies sent, by code", ["code"], registry=self.registry
-        )
+        # Per-message counts are plain integers (no lock per increment), exposed at scrape time.
+        self.received = 0
+        self.sent: dict[type[ServerMessage], int] = dict.fromkeys(SERVER_MESSAGE_TYPES, 0)
+        self.errors: dict[ErrorCode, int] = dict.fromkeys(ErrorCode, 0)
+        self.registry.register(_TrafficCollector(self))
         self.calls_ended = Counter(
             "parley_calls_ended",
             "Direct calls that ended, by reason",
@@ -51,14 +42,11 @@ class Metrics:
             buckets=(0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60),
             registry=self.registry,
         )
-        self._sent = {cls: sent.labels(message_type(cls)) for cls in SERVER_MESSAGE_TYPES}
-        self._errors = {code: errors.labels(code.value) for code in ErrorCode}
-        self.received = received
 
     def message_sent(self, message: ServerMessage) -> None:
-        self._sent[type(message)].inc()
+        self.sent[type(message)] += 1
         if type(message) is Error:
-            self._errors[message.code].inc()
+            self.errors[message.code] += 1
 
     def call_step(self, step: RecordCall) -> None:
         record = step.record
@@ -74,6 +62,31 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _TrafficCollector(Collector):
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        metrics = self._metrics
+        yield CounterMetricFamily(
+            "parley_messages_received", "Frames received from clients", value=metrics.received
+        )
+        sent = CounterMetricFamily(
+            "parley_messages_sent",
+            "Messages sent to sessions, by type (relayed offers, answers, candidates, …)",
+            labels=["type"],
+        )
+        for cls, count in metrics.sent.items():
+            sent.add_metric([message_type(cls)], count)
+        yield sent
+        errors = CounterMetricFamily(
+            "parley_errors", "Error replies sent, by code", labels=["code"]
+        )
+        for code, count in metrics.errors.items():
+            errors.add_metric([code.value], count)
+        yield errors
 
 
 class _LevelsCollector(Collector):

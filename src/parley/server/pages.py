@@ -1,7 +1,6 @@
 """The browser client: HTML pages and the static ES modules, served from the package."""
 
 import re
-from collections.abc import Awaitable, Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -52,18 +51,10 @@ def _page(name: str) -> web.FileResponse:
     return web.FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache"})
 
 
-@web.middleware
-async def security_headers(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        # Raised responses (404, redirects) are responses too.
-        exc.headers.update(SECURITY_HEADERS)
-        raise
+async def security_headers(_request: web.Request, response: web.StreamResponse) -> None:
+    """On every response, raised ones (404, redirects) included. A signal, not a middleware:
+    a middleware's frame would stay alive for the whole life of every WebSocket."""
     response.headers.update(SECURITY_HEADERS)
-    return response
 
 
 def add_routes(app: web.Application) -> None:
