@@ -36,6 +36,7 @@ WINDOW = 1.0
 GONE_WITHIN = HEARTBEAT * 1.5 + WINDOW + 2.0
 SETTINGS = ServerSettings(heartbeat_seconds=HEARTBEAT, core=CoreSettings(resume_window=WINDOW))
 START_SECONDS = 20.0
+REPLY_SECONDS = 5.0
 ROW_SECONDS = 5.0
 
 # Says hello (online for calls), joins a room when given one, prints its welcome as one JSON
@@ -98,15 +99,24 @@ async def vanishing_client(base: str, tmp_path: Path, room: str = "") -> AsyncIt
 
 
 async def next_news(ws: aiohttp.ClientWebSocketResponse, deadline: float) -> dict[str, Any]:
-    """The next message other than presence news, waiting until `deadline` (monotonic) at most.
-    Waiting in receive also answers the server's pings, so this side stays alive."""
+    """The next message other than presence news, by `deadline` (monotonic) at the latest.
+
+    Waiting in receive also answers the server's pings, so this side stays alive. aiohttp's own
+    receive timeout restarts with every ping, so the deadline is kept here, around it.
+    """
     while True:
         remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        try:
+            async with asyncio.timeout(max(remaining, 0)):
+                message = await receive_json(ws, timeout=max(remaining, 0.01))
+        except TimeoutError:
             pytest.fail("nothing arrived in time")
-        message = await receive_json(ws, timeout=remaining)
         if message["type"] != "presence":
             return message
+
+
+async def reply(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
+    return await next_news(ws, time.monotonic() + REPLY_SECONDS)
 
 
 async def test_a_room_member_that_vanishes_is_declared_gone_after_heartbeat_and_window(
@@ -116,9 +126,9 @@ async def test_a_room_member_that_vanishes_is_declared_gone_after_heartbeat_and_
     async with vanishing_client(base, tmp_path, room="lid") as zed:
         bo = await connect_ws(base)
         await send_json(bo, {"type": "hello", "v": 1})
-        assert (await receive_json(bo))["type"] == "welcome"
+        assert (await reply(bo))["type"] == "welcome"
         await send_json(bo, {"type": "join", "room": "lid", "id": 1})
-        joined = await receive_json(bo)
+        joined = await reply(bo)
         assert joined["peers"] == [{"id": zed.session, "ready": False}]
 
         stopped = zed.stop()
@@ -129,7 +139,7 @@ async def test_a_room_member_that_vanishes_is_declared_gone_after_heartbeat_and_
 
         # The side that kept answering pings is still connected and served.
         await send_json(bo, {"type": "join", "room": "lid-2", "id": 2})
-        refused = await receive_json(bo)
+        refused = await reply(bo)
         assert (refused["type"], refused["code"], refused["id"]) == ("error", "already-joined", 2)
 
 
@@ -141,14 +151,13 @@ async def test_a_callee_that_vanishes_ends_the_call_as_connection_lost_and_finis
     async with vanishing_client(base, tmp_path) as zed:
         bo = await connect_ws(base)
         await send_json(bo, {"type": "hello", "v": 1, "name": "Bo", "presence": True})
-        welcome = await receive_json(bo)
+        welcome = await reply(bo)
         assert welcome["type"] == "welcome"
         await send_json(bo, {"type": "invite", "to": zed.user, "media": "video", "id": 1})
-        soon = time.monotonic() + 5.0
-        ringing = await next_news(bo, soon)
+        ringing = await reply(bo)
         assert ringing["type"] == "ringing", ringing
         call = ringing["call"]
-        accepted = await next_news(bo, soon)
+        accepted = await reply(bo)
         assert (accepted["type"], accepted["call"], accepted["peer"]) == (
             "call-accepted",
             call,

@@ -144,8 +144,9 @@ async def connect_when_admitted(
     connect_ws: ConnectWs, base: str
 ) -> aiohttp.ClientWebSocketResponse:
     """A new socket, once the server lets one more in. With `connections_per_client` at its
-    limit, that is once the server has handled the close of a dropped one (the slot is freed
-    after the session was told its socket is gone)."""
+    limit, that is once the server has handled the close of a dropped one: the slot is freed in
+    the same step (no await between) as the core is told the socket is gone, so from here on
+    the session is away, not merely unaware of its dead socket."""
     deadline = time.monotonic() + ADMIT_SECONDS
     while True:
         try:
