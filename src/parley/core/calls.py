@@ -270,6 +270,10 @@ class CallService:
         if not mine or call.state is CallState.RINGING:
             out.error(session, ErrorCode.CALL_NOT_FOUND, "no such call", message.id)
             return
+        own = self._user_call(me.user)
+        if own is not None and own is not call:
+            out.error(session, ErrorCode.ALREADY_IN_CALL, "you are already in a call", message.id)
+            return
         if me_caller:
             call.caller_session = session
         else:
