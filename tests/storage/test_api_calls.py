@@ -236,6 +236,7 @@ async def test_a_guest_gets_exactly_their_own_calls(
             "end_reason": "no-answer",
             "ended_by": None,
             "missed": True,
+            "quality": None,
         },
         {
             "id": "ana-to-bo",
@@ -250,6 +251,7 @@ async def test_a_guest_gets_exactly_their_own_calls(
             "end_reason": "hangup",
             "ended_by": bo.user,
             "missed": False,
+            "quality": None,
         },
     ]
 

@@ -68,6 +68,7 @@ async def test_migrate_creates_the_calls_table_on_an_empty_database(engine: Asyn
 
     assert sorted(await inspect(engine, lambda i: i.get_table_names())) == [
         "alembic_version",
+        "call_quality",
         "calls",
     ]
     columns = await inspect(engine, lambda i: i.get_columns("calls"))
@@ -121,6 +122,7 @@ async def test_schema_comparison_notices_drift(engine: AsyncEngine) -> None:
     # Guards the test above: an empty diff must mean "no drift", not "compared nothing".
     await migrate(engine)
     drifted = sa.MetaData()
+    schema.call_quality.to_metadata(drifted)
     schema.calls.to_metadata(drifted).append_column(sa.Column("sdp", sa.Text))
 
     diff = await schema_diff(engine, drifted)

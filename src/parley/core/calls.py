@@ -117,6 +117,14 @@ class CallService:
     def __len__(self) -> int:
         return len(self._calls)
 
+    def is_party(self, call_id: str, user: str) -> bool:
+        """`user` is one of the call's two users, and the call is going on or ended lately."""
+        call = self._calls.get(call_id)
+        if call is not None:
+            return user in (call.caller.user, call.callee.user)
+        ended = self._ended.get(call_id)
+        return ended is not None and user in ended[0]
+
     def count_by_state(self) -> dict[str, int]:
         counts = dict.fromkeys((state.value for state in CallState), 0)
         for call in self._calls.values():

@@ -83,7 +83,40 @@ class RecordCall:
     record: CallRecord
 
 
-Effect = Send | Rebind | CloseConnection | CloseSession | StartTimer | CancelTimer | RecordCall
+@dataclass(frozen=True, slots=True)
+class QualityRecord:
+    """One side's summary of a call's connection (no addresses): for a direct call (`call`) or
+    a room call (`room_session`, the reporting session)."""
+
+    user: str
+    call: str | None
+    room_session: str | None
+    reported: float
+    duration_seconds: float
+    rtt_mean_ms: float | None
+    rtt_max_ms: float | None
+    loss_percent: float | None
+    send_kbps: float | None
+    receive_kbps: float | None
+    candidate_type: str | None
+    protocol: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordQuality:
+    record: QualityRecord
+
+
+Effect = (
+    Send
+    | Rebind
+    | CloseConnection
+    | CloseSession
+    | StartTimer
+    | CancelTimer
+    | RecordCall
+    | RecordQuality
+)
 
 
 @dataclass(slots=True)

@@ -17,7 +17,9 @@ from parley.core.effects import (
     CloseSession,
     Effect,
     Outcome,
+    QualityRecord,
     Rebind,
+    RecordQuality,
     Send,
     StartTimer,
     TimerKey,
@@ -48,22 +50,30 @@ from parley.protocol.messages import (
     Joined,
     Leave,
     Left,
+    MediaState,
     Offer,
     PeerJoined,
     PeerLeft,
     PeerLeftReason,
     PeerReady,
     Presence,
+    Quality,
+    QualitySaved,
     Ready,
     Reject,
     RelayedAnswer,
     RelayedCandidate,
+    RelayedMediaState,
     RelayedOffer,
+    RelayedVideoReply,
+    RelayedVideoRequest,
     RequestId,
     ResumeCall,
     RoomPeer,
     ServerMessage,
     UserInfo,
+    VideoReply,
+    VideoRequest,
     Welcome,
 )
 from parley.turn.credentials import TurnCredentialIssuer
@@ -177,8 +187,10 @@ class SignalingCore:
                 self._join(session, message, out)
             case Ready():
                 self._ready(session, message, out)
-            case Offer() | Answer() | Candidate():
+            case Offer() | Answer() | Candidate() | MediaState() | VideoRequest() | VideoReply():
                 self._relay(session, user, message, out)
+            case Quality():
+                self._quality(session, user, message, now, out)
             case Leave():
                 self._leave(session, message, out)
             case IceServersRequest():
@@ -543,7 +555,11 @@ class SignalingCore:
             out.send(member.session, announcement)
 
     def _relay(
-        self, session: Session, user: str, message: Offer | Answer | Candidate, out: Outcome
+        self,
+        session: Session,
+        user: str,
+        message: Offer | Answer | Candidate | MediaState | VideoRequest | VideoReply,
+        out: Outcome,
     ) -> None:
         room = self.rooms.get(session.room) if session.room is not None else None
         in_room = room is not None and message.to != session.id and message.to in room.members
@@ -558,7 +574,48 @@ class SignalingCore:
                 relayed = RelayedAnswer(from_=session.id, sdp=message.sdp)
             case Candidate():
                 relayed = RelayedCandidate(from_=session.id, candidate=message.candidate)
+            case MediaState():
+                relayed = RelayedMediaState(
+                    from_=session.id,
+                    muted=message.muted,
+                    cameraOff=message.cameraOff,
+                    screen=message.screen,
+                )
+            case VideoRequest():
+                relayed = RelayedVideoRequest(from_=session.id)
+            case VideoReply():
+                relayed = RelayedVideoReply(from_=session.id, accepted=message.accepted)
         out.send(message.to, relayed)
+
+    def _quality(
+        self, session: Session, user: str, message: Quality, now: float, out: Outcome
+    ) -> None:
+        if message.call is not None:
+            if not self.calls.is_party(message.call, user):
+                out.error(session.id, ErrorCode.CALL_NOT_FOUND, "no such call", message.id)
+                return
+        elif session.room is None:
+            out.error(session.id, ErrorCode.NOT_IN_ROOM, "no call to report on", message.id)
+            return
+        out.effects.append(
+            RecordQuality(
+                QualityRecord(
+                    user=user,
+                    call=message.call,
+                    room_session=None if message.call is not None else session.id,
+                    reported=now,
+                    duration_seconds=message.durationSeconds,
+                    rtt_mean_ms=message.rttMeanMs,
+                    rtt_max_ms=message.rttMaxMs,
+                    loss_percent=message.lossPercent,
+                    send_kbps=message.sendKbps,
+                    receive_kbps=message.receiveKbps,
+                    candidate_type=message.candidateType,
+                    protocol=message.protocol,
+                )
+            )
+        )
+        out.send(session.id, QualitySaved(id=message.id))
 
     def _leave(self, session: Session, message: Leave, out: Outcome) -> None:
         name = session.room

@@ -174,6 +174,49 @@ class ResumeCall(ClientMessage, tag="resume-call", kw_only=True):
     media: Media
 
 
+class MediaState(ClientMessage, tag="media-state", kw_only=True):
+    """Tells the other side what this side sends, for its indicators: microphone muted, camera
+    off, screen shared. Relayed like `candidate`; media changes need no renegotiation."""
+
+    to: SessionId
+    muted: bool = False
+    cameraOff: bool = False
+    screen: bool = False
+
+
+class VideoRequest(ClientMessage, tag="video-request", kw_only=True):
+    """In a voice call: asks the other side to turn video on. Answered by `video-reply`."""
+
+    to: SessionId
+
+
+class VideoReply(ClientMessage, tag="video-reply", kw_only=True):
+    """Answers `video-request`: on `accepted`, both sides add video (a renegotiation)."""
+
+    to: SessionId
+    accepted: bool
+
+
+CandidateType = Literal["host", "srflx", "prflx", "relay"]
+Milliseconds = Annotated[float, Meta(ge=0, le=600_000)]
+Kbps = Annotated[float, Meta(ge=0, le=1_000_000)]
+
+
+class Quality(ClientMessage, tag="quality", kw_only=True):
+    """At hang-up: a summary of the call's connection, stored with its history (`call` for a
+    direct call; without it, for this session's room call). Answered by `quality-saved`."""
+
+    call: CallId | None = None
+    durationSeconds: Annotated[float, Meta(ge=0, le=7 * 24 * 3600)]
+    rttMeanMs: Milliseconds | None = None
+    rttMaxMs: Milliseconds | None = None
+    lossPercent: Annotated[float, Meta(ge=0, le=100)] | None = None
+    sendKbps: Kbps | None = None
+    receiveKbps: Kbps | None = None
+    candidateType: CandidateType | None = None
+    protocol: Literal["udp", "tcp"] | None = None
+
+
 ClientMessageUnion = (
     Hello
     | Join
@@ -189,6 +232,10 @@ ClientMessageUnion = (
     | Cancel
     | Hangup
     | ResumeCall
+    | MediaState
+    | VideoRequest
+    | VideoReply
+    | Quality
 )
 CLIENT_MESSAGE_TYPES: tuple[type[ClientMessage], ...] = (
     Hello,
@@ -205,6 +252,10 @@ CLIENT_MESSAGE_TYPES: tuple[type[ClientMessage], ...] = (
     Cancel,
     Hangup,
     ResumeCall,
+    MediaState,
+    VideoRequest,
+    VideoReply,
+    Quality,
 )
 
 
@@ -306,6 +357,34 @@ class RelayedCandidate(ServerMessage, tag="candidate", kw_only=True):
     candidate: IceCandidate | None
 
 
+class RelayedMediaState(ServerMessage, tag="media-state", kw_only=True):
+    """What the member named in `from` sends now: show a muted / camera-off / sharing mark."""
+
+    from_: str = field(name="from")
+    muted: bool = False
+    cameraOff: bool = False
+    screen: bool = False
+
+
+class RelayedVideoRequest(ServerMessage, tag="video-request", kw_only=True):
+    """The member named in `from` asks to turn video on: answer with `video-reply`."""
+
+    from_: str = field(name="from")
+
+
+class RelayedVideoReply(ServerMessage, tag="video-reply", kw_only=True):
+    """The answer to your `video-request`."""
+
+    from_: str = field(name="from")
+    accepted: bool
+
+
+class QualitySaved(ServerMessage, tag="quality-saved", kw_only=True):
+    """Answers `quality`: the summary is stored."""
+
+    id: RequestId = None
+
+
 class Left(ServerMessage, tag="left", kw_only=True):
     """Answers `leave`."""
 
@@ -392,6 +471,10 @@ ServerMessageUnion = (
     | RelayedOffer
     | RelayedAnswer
     | RelayedCandidate
+    | RelayedMediaState
+    | RelayedVideoRequest
+    | RelayedVideoReply
+    | QualitySaved
     | Left
     | Error
     | IceServers
@@ -411,6 +494,10 @@ SERVER_MESSAGE_TYPES: tuple[type[ServerMessage], ...] = (
     RelayedOffer,
     RelayedAnswer,
     RelayedCandidate,
+    RelayedMediaState,
+    RelayedVideoRequest,
+    RelayedVideoReply,
+    QualitySaved,
     Left,
     Error,
     IceServers,

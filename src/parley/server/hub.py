@@ -13,6 +13,7 @@ from parley.core.effects import (
     Effect,
     Rebind,
     RecordCall,
+    RecordQuality,
     Send,
     StartTimer,
     TimerKey,
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 class HistorySink(Protocol):
-    def submit(self, step: RecordCall) -> None: ...
+    def submit(self, step: RecordCall | RecordQuality) -> None: ...
 
 
 class Hub:
@@ -126,6 +127,8 @@ class Hub:
                 case RecordCall():
                     self.history.submit(effect)
                     metrics.call_step(effect)
+                case RecordQuality():
+                    self.history.submit(effect)
 
     def _cancel_timer(self, key: TimerKey) -> None:
         handle = self._timers.pop(key, None)

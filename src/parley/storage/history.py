@@ -14,13 +14,26 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from parley.core.effects import CallRecord, RecordCall
-from parley.storage.schema import calls
+from parley.core.effects import CallRecord, QualityRecord, RecordCall, RecordQuality
+from parley.storage.schema import call_quality, calls
 
 log = logging.getLogger(__name__)
 
 # Not reached: the callee never picked up. Declined calls were seen, so they are not "missed".
 MISSED_REASONS = ("no-answer", "cancelled", "offline", "busy", "connection-lost")
+
+
+@dataclass(frozen=True, slots=True)
+class QualitySummary:
+    """The asking user's own summary of the call's connection."""
+
+    rtt_mean_ms: float | None
+    rtt_max_ms: float | None
+    loss_percent: float | None
+    send_kbps: float | None
+    receive_kbps: float | None
+    candidate_type: str | None
+    protocol: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +50,7 @@ class HistoryEntry:
     end_reason: str | None
     ended_by: str | None
     missed: bool
+    quality: QualitySummary | None = None
 
 
 def _at(timestamp: float | None) -> datetime | None:
@@ -53,14 +67,14 @@ def _as_utc(value: datetime | None) -> datetime | None:
 class CallHistory:
     def __init__(self, engine: AsyncEngine, queue_limit: int = 10_000) -> None:
         self._engine = engine
-        self._queue: asyncio.Queue[RecordCall] = asyncio.Queue(queue_limit)
+        self._queue: asyncio.Queue[RecordCall | RecordQuality] = asyncio.Queue(queue_limit)
         self._writer: asyncio.Task[None] | None = None
         self.dropped = 0
 
     def start(self) -> None:
         self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
-    def submit(self, step: RecordCall) -> None:
+    def submit(self, step: RecordCall | RecordQuality) -> None:
         try:
             self._queue.put_nowait(step)
         except asyncio.QueueFull:
@@ -85,11 +99,15 @@ class CallHistory:
             try:
                 await self.write(step)
             except Exception:
-                log.exception("could not write the %s step of a call", step.step)
+                what = step.step if isinstance(step, RecordCall) else "quality"
+                log.exception("could not write the %s step of a call", what)
             finally:
                 self._queue.task_done()
 
-    async def write(self, step: RecordCall) -> None:
+    async def write(self, step: RecordCall | RecordQuality) -> None:
+        if isinstance(step, RecordQuality):
+            await self._write_quality(step.record)
+            return
         record = step.record
         async with self._engine.begin() as db:
             if step.step == "created":
@@ -126,12 +144,47 @@ class CallHistory:
                     )
                 )
 
+    async def _write_quality(self, record: QualityRecord) -> None:
+        values = {
+            "user": record.user,
+            "call_id": record.call,
+            "room_session": record.room_session,
+            "reported_at": _at(record.reported),
+            "duration_seconds": record.duration_seconds,
+            "rtt_mean_ms": record.rtt_mean_ms,
+            "rtt_max_ms": record.rtt_max_ms,
+            "loss_percent": record.loss_percent,
+            "send_kbps": record.send_kbps,
+            "receive_kbps": record.receive_kbps,
+            "candidate_type": record.candidate_type,
+            "protocol": record.protocol,
+        }
+        try:
+            async with self._engine.begin() as db:
+                await db.execute(call_quality.insert().values(**values))
+        except sa.exc.IntegrityError:
+            log.debug("a second quality report for one call was not stored")
+
     async def for_user(
         self, user: str, limit: int = 50, before: datetime | None = None
     ) -> list[HistoryEntry]:
         """The user's own calls, newest first."""
+        mine = call_quality.alias("mine")
         query = (
-            sa.select(calls)
+            sa.select(
+                calls,
+                mine.c.rtt_mean_ms,
+                mine.c.rtt_max_ms,
+                mine.c.loss_percent,
+                mine.c.send_kbps,
+                mine.c.receive_kbps,
+                mine.c.candidate_type,
+                mine.c.protocol,
+                mine.c.id.label("quality_id"),
+            )
+            .select_from(
+                calls.outerjoin(mine, sa.and_(mine.c.call_id == calls.c.id, mine.c.user == user))
+            )
             .where(sa.or_(calls.c.caller == user, calls.c.callee == user))
             .order_by(calls.c.created_at.desc(), calls.c.id)
             .limit(limit)
@@ -174,5 +227,16 @@ def _entry(row: sa.RowMapping, user: str) -> HistoryEntry:
         ended_by=row["ended_by"],
         missed=(
             not outgoing and row["answered_at"] is None and row["end_reason"] in MISSED_REASONS
+        ),
+        quality=None
+        if row["quality_id"] is None
+        else QualitySummary(
+            rtt_mean_ms=row["rtt_mean_ms"],
+            rtt_max_ms=row["rtt_max_ms"],
+            loss_percent=row["loss_percent"],
+            send_kbps=row["send_kbps"],
+            receive_kbps=row["receive_kbps"],
+            candidate_type=row["candidate_type"],
+            protocol=row["protocol"],
         ),
     )

@@ -22,3 +22,25 @@ calls = sa.Table(
     sa.Index("ix_calls_caller_created", "caller", "created_at"),
     sa.Index("ix_calls_callee_created", "callee", "created_at"),
 )
+
+call_quality = sa.Table(
+    "call_quality",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user", sa.String(64), nullable=False),
+    # A direct call's id, or (for a room call) the reporting session: exactly one is set.
+    sa.Column("call_id", sa.String(64)),
+    sa.Column("room_session", sa.String(64)),
+    sa.Column("reported_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("duration_seconds", sa.Float, nullable=False),
+    sa.Column("rtt_mean_ms", sa.Float),
+    sa.Column("rtt_max_ms", sa.Float),
+    sa.Column("loss_percent", sa.Float),
+    sa.Column("send_kbps", sa.Float),
+    sa.Column("receive_kbps", sa.Float),
+    sa.Column("candidate_type", sa.String(8)),
+    sa.Column("protocol", sa.String(4)),
+    # One report per user and call (a retried report is not stored twice).
+    sa.UniqueConstraint("call_id", "user", name="uq_call_quality_call_user"),
+    sa.Index("ix_call_quality_room_session", "room_session"),
+)
