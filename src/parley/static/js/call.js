@@ -69,6 +69,51 @@ export class PeerCall extends EventTarget {
     if (!this.polite) this.#addLocalTracks();
   }
 
+  /** The transceiver that carries (or carried) our `kind` media, if any. @param {'audio' | 'video'} kind */
+  transceiver(kind) {
+    return this.pc.getTransceivers().find((t) => !t.stopped && t.receiver.track.kind === kind) ?? null;
+  }
+
+  /** What we send of `kind` now (null: nothing, e.g. camera off). @param {'audio' | 'video'} kind */
+  sentTrack(kind) {
+    return this.transceiver(kind)?.sender.track ?? null;
+  }
+
+  /**
+   * Sends `track` instead of what is sent now: a device switch, camera off (null), a screen.
+   * replaceTrack needs no renegotiation, so the other direction never pauses. Returns false when
+   * there is no such media in the call yet (then use addTrack).
+   * @param {'audio' | 'video'} kind @param {MediaStreamTrack | null} track
+   */
+  async replaceTrack(kind, track) {
+    const transceiver = this.transceiver(kind);
+    if (!transceiver || !transceiver.currentDirection?.includes('send')) return false;
+    await transceiver.sender.replaceTrack(track);
+    for (const old of this.localStream.getTracks()) {
+      if (old.kind === kind && old !== track) this.localStream.removeTrack(old);
+    }
+    if (track && !this.localStream.getTracks().includes(track)) this.localStream.addTrack(track);
+    return true;
+  }
+
+  /** Adds media the call did not have (video in a voice call): a renegotiation, which
+   * perfect negotiation carries out. @param {MediaStreamTrack} track */
+  addTrack(track) {
+    this.localStream.addTrack(track);
+    this.tracksAdded = true;
+    const unused = this.pc
+      .getTransceivers()
+      .find((t) => !t.stopped && t.receiver.track.kind === track.kind && !t.sender.track);
+    if (unused) {
+      // The other side offered video first: answer on its transceiver, sending too.
+      unused.direction = 'sendrecv';
+      unused.sender.replaceTrack(track);
+      unused.sender.setStreams?.(this.localStream);
+    } else {
+      this.pc.addTrack(track, this.localStream);
+    }
+  }
+
   /** @param {{type: 'offer' | 'answer', sdp: string}} description */
   async acceptDescription(description) {
     if (this.closed) return;

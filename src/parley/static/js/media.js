@@ -9,18 +9,83 @@ export class MediaStartError extends Error {
   }
 }
 
+const DEVICE_PREFS_KEY = 'parley.devices';
+
+/**
+ * The devices the user chose last time, by kind (remembered across visits).
+ * @returns {{audioinput?: string, videoinput?: string, audiooutput?: string}}
+ */
+export function devicePreferences() {
+  try {
+    return JSON.parse(localStorage.getItem(DEVICE_PREFS_KEY) ?? '{}') ?? {};
+  } catch {
+    return {};
+  }
+}
+
+/** @param {'audioinput' | 'videoinput' | 'audiooutput'} kind @param {string} deviceId */
+export function rememberDevice(kind, deviceId) {
+  localStorage.setItem(DEVICE_PREFS_KEY, JSON.stringify({ ...devicePreferences(), [kind]: deviceId }));
+}
+
+/** @param {string | undefined} deviceId */
+function preferred(deviceId) {
+  // `ideal`, not `exact`: a device that is gone falls back to the default instead of failing.
+  return deviceId ? { deviceId: { ideal: deviceId } } : {};
+}
+
+const AUDIO = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
+const VIDEO = { width: { ideal: 1280 }, height: { ideal: 720 } };
+
 /**
  * @param {'audio' | 'video'} kind
  * @returns {Promise<MediaStream>}
  */
 export async function openLocalMedia(kind) {
+  const prefs = devicePreferences();
+  return capture({
+    audio: { ...AUDIO, ...preferred(prefs.audioinput) },
+    video: kind === 'video' ? { ...VIDEO, ...preferred(prefs.videoinput) } : false,
+  });
+}
+
+/**
+ * One new microphone or camera track (a switch, camera back on, video added to a voice call).
+ * @param {'audio' | 'video'} kind @param {string} [deviceId]  default: the remembered choice
+ */
+export async function openTrack(kind, deviceId) {
+  const prefs = devicePreferences();
+  const stream = await capture(
+    kind === 'audio'
+      ? { audio: { ...AUDIO, ...preferred(deviceId ?? prefs.audioinput) } }
+      : { video: { ...VIDEO, ...preferred(deviceId ?? prefs.videoinput) } },
+  );
+  return stream.getTracks()[0];
+}
+
+/** The screen (or a window or tab), as one video track. */
+export async function openScreen() {
+  const stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false });
+  return stream.getVideoTracks()[0];
+}
+
+/** @returns {Promise<Record<'audioinput' | 'videoinput' | 'audiooutput', MediaDeviceInfo[]>>} */
+export async function listDevices() {
+  const lists = { audioinput: [], videoinput: [], audiooutput: [] };
+  for (const device of await navigator.mediaDevices.enumerateDevices()) {
+    lists[device.kind]?.push(device);
+  }
+  return lists;
+}
+
+/** Speaker choice works only where the browser has setSinkId (not in Safari or Firefox yet). */
+export const canChooseSpeaker = 'setSinkId' in HTMLMediaElement.prototype;
+
+/** @param {MediaStreamConstraints} constraints */
+async function capture(constraints) {
   if (!window.isSecureContext || !navigator.mediaDevices?.getUserMedia) {
     throw new MediaStartError('insecure', 'getUserMedia needs a secure context');
   }
-  const constraints = {
-    audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
-    video: kind === 'video' ? { width: { ideal: 1280 }, height: { ideal: 720 } } : false,
-  };
   try {
     return await navigator.mediaDevices.getUserMedia(constraints);
   } catch (error) {

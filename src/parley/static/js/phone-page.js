@@ -4,6 +4,7 @@ import { Signaling, SignalingError } from './signaling.js';
 import { MediaStartError, openLocalMedia, stopStream } from './media.js';
 import { PeerCall } from './call.js';
 import { CallStage } from './call-stage.js';
+import { InCall } from './in-call.js';
 import { ringback, ringtone, stopAllTones, tonesRunning } from './tones.js';
 import { askForNotifications, canAskForNotifications, closeNotification, notifyIncoming } from './notify.js';
 import { $, setStatus } from './ui.js';
@@ -19,7 +20,7 @@ const SCREENS = ['name', 'phone', 'outgoing', 'incoming', 'call', 'ended'];
  * @typedef {{
  *   id: string | null, role: 'caller' | 'callee', peer: User, media: 'audio' | 'video',
  *   stream: MediaStream | null, peerCall: PeerCall | null, cancelWanted: boolean,
- *   configuration: RTCConfiguration
+ *   configuration: RTCConfiguration, inCall?: InCall | null
  * }} ActiveCall
  */
 
@@ -103,6 +104,11 @@ async function connect(name) {
   on('candidate', ({ detail }) => {
     peerCallFrom(detail.from)?.acceptCandidate(detail.candidate);
   });
+  for (const type of ['media-state', 'video-request', 'video-reply']) {
+    on(type, ({ detail }) => {
+      if (peerCallFrom(detail.from)) state.call?.inCall?.receive(type, detail);
+    });
+  }
   // Only a final close comes here (auth failed, taken over): start again with a new session.
   on('closed', () => reconnectLater(name));
 
@@ -337,6 +343,19 @@ function startMedia(call, accepted) {
   stage.showLocal(call.stream, call.media);
   stage.attach(peerCall);
   peerCall.addEventListener('error', ({ detail }) => console.warn('negotiation error', detail));
+  call.inCall = new InCall({
+    stage,
+    call: peerCall,
+    bar: /** @type {HTMLElement} */ (document.querySelector('#screen-call .callbar')),
+    relay: (message) => state.signaling?.send({ ...message, to: peerCall.peerId }),
+    trackOpened: (track) => state.openedTracks.push(track),
+    peerName: () => call.peer.name || '—',
+    hangUp: () => hangUp(),
+  });
+  call.inCall.addEventListener('notice', ({ detail }) => {
+    $('status').textContent = format(detail.key, detail.params);
+  });
+  peerCall.addEventListener('state', () => call.inCall?.refresh());
   show('call', 'connecting');
   setStatus('negotiating');
   peerCall.start();
@@ -394,6 +413,12 @@ function finishCall({ reason, by, detail = '' }) {
   state.incoming = null;
   stopAllTones();
   closeNotification();
+  if (call?.inCall) {
+    // The connection's summary, for this call's history row (the server checks it is ours).
+    if (call.id) state.signaling?.send({ type: 'quality', call: call.id, ...call.inCall.summary() });
+    call.inCall.dispose();
+    call.inCall = null;
+  }
   call?.peerCall?.close();
   if (call) releaseStream(call);
   stage.clear();
@@ -425,6 +450,7 @@ function showEnded(reason, by, peer, role, detail = '') {
 /** @param {ActiveCall} call */
 function releaseStream(call) {
   stopStream(call.stream);
+  for (const track of call.peerCall?.localStream.getTracks() ?? []) track.stop();
   call.stream = null;
 }
 
@@ -516,7 +542,14 @@ function historyItem(entry) {
       : entry.end_reason == null
         ? t('history.ongoing')
         : reasonWords(entry);
-  detail.textContent = `${when} · ${media} · ${outcome}`;
+  const quality = entry.quality
+    ? ` · ${format('history.quality', {
+        rtt: entry.quality.rtt_mean_ms == null ? '—' : String(Math.round(entry.quality.rtt_mean_ms)),
+        loss: entry.quality.loss_percent == null ? '—' : entry.quality.loss_percent.toFixed(1),
+        path: [entry.quality.candidate_type, entry.quality.protocol].filter(Boolean).join('/') || '—',
+      })}`
+    : '';
+  detail.textContent = `${when} · ${media} · ${outcome}${quality}`;
   item.append(who, again, detail);
   return item;
 }
@@ -641,7 +674,11 @@ window.parley = {
     return state.openedTracks;
   },
   get timerCount() {
-    return stage.timerCount + tonesRunning();
+    return stage.timerCount + tonesRunning() + (state.call?.inCall?.timerCount ?? 0);
+  },
+  get inCall() {
+    const inCall = state.call?.inCall;
+    return inCall ? { local: inCall.local, remote: inCall.remote, stats: inCall.stats.latest } : null;
   },
   get callId() {
     return state.call?.id ?? state.incoming?.call ?? null;

@@ -1,9 +1,10 @@
 // The call page at /r/{room}: pre-join preview, then one call in the room, then a clean end.
-import { bindLocaleSelect, translatePage } from './i18n.js';
+import { bindLocaleSelect, format, translatePage } from './i18n.js';
 import { Signaling, SignalingError } from './signaling.js';
 import { MediaStartError, openLocalMedia, stopStream } from './media.js';
 import { PeerCall } from './call.js';
 import { CallStage } from './call-stage.js';
+import { InCall } from './in-call.js';
 import { $, setStatus, showNotice, showScreen } from './ui.js';
 
 const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -19,6 +20,8 @@ const state = {
   localStream: null,
   /** @type {PeerCall | null} */
   call: null,
+  /** @type {InCall | null} */
+  inCall: null,
   /** @type {{id: string, ready: boolean} | null} */
   peer: null,
   // The server restarted and forgot the room: the peer comes back under a new session id.
@@ -137,6 +140,11 @@ async function ensureSignaling() {
   signaling.addEventListener('candidate', ({ detail }) => {
     callFrom(detail.from)?.acceptCandidate(detail.candidate);
   });
+  for (const type of ['media-state', 'video-request', 'video-reply']) {
+    signaling.addEventListener(type, ({ detail }) => {
+      if (state.call && state.call.peerId === detail.from) state.inCall?.receive(type, detail);
+    });
+  }
   signaling.addEventListener('peer-left', ({ detail }) => {
     if (state.peer?.id !== detail.peer) return;
     if (detail.reason === 'left') {
@@ -219,6 +227,20 @@ function maybeStartCall() {
   state.call = call;
   stage.attach(call);
   call.addEventListener('error', ({ detail }) => console.warn('negotiation error', detail));
+  const inCall = new InCall({
+    stage,
+    call,
+    bar: /** @type {HTMLElement} */ (document.querySelector('#screen-call .callbar')),
+    relay: (message) => state.signaling?.send({ ...message, to: call.peerId }),
+    trackOpened: (track) => state.openedTracks.push(track),
+    peerName: () => '—',
+    hangUp: () => hangUp(),
+  });
+  inCall.addEventListener('notice', ({ detail }) => {
+    $('status').textContent = format(detail.key, detail.params);
+  });
+  call.addEventListener('state', () => inCall.refresh());
+  state.inCall = inCall;
   setStatus('negotiating');
   call.start();
   return call;
@@ -227,6 +249,12 @@ function maybeStartCall() {
 
 function closePeerConnection() {
   state.peerStale = false;
+  if (state.inCall) {
+    // The connection's summary, stored for this room session (the server checks we are in it).
+    if (state.inRoom) state.signaling?.send({ type: 'quality', ...state.inCall.summary() });
+    state.inCall.dispose();
+    state.inCall = null;
+  }
   state.call?.close();
   state.call = null;
   const local = stage.local.srcObject;
@@ -237,6 +265,7 @@ function closePeerConnection() {
 
 function releaseMedia() {
   stopStream(state.localStream);
+  for (const track of state.call?.localStream.getTracks() ?? []) track.stop();
   for (const track of state.openedTracks) track.stop();
   state.localStream = null;
   stage.local.srcObject = null;
@@ -336,7 +365,11 @@ window.parley = {
     return state.openedTracks;
   },
   get timerCount() {
-    return stage.timerCount;
+    return stage.timerCount + (state.inCall?.timerCount ?? 0);
+  },
+  get inCall() {
+    const inCall = state.inCall;
+    return inCall ? { local: inCall.local, remote: inCall.remote, stats: inCall.stats.latest } : null;
   },
   get inRoom() {
     return state.inRoom;
