@@ -236,7 +236,10 @@ class CallService:
             self._reclaim_known(call, session, me, message, out)
             return
         ended = self._ended.get(message.call)
-        if ended is not None and me.user in ended[0]:
+        if ended is not None:
+            if me.user not in ended[0]:
+                out.error(session, ErrorCode.CALL_NOT_FOUND, "no such call", message.id)
+                return
             told = ended[1]
             out.send(
                 session, CallEnded(id=message.id, call=told.call, reason=told.reason, by=told.by)

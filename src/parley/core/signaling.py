@@ -8,7 +8,7 @@ I/O layer says a message arrived on; nothing a client writes into a message can 
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from parley.core.calls import RECLAIM_TIMER, RING_TIMER, CallService
 from parley.core.effects import (
@@ -80,6 +80,7 @@ from parley.turn.credentials import TurnCredentialIssuer
 
 HELLO_TIMER = "hello"
 RESUME_TIMER = "resume"
+ROOM_REPORT = "room"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +120,10 @@ class Session:
     presence: bool = False
     room: str | None = None
     resume_token: str | None = None
+    # What this session already reported the quality of: a call id, or "room" until it joins
+    # again. A repeat is acknowledged but not stored twice.
+    reported: set[str] = field(default_factory=set)
+    room_visits: int = 0
     # While away: how many messages it missed, counting from which seq.
     missed: int = 0
     missed_from: int = 0
@@ -126,6 +131,11 @@ class Session:
     @property
     def welcomed(self) -> bool:
         return self.identity is not None
+
+
+def _room_visit(session: Session) -> str:
+    """Names one room call of a session: its id, then id/2, id/3… as it joins again."""
+    return session.id if session.room_visits <= 1 else f"{session.id}/{session.room_visits}"
 
 
 class SignalingCore:
@@ -529,6 +539,8 @@ class SignalingCore:
             return
         room, created = entered
         session.room = room.name
+        session.reported.discard(ROOM_REPORT)
+        session.room_visits += 1
         self._rooms_per_user[user] += 1
         others = room.others(session.id)
         out.send(
@@ -597,12 +609,17 @@ class SignalingCore:
         elif session.room is None:
             out.error(session.id, ErrorCode.NOT_IN_ROOM, "no call to report on", message.id)
             return
+        subject = message.call if message.call is not None else ROOM_REPORT
+        if subject in session.reported:
+            out.send(session.id, QualitySaved(id=message.id))
+            return
+        session.reported.add(subject)
         out.effects.append(
             RecordQuality(
                 QualityRecord(
                     user=user,
                     call=message.call,
-                    room_session=None if message.call is not None else session.id,
+                    room_session=None if message.call is not None else _room_visit(session),
                     reported=now,
                     duration_seconds=message.durationSeconds,
                     rtt_mean_ms=message.rttMeanMs,

@@ -42,5 +42,13 @@ call_quality = sa.Table(
     sa.Column("protocol", sa.String(4)),
     # One report per user and call (a retried report is not stored twice).
     sa.UniqueConstraint("call_id", "user", name="uq_call_quality_call_user"),
-    sa.Index("ix_call_quality_room_session", "room_session"),
+    # A room report has no call id (and NULLs never collide): one per room session and user.
+    sa.Index(
+        "uq_call_quality_room_user",
+        "room_session",
+        "user",
+        unique=True,
+        sqlite_where=sa.text("call_id IS NULL"),
+        postgresql_where=sa.text("call_id IS NULL"),
+    ),
 )

@@ -186,13 +186,13 @@ export class InCall extends EventTarget {
   }
 
   async stopSharing() {
-    if (!this.local.screen || this.disposed) return;
+    if (!this.local.screen || this.disposed || !this.screenTrack) return;
     const screen = this.screenTrack;
-    this.screenTrack = null;
-    this.local.screen = false;
+    this.screenTrack = null; // a second stop (button and browser at once) does nothing
     const camera = await this.#open('video');
     await this.call.replaceTrack('video', camera);
-    screen?.stop();
+    screen.stop();
+    this.local.screen = false;
     this.stage.local.srcObject = this.call.localStream;
     this.#announce();
   }

@@ -28,10 +28,12 @@ export function rememberDevice(kind, deviceId) {
   localStorage.setItem(DEVICE_PREFS_KEY, JSON.stringify({ ...devicePreferences(), [kind]: deviceId }));
 }
 
-/** @param {string | undefined} deviceId */
-function preferred(deviceId) {
-  // `ideal`, not `exact`: a device that is gone falls back to the default instead of failing.
-  return deviceId ? { deviceId: { ideal: deviceId } } : {};
+/** @param {string | undefined} deviceId @param {boolean} [chosenNow] */
+function preferred(deviceId, chosenNow = false) {
+  if (!deviceId) return {};
+  // A device picked just now must be that one; a remembered one may be gone since, so it is
+  // only `ideal` and the default stands in for it.
+  return { deviceId: chosenNow ? { exact: deviceId } : { ideal: deviceId } };
 }
 
 const AUDIO = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
@@ -55,10 +57,12 @@ export async function openLocalMedia(kind) {
  */
 export async function openTrack(kind, deviceId) {
   const prefs = devicePreferences();
+  const chosen = deviceId !== undefined && deviceId !== 'default';
+  const id = deviceId === 'default' ? undefined : deviceId;
   const stream = await capture(
     kind === 'audio'
-      ? { audio: { ...AUDIO, ...preferred(deviceId ?? prefs.audioinput) } }
-      : { video: { ...VIDEO, ...preferred(deviceId ?? prefs.videoinput) } },
+      ? { audio: { ...AUDIO, ...preferred(id ?? prefs.audioinput, chosen) } }
+      : { video: { ...VIDEO, ...preferred(id ?? prefs.videoinput, chosen) } },
   );
   return stream.getTracks()[0];
 }

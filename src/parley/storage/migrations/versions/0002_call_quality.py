@@ -31,7 +31,14 @@ def upgrade() -> None:
         sa.Column("protocol", sa.String(4)),
         sa.UniqueConstraint("call_id", "user", name="uq_call_quality_call_user"),
     )
-    op.create_index("ix_call_quality_room_session", "call_quality", ["room_session"])
+    op.create_index(
+        "uq_call_quality_room_user",
+        "call_quality",
+        ["room_session", "user"],
+        unique=True,
+        sqlite_where=sa.text("call_id IS NULL"),
+        postgresql_where=sa.text("call_id IS NULL"),
+    )
 
 
 def downgrade() -> None:
