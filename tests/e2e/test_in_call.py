@@ -118,12 +118,12 @@ def test_switching_camera_mid_call_changes_the_sent_track_and_frames_keep_coming
     in_call(ana, bo)
     before = ana.evaluate(_SENT_VIDEO)
     ana.click(".control.devices")
-    cameras = ana.locator(".device-videoinput option")
+    cameras = ana.locator(".in-call-overlay .device-videoinput option")
     assert cameras.count() == 3
     # Chromium's second fake camera is a 16-bit depth camera; the third is an ordinary one.
     other = cameras.nth(2).get_attribute("value")
     assert other != before["device"]
-    ana.select_option(".device-videoinput", other)
+    ana.select_option(".in-call-overlay .device-videoinput", other)
     ana.wait_for_function(
         "(old) => window.parley.pc.getSenders().some((s) => s.track?.kind === 'video' "
         "&& s.track.id !== old)",
@@ -285,3 +285,38 @@ def test_phone_sized_layout_has_no_horizontal_scroll_in_english_and_chinese(
     assert bo.locator(".control.mute").get_attribute("aria-label") == "打开或关闭麦克风（M）"
     ana.keyboard.press("h")  # hang-up shortcut
     assert ended_reason(bo) == "hangup"
+
+
+def test_devices_chosen_before_joining_are_used_in_the_call(
+    server_url: str, devices_browser: Browser, room_name: str
+) -> None:
+    context = devices_browser.new_context(locale="en-US")
+    try:
+        page = context.new_page()
+        page.goto(f"{server_url}/r/{room_name}")
+        wait_for_state(page, "prejoin")
+        page.click("#device-settings summary")
+        page.wait_for_function(
+            "() => document.querySelectorAll('#device-settings .device-videoinput option').length"
+            " === 3"
+        )
+        chosen = page.locator("#device-settings .device-videoinput option").nth(2)
+        chosen_id = chosen.get_attribute("value")
+        page.select_option("#device-settings .device-videoinput", chosen_id)
+        page.wait_for_function(
+            "(id) => document.getElementById('preview').srcObject?.getVideoTracks()[0]"
+            "?.getSettings().deviceId === id",
+            arg=chosen_id,
+        )
+        page.click("#join-button")
+        other = context.browser.new_context(locale="en-US").new_page()  # type: ignore[union-attr]
+        try:
+            other.goto(f"{server_url}/r/{room_name}?autojoin=1")
+            for each in (page, other):
+                wait_for_state(each, "in-call")
+            assert page.evaluate(_SENT_VIDEO)["device"] == chosen_id
+            assert grows(other, "video", "frames") > 0
+        finally:
+            other.context.close()
+    finally:
+        context.close()

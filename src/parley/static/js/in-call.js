@@ -5,8 +5,16 @@
 // Media changes use RTCRtpSender.replaceTrack, so they need no renegotiation and the other
 // direction never pauses; only adding video to a voice call renegotiates (perfect negotiation).
 import { format, t, translatePage } from './i18n.js';
-import { canChooseSpeaker, listDevices, openScreen, openTrack, rememberDevice } from './media.js';
+import {
+  canChooseSpeaker,
+  devicePreferences,
+  listDevices,
+  openScreen,
+  openTrack,
+  rememberDevice,
+} from './media.js';
 import { CallStats } from './stats.js';
+import { DEVICE_KINDS, fillDeviceSelect } from './device-picker.js';
 
 const STATS_EVERY_MS = 2000;
 
@@ -94,6 +102,8 @@ export class InCall extends EventTarget {
     navigator.mediaDevices?.addEventListener('devicechange', this.onDeviceChange);
     this.#bind();
     this.statsTimer = window.setInterval(() => this.#sampleStats(), STATS_EVERY_MS);
+    const speaker = devicePreferences().audiooutput;
+    if (speaker && canChooseSpeaker) /** @type {any} */ (stage.remote).setSinkId(speaker).catch(() => {});
     this.refresh();
     this.#fillDevices();
   }
@@ -278,7 +288,7 @@ export class InCall extends EventTarget {
       if (document.pictureInPictureElement) document.exitPictureInPicture().catch(() => {});
       else this.stage.remote.requestPictureInPicture?.().catch(() => {});
     });
-    for (const kind of /** @type {const} */ (['audioinput', 'videoinput', 'audiooutput'])) {
+    for (const kind of DEVICE_KINDS) {
       const select = /** @type {HTMLSelectElement} */ (this.overlay.querySelector(`.device-${kind}`));
       select.addEventListener('change', () => this.useDevice(kind, select.value));
     }
@@ -379,21 +389,13 @@ export class InCall extends EventTarget {
     } catch {
       return;
     }
-    for (const kind of /** @type {const} */ (['audioinput', 'videoinput', 'audiooutput'])) {
+    for (const kind of DEVICE_KINDS) {
       const select = /** @type {HTMLSelectElement} */ (this.overlay.querySelector(`.device-${kind}`));
       const inUse =
         kind === 'audiooutput'
           ? /** @type {any} */ (this.stage.remote).sinkId || 'default'
           : this.call.sentTrack(kind === 'audioinput' ? 'audio' : 'video')?.getSettings().deviceId;
-      select.replaceChildren(
-        ...lists[kind].map((device, index) => {
-          const option = document.createElement('option');
-          option.value = device.deviceId;
-          option.textContent = device.label || `${t(`device.${kind}`)} ${index + 1}`;
-          option.selected = device.deviceId === inUse;
-          return option;
-        }),
-      );
+      fillDeviceSelect(select, kind, lists[kind], inUse);
     }
     /** @type {HTMLElement} */ (this.overlay.querySelector('.speaker-choice')).hidden =
       !canChooseSpeaker || lists.audiooutput.length === 0;

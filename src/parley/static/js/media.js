@@ -28,43 +28,54 @@ export function rememberDevice(kind, deviceId) {
   localStorage.setItem(DEVICE_PREFS_KEY, JSON.stringify({ ...devicePreferences(), [kind]: deviceId }));
 }
 
-/** @param {string | undefined} deviceId @param {boolean} [chosenNow] */
-function preferred(deviceId, chosenNow = false) {
-  if (!deviceId) return {};
-  // A device picked just now must be that one; a remembered one may be gone since, so it is
-  // only `ideal` and the default stands in for it.
-  return { deviceId: chosenNow ? { exact: deviceId } : { ideal: deviceId } };
+/** @param {string | undefined} deviceId */
+function exactly(deviceId) {
+  // `exact`: an `ideal` device id loses to the ideal resolution when devices differ in formats.
+  return deviceId ? { deviceId: { exact: deviceId } } : {};
 }
 
 const AUDIO = { echoCancellation: true, noiseSuppression: true, autoGainControl: true };
 const VIDEO = { width: { ideal: 1280 }, height: { ideal: 720 } };
 
 /**
+ * The remembered devices when they are still there; the defaults for any that are gone.
  * @param {'audio' | 'video'} kind
  * @returns {Promise<MediaStream>}
  */
 export async function openLocalMedia(kind) {
   const prefs = devicePreferences();
-  return capture({
-    audio: { ...AUDIO, ...preferred(prefs.audioinput) },
-    video: kind === 'video' ? { ...VIDEO, ...preferred(prefs.videoinput) } : false,
+  const wanted = (/** @type {boolean} */ remembered) => ({
+    audio: { ...AUDIO, ...(remembered ? exactly(prefs.audioinput) : {}) },
+    video: kind === 'video' ? { ...VIDEO, ...(remembered ? exactly(prefs.videoinput) : {}) } : false,
   });
+  return withFallback(() => capture(wanted(true)), () => capture(wanted(false)));
 }
 
 /**
  * One new microphone or camera track (a switch, camera back on, video added to a voice call).
- * @param {'audio' | 'video'} kind @param {string} [deviceId]  default: the remembered choice
+ * @param {'audio' | 'video'} kind
+ * @param {string} [deviceId]  default: the remembered choice; 'default': the system's default
  */
 export async function openTrack(kind, deviceId) {
   const prefs = devicePreferences();
-  const chosen = deviceId !== undefined && deviceId !== 'default';
-  const id = deviceId === 'default' ? undefined : deviceId;
-  const stream = await capture(
-    kind === 'audio'
-      ? { audio: { ...AUDIO, ...preferred(id ?? prefs.audioinput, chosen) } }
-      : { video: { ...VIDEO, ...preferred(id ?? prefs.videoinput, chosen) } },
-  );
+  const id = deviceId === 'default' ? undefined : (deviceId ?? (kind === 'audio' ? prefs.audioinput : prefs.videoinput));
+  const open = (/** @type {string | undefined} */ device) =>
+    capture(kind === 'audio' ? { audio: { ...AUDIO, ...exactly(device) } } : { video: { ...VIDEO, ...exactly(device) } });
+  // A device picked just now must be that one; a remembered one may be gone since.
+  const stream = deviceId && deviceId !== 'default' ? await open(id) : await withFallback(() => open(id), () => open(undefined));
   return stream.getTracks()[0];
+}
+
+/**
+ * @param {() => Promise<MediaStream>} first @param {() => Promise<MediaStream>} otherwise
+ */
+async function withFallback(first, otherwise) {
+  try {
+    return await first();
+  } catch (error) {
+    if (error instanceof MediaStartError && error.reason === 'mediaMissing') return otherwise();
+    throw error;
+  }
 }
 
 /** The screen (or a window or tab), as one video track. */

@@ -5,6 +5,7 @@ import { MediaStartError, openLocalMedia, stopStream } from './media.js';
 import { PeerCall } from './call.js';
 import { CallStage } from './call-stage.js';
 import { InCall } from './in-call.js';
+import { bindDevicePicker } from './device-picker.js';
 import { ringback, ringtone, stopAllTones, tonesRunning } from './tones.js';
 import { askForNotifications, canAskForNotifications, closeNotification, notifyIncoming } from './notify.js';
 import { $, setStatus } from './ui.js';
@@ -135,6 +136,7 @@ async function connect(name) {
   state.online = new Map((welcome.online ?? []).filter((u) => u.id !== welcome.user.id).map((u) => [u.id, u]));
   renderOnline();
   show('phone', 'idle');
+  bindDevicePicker($('device-settings'));
   await refreshHistory();
 }
 

@@ -5,6 +5,7 @@ import { MediaStartError, openLocalMedia, stopStream } from './media.js';
 import { PeerCall } from './call.js';
 import { CallStage } from './call-stage.js';
 import { InCall } from './in-call.js';
+import { bindDevicePicker } from './device-picker.js';
 import { $, setStatus, showNotice, showScreen } from './ui.js';
 
 const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -70,9 +71,20 @@ async function refreshPreview() {
     const stream = await acquireMedia();
     preview.srcObject = stream;
     $('preview-box').classList.toggle('voice-only', state.mediaKind === 'audio');
+    // Labels are only readable once the page may use media: fill the lists after that.
+    await bindDevicePicker($('device-settings'), (kind) => {
+      if (kind !== 'audiooutput') reopenPreview();
+    });
   } catch (error) {
     failOnMedia(error);
   }
+}
+
+/** A device was chosen before joining: open it now, so the preview shows what will be sent. */
+async function reopenPreview() {
+  stopStream(state.localStream);
+  state.localStream = null;
+  await refreshPreview();
 }
 
 // --- joining and the call ------------------------------------------------------------------
