@@ -421,20 +421,29 @@ class SignalingCore:
                 # Came online, or came back under a new name: the directory shows it at once.
                 me = UserInfo(id=identity.user, name=identity.name)
                 self._announce(Presence(user=me, online=True), out, skip=session.id)
-        out.send(
-            session.id,
-            Welcome(
-                v=PROTOCOL_VERSION,
-                session=session.id,
-                user=UserInfo(id=identity.user, name=identity.name),
-                token=admission.token,
-                maxMessageBytes=self.settings.max_message_bytes,
-                iceServers=self._ice_servers(identity.user, now),
-                iceTransportPolicy="relay" if self.settings.relay_only else "all",
-                online=self.presence.online() if listed else None,
-                resume=session.resume_token,
-                resumeWindow=self.settings.resume_window if session.resume_token else 0,
-            ),
+        out.send(session.id, self._welcome(session, identity, now, listed, token=admission.token))
+
+    def _welcome(
+        self,
+        session: Session,
+        identity: Identity,
+        now: float,
+        listed: bool,
+        token: str | None = None,
+        resumed: bool = False,
+    ) -> Welcome:
+        return Welcome(
+            v=PROTOCOL_VERSION,
+            session=session.id,
+            user=UserInfo(id=identity.user, name=identity.name),
+            token=token,
+            maxMessageBytes=self.settings.max_message_bytes,
+            iceServers=self._ice_servers(identity.user, now),
+            iceTransportPolicy="relay" if self.settings.relay_only else "all",
+            online=self.presence.online() if listed else None,
+            resume=session.resume_token,
+            resumed=resumed,
+            resumeWindow=self.settings.resume_window if session.resume_token else 0,
         )
 
     def _resume(
@@ -469,24 +478,8 @@ class SignalingCore:
         self._connections[connection] = target.id
         out.effects.append(CancelTimer((RESUME_TIMER, target.id)))
         out.effects.append(Rebind(connection, target.id))
-        identity = target.identity
-        out.send(
-            target.id,
-            Welcome(
-                v=PROTOCOL_VERSION,
-                session=target.id,
-                user=UserInfo(id=identity.user, name=identity.name),
-                maxMessageBytes=self.settings.max_message_bytes,
-                iceServers=self._ice_servers(identity.user, now),
-                iceTransportPolicy="relay" if self.settings.relay_only else "all",
-                online=self.presence.online()
-                if target.presence and self.settings.directory
-                else None,
-                resume=target.resume_token,
-                resumed=True,
-                resumeWindow=self.settings.resume_window,
-            ),
-        )
+        listed = target.presence and self.settings.directory
+        out.send(target.id, self._welcome(target, target.identity, now, listed, resumed=True))
         for seq, missed in replay:
             out.effects.append(Send(target.id, missed, seq))
         return True

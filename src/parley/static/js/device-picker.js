@@ -1,9 +1,15 @@
 // The microphone / camera / speaker lists, before a call (remembered for the next one) and
 // during it (in-call.js switches the live track). Labels appear once the page may use media.
-import { t } from './i18n.js';
+import { t, translatePage } from './i18n.js';
 import { canChooseSpeaker, devicePreferences, listDevices, rememberDevice } from './media.js';
 
 export const DEVICE_KINDS = /** @type {const} */ (['audioinput', 'videoinput', 'audiooutput']);
+
+/** The three lists, as the pre-call settings and the in-call panel both show them. */
+export const DEVICE_SELECTS_MARKUP = `
+  <label><span data-i18n="device.microphone">Microphone</span> <select class="device-audioinput"></select></label>
+  <label><span data-i18n="device.camera">Camera</span> <select class="device-videoinput"></select></label>
+  <label class="speaker-choice"><span data-i18n="device.speaker">Speaker</span> <select class="device-audiooutput"></select></label>`;
 
 /**
  * @param {HTMLSelectElement} select
@@ -30,6 +36,10 @@ export function fillDeviceSelect(select, kind, devices, selected) {
  * @param {(kind: 'audioinput' | 'videoinput' | 'audiooutput', deviceId: string) => void} [changed]
  */
 export async function bindDevicePicker(root, changed) {
+  if (!root.querySelector('.device-audioinput')) {
+    root.insertAdjacentHTML('beforeend', DEVICE_SELECTS_MARKUP);
+    translatePage(root);
+  }
   let lists;
   try {
     lists = await listDevices();

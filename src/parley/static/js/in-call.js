@@ -14,7 +14,7 @@ import {
   rememberDevice,
 } from './media.js';
 import { CallStats } from './stats.js';
-import { DEVICE_KINDS, fillDeviceSelect } from './device-picker.js';
+import { DEVICE_KINDS, DEVICE_SELECTS_MARKUP, fillDeviceSelect } from './device-picker.js';
 
 const STATS_EVERY_MS = 2000;
 
@@ -41,11 +41,7 @@ const OVERLAY_MARKUP = `
       <button type="button" class="video-decline" data-i18n="video.decline">Stay on voice</button>
     </div>
   </div>
-  <div class="side-panel devices-panel" hidden>
-    <label><span data-i18n="device.microphone">Microphone</span> <select class="device-audioinput"></select></label>
-    <label><span data-i18n="device.camera">Camera</span> <select class="device-videoinput"></select></label>
-    <label class="speaker-choice"><span data-i18n="device.speaker">Speaker</span> <select class="device-audiooutput"></select></label>
-  </div>
+  <div class="side-panel devices-panel" hidden>${DEVICE_SELECTS_MARKUP}</div>
   <dl class="side-panel stats-panel" hidden></dl>
   <div class="quality-mark" hidden></div>`;
 
