@@ -24,7 +24,7 @@ from parley.server.app import create_app
 from parley.storage.database import open_engine
 from parley.storage.schema import calls
 
-from .helpers import ConnectWs, StartServer, receive_close, send_json
+from .helpers import ConnectWs, StartServer, receive_close, send_json, ws_url
 
 WINDOW = 10.0
 SETTINGS = ServerSettings(core=CoreSettings(resume_window=WINDOW))
@@ -216,6 +216,68 @@ async def test_a_dropped_socket_resumes_with_every_missed_message_once_in_order(
     await send_json(bo.ws, candidate(ana, 11))
     assert await ana.read() == relayed(candidate(ana, 11), bo)
     await round_trip(ana)
+
+
+async def test_a_socket_the_server_drops_mid_exchange_resumes_with_everything_it_missed(
+    start_server: StartServer, connect_ws: ConnectWs
+) -> None:
+    """The server side cuts the socket (it stopped answering pings, like a laptop whose lid
+    closed); frames already written to it are lost with it. The resume gets them all back."""
+    heartbeat = 0.4
+    base = await start_server(dataclasses.replace(SETTINGS, heartbeat_seconds=heartbeat))
+    async with aiohttp.ClientSession() as http:
+        silent = await http.ws_connect(ws_url(base), autoping=False)  # never answers a ping
+        welcome = await say_hello(silent)
+        ana = Tab(
+            silent, welcome["session"], welcome["user"]["id"], welcome["token"], welcome["resume"]
+        )
+        bo = await sign_in(connect_ws, base)
+        await join(ana, "server-drop")
+        await join(bo, "server-drop")
+        assert await ana.read() == {"type": "peer-joined", "peer": bo.session}
+        # Bo keeps reading (so his client answers the server's pings); what he gets is kept.
+        bo_got: list[dict[str, Any]] = []
+        pump = asyncio.create_task(keep_reading(bo.ws, bo_got))
+        try:
+            sent = [offer(ana, 1), candidate(ana, 2), candidate(ana, 3)]
+            for message in sent:
+                await send_json(bo.ws, message)
+            # Whatever reaches the silent socket now is never counted as read: lost in flight.
+            deadline = time.monotonic() + 10 * heartbeat + 5
+            closed_by_server = False
+            while time.monotonic() < deadline:
+                frame = await silent.receive(timeout=max(0.1, deadline - time.monotonic()))
+                if frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                    closed_by_server = True
+                    break
+            assert closed_by_server, "the server never dropped a socket that stopped answering"
+            while_away = [candidate(ana, 4), offer(ana, 5)]
+            for message in while_away:
+                await send_json(bo.ws, message)
+
+            back = await come_back(ana, await connect_ws(base))
+            assert back["resumed"] is True and back["session"] == ana.session
+            for message in sent + while_away:
+                assert await ana.read() == relayed(message, bo)
+            await send_json(ana.ws, {"type": "answer", "to": bo.session, "sdp": "v=0 answer"})
+            expected = {"type": "answer", "from": ana.session, "sdp": "v=0 answer"}
+            for _ in range(50):
+                if expected in bo_got:
+                    break
+                await asyncio.sleep(0.05)
+            assert expected in bo_got
+        finally:
+            pump.cancel()
+
+
+async def keep_reading(ws: aiohttp.ClientWebSocketResponse, into: list[dict[str, Any]]) -> None:
+    for _ in range(10_000):
+        frame = await ws.receive()
+        if frame.type is not aiohttp.WSMsgType.TEXT:
+            return
+        message = json.loads(frame.data)
+        message.pop("seq", None)
+        into.append(message)
 
 
 async def test_a_second_drop_resumes_again_from_where_the_page_got_to(
