@@ -577,3 +577,26 @@ def test_quality_before_hello_gets_hello_required(harness: Harness) -> None:
     effects = harness.send(session, report(None, request_id=51))
     error = only_error_to(effects, session)
     assert (error.code, error.id) == (ErrorCode.HELLO_REQUIRED, 51)
+
+
+def test_quality_long_after_the_call_ended_gets_call_not_found(harness: Harness) -> None:
+    ann, _, _, call = answered(harness)
+    harness.send(ann.session, Hangup(call=call))
+    harness.now += 301  # the report belongs at hang-up, not whenever
+    effects = harness.send(ann.session, report(call, request_id=3))
+    assert quality_records(effects) == []
+    assert only_error_to(effects, ann.session).code == ErrorCode.CALL_NOT_FOUND
+
+
+def test_quality_reports_are_rate_limited_per_user(harness: Harness) -> None:
+    """Each report is a database row: join/quality/leave cycles must not flood the table."""
+    ann = harness.user("Ann")
+    stored = 0
+    for visit in range(10):
+        harness.send(ann.session, Join(room="quality-flood", id=f"j{visit}"))
+        stored += len(quality_records(harness.send(ann.session, report(None, request_id=visit))))
+        harness.send(ann.session, Leave(id=f"l{visit}"))
+    assert stored == 6
+    harness.now += 61
+    harness.send(ann.session, Join(room="quality-flood", id="again"))
+    assert len(quality_records(harness.send(ann.session, report(None, request_id="ok")))) == 1

@@ -779,3 +779,19 @@ def test_a_user_already_in_another_call_cannot_complete_a_claim() -> None:
     relay(h, cy, bo, 2)
     found = h.core.calls.get(talking)
     assert found is not None and found.state is CallState.ACTIVE
+
+
+def test_a_call_going_on_cannot_be_claimed_by_another_device_of_its_user() -> None:
+    """The callee's other devices were told the call id when it rang; claiming it must not
+    take the call from the device that answered."""
+    h = Harness()
+    ana, bo = online(h, "Ana"), online(h, "Bo")
+    call = call_between(h, ana, bo)
+    other_device = sign_in(h, token=bo.token, presence=True)
+    assert other_device.user == bo.user
+    effects = claim(h, other_device, ana, "callee", call=call)
+    assert error_codes(effects) == [ErrorCode.CALL_NOT_FOUND]
+    effects = h.send(bo.connection, Offer(to=ana.session, sdp="v=0 still mine"))
+    assert messages_to(effects, ana.session) == [
+        RelayedOffer(from_=bo.session, sdp="v=0 still mine")
+    ]

@@ -181,6 +181,11 @@ def test_voice_call_upgraded_to_video_with_consent_then_video_flows_both_ways(
         wait_until_grows(page, "video", "frames", within=20)
         wait_for_remote_video(page)
         assert_media_flows(page, ("audio", "video"))
+        video_lines = page.evaluate(
+            "() => window.parley.pc.getTransceivers()"
+            ".filter((t) => t.receiver.track.kind === 'video').length"
+        )
+        assert video_lines == 1, "one video m-line: only the asking side added it"
     # And off again, without ending the call.
     ana.click(".control.camera")
     bo.wait_for_selector(".remote-camera-off:not([hidden])")

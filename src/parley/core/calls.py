@@ -99,7 +99,7 @@ class CallService:
         self._calls: dict[str, Call] = {}
         self._call_of_user: dict[str, str] = {}
         # Calls that ended lately, so that a late `resume-call` hears how instead of waiting.
-        self._ended: OrderedDict[str, tuple[tuple[str, str], CallEnded]] = OrderedDict()
+        self._ended: OrderedDict[str, tuple[tuple[str, str], CallEnded, float]] = OrderedDict()
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -117,13 +117,14 @@ class CallService:
     def __len__(self) -> int:
         return len(self._calls)
 
-    def is_party(self, call_id: str, user: str) -> bool:
-        """`user` is one of the call's two users, and the call is going on or ended lately."""
+    def is_party(self, call_id: str, user: str, now: float, grace: float) -> bool:
+        """`user` is one of the call's two users, and the call is going on or ended at most
+        `grace` seconds ago."""
         call = self._calls.get(call_id)
         if call is not None:
             return user in (call.caller.user, call.callee.user)
         ended = self._ended.get(call_id)
-        return ended is not None and user in ended[0]
+        return ended is not None and user in ended[0] and now - ended[2] <= grace
 
     def count_by_state(self) -> dict[str, int]:
         counts = dict.fromkeys((state.value for state in CallState), 0)
@@ -278,7 +279,9 @@ class CallService:
             if me_caller
             else (call.callee.user, call.caller.user) == (me.user, message.peer)
         )
-        if not mine or call.state is CallState.RINGING:
+        # Only a call this server is taking back after a restart can be claimed: a call going
+        # on keeps its devices (another device of the same user knows the id, too).
+        if not mine or call.state is not CallState.RECLAIMING:
             out.error(session, ErrorCode.CALL_NOT_FOUND, "no such call", message.id)
             return
         own = self._user_call(me.user)
@@ -379,7 +382,7 @@ class CallService:
             RecordCall("ended", replace(call.record(), ended=now, end_reason=reason, ended_by=by))
         )
         ended = CallEnded(call=call.id, reason=reason, by=by)
-        self._ended[call.id] = ((call.caller.user, call.callee.user), ended)
+        self._ended[call.id] = ((call.caller.user, call.callee.user), ended, now)
         if len(self._ended) > ENDED_CALLS_KEPT:
             self._ended.popitem(last=False)
         for session in involved:

@@ -80,6 +80,8 @@ from parley.turn.credentials import TurnCredentialIssuer
 
 HELLO_TIMER = "hello"
 RESUME_TIMER = "resume"
+# A quality report comes at hang-up, from both sides: the one that did not hang up, a moment later.
+QUALITY_GRACE_SECONDS = 300.0
 ROOM_REPORT = "room"
 
 
@@ -100,14 +102,16 @@ class CoreSettings:
     invites_per_minute: int = 20
     # Rooms one user's sessions may be in at once (one call per tab; a few tabs is plenty).
     rooms_per_user: int = 4
+    quality_reports_per_minute: int = 6
     # How long a session whose socket dropped waits to be resumed (0: it ends at once).
     resume_window: float = 30.0
     # Messages a session away may miss before it is ended: a resume must replay them all.
     resume_queue: int = 256
     # Messages kept even while connected: the last ones written may have died with the socket.
     replay_margin: int = 64
-    # And the most the kept messages may weigh (SDPs are up to 60 kB each).
-    replay_bytes: int = 1024 * 1024
+    # And the most the kept messages may weigh: an ICE restart's offer and its candidates fit
+    # many times over (a typical SDP is 4-6 kB); memory per session stays bounded.
+    replay_bytes: int = 256 * 1024
 
 
 @dataclass(slots=True)
@@ -158,6 +162,8 @@ class SignalingCore:
         self.calls = CallService(self.presence, settings.ring_timeout, new_id)
         self._ice_limit = PerMinuteLimit(settings.ice_requests_per_minute)
         self._invite_limit = PerMinuteLimit(settings.invites_per_minute)
+        # A report per call at hang-up: a few a minute at most, each one a database row.
+        self._quality_limit = PerMinuteLimit(settings.quality_reports_per_minute)
         self._sessions_per_user: Counter[str] = Counter()
         self._rooms_per_user: Counter[str] = Counter()
 
@@ -295,6 +301,7 @@ class SignalingCore:
                 del self._sessions_per_user[user]
                 self._ice_limit.forget(user)
                 self._invite_limit.forget(user)
+                self._quality_limit.forget(user)
             self.calls.session_closed(session_id, user, now, out)
             if session.presence and self.presence.remove(user, session_id):
                 self._announce(
@@ -595,8 +602,11 @@ class SignalingCore:
     def _quality(
         self, session: Session, user: str, message: Quality, now: float, out: Outcome
     ) -> None:
+        if not self._quality_limit.allow(user, now):
+            out.error(session.id, ErrorCode.RATE_LIMITED, "too many quality reports", message.id)
+            return
         if message.call is not None:
-            if not self.calls.is_party(message.call, user):
+            if not self.calls.is_party(message.call, user, now, QUALITY_GRACE_SECONDS):
                 out.error(session.id, ErrorCode.CALL_NOT_FOUND, "no such call", message.id)
                 return
         elif session.room is None:

@@ -66,7 +66,9 @@ class Connection:
         self._writer: asyncio.Task[None] | None = None
 
     def push(self, frame: bytes) -> None:
-        if self._closing:
+        # aiohttp closes by itself on a protocol error (1009, 1007…): nothing may follow its
+        # close frame, and its writer is not ours to ask.
+        if self._closing or self._ws.closed:
             return
         transport = self._transport
         if (
@@ -98,7 +100,7 @@ class Connection:
         self._flush_scheduled = False
         pending, self._pending = self._pending, []
         transport = self._transport
-        if pending and transport is not None and not transport.is_closing():
+        if pending and transport is not None and not transport.is_closing() and not self._ws.closed:
             transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
 
     def close(self, code: int, reason: str) -> None:

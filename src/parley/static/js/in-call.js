@@ -77,6 +77,8 @@ export class InCall extends EventTarget {
     /** @type {MediaStreamTrack | null} */
     this.screenTrack = null;
     this.videoAsked = false;
+    this.videoAgreed = false;
+    this.startingVideo = false;
     this.startedAt = performance.now();
     this.stats = new CallStats(call.pc);
     this.disposed = false;
@@ -94,6 +96,7 @@ export class InCall extends EventTarget {
 
     this.onKey = (/** @type {KeyboardEvent} */ event) => this.#shortcut(event);
     this.onDeviceChange = () => this.#devicesChanged();
+    call.addEventListener('track', () => this.#remoteTrackArrived());
     document.addEventListener('keydown', this.onKey);
     navigator.mediaDevices?.addEventListener('devicechange', this.onDeviceChange);
     this.#bind();
@@ -158,13 +161,18 @@ export class InCall extends EventTarget {
   }
 
   async startVideo() {
-    if (this.hasVideo) return;
-    const track = await this.#open('video');
-    if (!track) return;
-    this.call.addTrack(track);
-    this.stage.showLocal(this.call.localStream, 'video');
-    this.local.cameraOff = false;
-    this.#announce();
+    if (this.hasVideo || this.startingVideo || this.call.localStream.getVideoTracks().length) return;
+    this.startingVideo = true;
+    try {
+      const track = await this.#open('video');
+      if (!track) return;
+      this.call.addTrack(track);
+      this.stage.showLocal(this.call.localStream, 'video');
+      this.local.cameraOff = false;
+      this.#announce();
+    } finally {
+      this.startingVideo = false;
+    }
   }
 
   async shareScreen() {
@@ -306,11 +314,21 @@ export class InCall extends EventTarget {
     event.preventDefault();
   }
 
-  /** @param {boolean} accepted */
-  async #answerVideo(accepted) {
+  /** Only the side that asked adds the video transceiver (its offer carries it); this side
+   * sends its camera on that transceiver when the offer arrives. Both adding at once would make
+   * two video m-lines and a glare. @param {boolean} accepted */
+  #answerVideo(accepted) {
     /** @type {HTMLElement} */ (this.overlay.querySelector('.video-prompt')).hidden = true;
     this.relay({ type: 'video-reply', accepted });
-    if (accepted) await this.startVideo();
+    this.videoAgreed = accepted;
+  }
+
+  #remoteTrackArrived() {
+    if (this.videoAgreed && this.call.remoteStream.getVideoTracks().length > 0) {
+      this.videoAgreed = false;
+      this.startVideo();
+    }
+    this.refresh();
   }
 
   #promptForVideo() {

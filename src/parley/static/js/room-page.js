@@ -126,7 +126,9 @@ async function join() {
 }
 
 async function ensureSignaling() {
-  if (state.signaling?.ws?.readyState === WebSocket.OPEN) return state.signaling;
+  if (state.signaling?.connected) return state.signaling;
+  // One connection per page: one still reconnecting would otherwise rejoin the room as well.
+  state.signaling?.close();
   const fragment = new URLSearchParams(location.hash.slice(1)).get('token');
   const signaling = new Signaling(wsUrl(), { token: fragment ?? localStorage.getItem('parley.token') });
   state.signaling = signaling;

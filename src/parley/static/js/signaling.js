@@ -9,8 +9,9 @@ export const PROTOCOL_VERSION = 1;
 const FINAL_CLOSE_CODES = new Set([4401, 4409]);
 const RETRY_FIRST_MS = 500;
 const RETRY_MAX_MS = 15_000;
-// Messages sent while reconnecting wait for the resumed session (candidates, a hang-up).
-const MAX_QUEUED_WHILE_AWAY = 500;
+// Messages sent while reconnecting wait for the resumed session (candidates, a hang-up). Kept
+// well under the server's burst allowance (200), which a flush on resume must not trip.
+const MAX_QUEUED_WHILE_AWAY = 120;
 
 /** An `error` reply from the server, with its stable code. */
 export class SignalingError extends Error {
