@@ -795,3 +795,22 @@ def test_a_call_going_on_cannot_be_claimed_by_another_device_of_its_user() -> No
     assert messages_to(effects, ana.session) == [
         RelayedOffer(from_=bo.session, sdp="v=0 still mine")
     ]
+
+
+def test_a_server_stopping_ends_ringing_calls_and_leaves_answered_ones_to_be_taken_back() -> None:
+    h = Harness()
+    ana, bo, cy, di = online(h, "Ana"), online(h, "Bo"), online(h, "Cy"), online(h, "Di")
+    answered_call = call_between(h, ana, bo)
+    ringing_call = h.invite(cy.connection, di.user)
+
+    effects = logged(h, h.core.shutting_down(h.now))
+
+    assert messages_to(effects, cy.session) == [
+        CallEnded(call=ringing_call, reason="connection-lost", by=None)
+    ]
+    assert messages_to(effects, di.session) == [
+        CallEnded(call=ringing_call, reason="connection-lost", by=None)
+    ]
+    assert [r.id for r in ended_records(h.log)] == [ringing_call]
+    assert messages_to(effects, ana.session) == messages_to(effects, bo.session) == []
+    assert h.core.calls.get(answered_call) is not None

@@ -304,6 +304,15 @@ class CallService:
         out.send(waiting, CallResumed(call=call.id, media=call.media, peer=session))
         out.send(session, CallResumed(id=message.id, call=call.id, media=call.media, peer=waiting))
 
+    def end_ringing(self, now: float, out: Outcome) -> None:
+        """The server is stopping: a call that still rings cannot be taken back after the
+        restart, so it ends now, told to both sides and recorded."""
+        for call in [c for c in self._calls.values() if c.state is CallState.RINGING]:
+            self._end(call, "connection-lost", None, None, None, now, out)
+
+    def known_ids(self) -> set[str]:
+        return set(self._calls)
+
     def reclaim_timeout(self, key: TimerKey, now: float, out: Outcome) -> None:
         call = self._calls.get(key[1])
         if call is not None and call.state is CallState.RECLAIMING:

@@ -157,6 +157,8 @@ class SignalingCore:
         self._connections: dict[str, str] = {}
         self._resume_tokens: dict[str, str] = {}
         self.turn_credentials_issued = 0
+        # Tells clients, after a reconnect, whether they talk to the process that knew them.
+        self.instance = random_id()
         self.rooms = RoomRegistry(settings.room_capacity)
         self.presence = PresenceRegistry()
         self.calls = CallService(self.presence, settings.ring_timeout, new_id)
@@ -325,6 +327,13 @@ class SignalingCore:
                 self._end_session(session, now, out)
         return self._numbered(out.effects, now)
 
+    def shutting_down(self, now: float) -> list[Effect]:
+        """Before the sockets close for a restart: answered calls go on (their clients take them
+        back); ringing ones end."""
+        out = Outcome()
+        self.calls.end_ringing(now, out)
+        return self._numbered(out.effects, now)
+
     # --- numbering and the replay log -----------------------------------------------------
 
     @property
@@ -451,6 +460,7 @@ class SignalingCore:
             resume=session.resume_token,
             resumed=resumed,
             resumeWindow=self.settings.resume_window if session.resume_token else 0,
+            instance=self.instance,
         )
 
     def _resume(

@@ -298,6 +298,10 @@ class Welcome(ServerMessage, tag="welcome", kw_only=True):
     """True when `hello.resume` worked: same session, room and call; missed messages follow."""
     resumeWindow: float = 0
     """Seconds the session waits for a resume after its socket drops (0: no resume)."""
+    instance: str = ""
+    """This server process's run. A new session after a reconnect under another `instance`
+    means the server restarted (re-announce and keep calls); under the same one, the old
+    session ended (its calls with it)."""
 
 
 class RoomPeer(Struct):

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 
 from aiohttp import WSMsgType, web
@@ -29,6 +30,8 @@ from parley.storage.history import CallHistory
 log = logging.getLogger(__name__)
 
 GOODBYE_CODES = (1000, 1001)
+# Clients reconnect with backoff after a restart: give the last of them a little longer.
+RECLAIM_SLACK_SECONDS = 15.0
 UNRESUMABLE_CLOSES = (CloseCode.SLOW_CONSUMER, CloseCode.POLICY_VIOLATION)
 
 SETTINGS_KEY = web.AppKey("settings", ServerSettings)
@@ -153,14 +156,33 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     metrics.watch(core, lambda: len(app[CONNECTIONS_KEY]))
     app[HUB_KEY] = hub
     app[READY_KEY].set()
+    sweep = asyncio.get_running_loop().create_task(
+        _finish_forgotten_calls(history, core, time.time(), settings.core.resume_window)
+    )
     yield
-    # Sockets were closed on shutdown, so every call's end is already queued: write it out.
+    sweep.cancel()
+    # Ringing calls were ended on shutdown and their ends queued: write them out. Answered
+    # calls stay open for their clients to take back after the restart.
     await history.stop()
     await engine.dispose()
 
 
+async def _finish_forgotten_calls(
+    history: CallHistory, core: SignalingCore, started: float, window: float
+) -> None:
+    """Calls answered before a restart stay open in the history until their clients take them
+    back; those that did not within the resume window are finished here. (One process owns the
+    history; a shared, multi-process deployment needs the backplane to decide instead.)"""
+    await asyncio.sleep(max(window, 1.0) + RECLAIM_SLACK_SECONDS)
+    finished = await history.finish_forgotten(started, core.calls.known_ids(), time.time())
+    if finished:
+        log.info("finished %d calls left open by an earlier run", finished)
+
+
 async def _close_sockets(app: web.Application) -> None:
     app[READY_KEY].clear()  # a load balancer stops sending new clients here
+    if HUB_KEY in app:
+        app[HUB_KEY].shutting_down()
     # All at once, each bounded: one client that stopped reading must not hold up the rest.
     connections: set[Connection] = app[CONNECTIONS_KEY]
     await asyncio.gather(

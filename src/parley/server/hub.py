@@ -92,6 +92,9 @@ class Hub:
             self.backplane.detach(session.id, sink)
         self._apply(effects)
 
+    def shutting_down(self) -> None:
+        self._apply(self.core.shutting_down(time.time()))
+
     def _apply(self, effects: list[Effect]) -> None:
         last_message: ServerMessage | None = None
         last_frame = b""

@@ -144,6 +144,20 @@ class CallHistory:
                     )
                 )
 
+    async def finish_forgotten(self, started: float, keep: set[str], now: float) -> int:
+        """Ends the calls an earlier run of the server left open that nobody took back after
+        its restart (`keep`: the ones that were), as `connection-lost`. Returns how many."""
+        async with self._engine.begin() as db:
+            query = (
+                calls.update()
+                .where(calls.c.ended_at.is_(None), calls.c.created_at < _at(started))
+                .values(ended_at=_at(now), end_reason="connection-lost")
+            )
+            if keep:
+                query = query.where(calls.c.id.not_in(keep))
+            result = await db.execute(query)
+        return int(result.rowcount or 0)
+
     async def _write_quality(self, record: QualityRecord) -> None:
         values = {
             "user": record.user,

@@ -96,7 +96,7 @@ async function connect(name) {
     if (state.call?.peerCall) restoreCallStatus();
     else if (!state.call && !state.incoming) show('phone', 'idle');
   });
-  on('renewed', ({ detail }) => onSessionRenewed(detail.welcome));
+  on('renewed', ({ detail }) => onSessionRenewed(detail.welcome, detail.restarted));
   for (const type of ['offer', 'answer']) {
     on(type, ({ detail }) => {
       peerCallFrom(detail.from)?.acceptDescription({ type, sdp: detail.sdp });
@@ -160,13 +160,13 @@ function reconnectLater(name) {
 
 /** The server restarted and forgot this session: show who is online again, and take an
  * answered call back (the other side does the same) instead of dropping it. */
-function onSessionRenewed(welcome) {
+function onSessionRenewed(welcome, restarted) {
   if (welcome.token) localStorage.setItem(TOKEN_KEY, welcome.token);
   state.me = welcome.user;
   state.online = new Map((welcome.online ?? []).filter((u) => u.id !== welcome.user.id).map((u) => [u.id, u]));
   renderOnline();
   const call = state.call;
-  if (call?.peerCall && call.id) {
+  if (call?.peerCall && call.id && restarted) {
     state.signaling?.send({
       type: 'resume-call',
       id: RESUME_CALL_ID,
@@ -177,7 +177,8 @@ function onSessionRenewed(welcome) {
     });
     return;
   }
-  // A call still ringing, or ringing here, was lost with the server's memory of it.
+  // A call still ringing was lost with a restarted server's memory of it; after our own
+  // session ended (same server), the call ended with it.
   if (call || state.incoming) finishCall({ reason: 'connection-lost', by: null });
   else show('phone', 'idle');
 }

@@ -177,8 +177,14 @@ async function ensureSignaling() {
   signaling.addEventListener('resumed', () => {
     if (state.inRoom) restoreStatus();
   });
-  signaling.addEventListener('renewed', () => {
-    if (state.inRoom) rejoinAfterRestart(signaling);
+  signaling.addEventListener('renewed', ({ detail }) => {
+    if (!state.inRoom) return;
+    if (!detail.restarted) {
+      // Our session ended while we were away, and the peer was told we left: start afresh.
+      closePeerConnection();
+      state.peer = null;
+    }
+    rejoinAfterRestart(signaling);
   });
   signaling.addEventListener('closed', () => {
     if (state.inRoom) endWithNotice('serverLost', 'error', true);
@@ -199,19 +205,20 @@ async function rejoinAfterRestart(signaling) {
   try {
     const joined = await signaling.request({ type: 'join', room });
     const [first] = joined.peers;
-    if (first) adoptReturningPeer(first.id);
+    if (first) adoptReturningPeer(first.id, first.ready);
     signaling.send({ type: 'ready' });
     restoreStatus();
+    maybeStartCall();
   } catch (error) {
     const detail = error instanceof SignalingError ? `${error.code}: ${error.message}` : undefined;
     endWithNotice('serverLost', 'error', true, detail);
   }
 }
 
-/** @param {string} sessionId */
-function adoptReturningPeer(sessionId) {
+/** @param {string} sessionId @param {boolean} [ready] */
+function adoptReturningPeer(sessionId, ready = false) {
   if (!state.peer) {
-    state.peer = { id: sessionId, ready: false };
+    state.peer = { id: sessionId, ready };
     return;
   }
   state.peer.id = sessionId;

@@ -26,8 +26,9 @@ export class SignalingError extends Error {
  * Events: one per server message type (`peer-joined`, `offer`, …) with the message as `detail`;
  * `reconnecting` ({attempt, delay}) when the socket dropped and a new one is on its way;
  * `resumed` (the welcome) when the same session came back, its missed messages following;
- * `renewed` ({welcome, previousSession}) when the server no longer knew the session (it
- * restarted, or the resume window passed): the page must re-announce itself;
+ * `renewed` ({welcome, previousSession, restarted}) when the server no longer knew the session:
+ * after a restart (`restarted`) the page re-announces itself and keeps its calls; otherwise the
+ * session ended (the resume window passed) and its calls with it;
  * `closed` ({code, reason}) when the connection ended for good without `close()` being called.
  */
 export class Signaling extends EventTarget {
@@ -59,6 +60,7 @@ export class Signaling extends EventTarget {
     this.lastSeq = 0;
     this.welcomed = false;
     this.reconnects = 0;
+    this.instance = '';
     /** @type {number | null} */
     this.retryTimer = null;
     /** @type {object[]} */
@@ -135,6 +137,8 @@ export class Signaling extends EventTarget {
   /** @param {any} welcome @param {((welcome: any) => void) | undefined} resolve */
   #welcome(welcome, resolve) {
     const previousSession = this.sessionId;
+    const previousInstance = this.instance;
+    this.instance = welcome.instance ?? '';
     console.debug('parley: welcome', welcome.resumed ? 'resumed' : 'new', 'session');
     this.welcomed = true;
     this.reconnects = 0;
@@ -157,7 +161,9 @@ export class Signaling extends EventTarget {
     } else {
       // A new session: what was queued was addressed to sessions that are gone.
       this.lastSeq = 0;
-      this.dispatchEvent(new CustomEvent('renewed', { detail: { welcome, previousSession } }));
+      // Another server run forgot us (a restart: calls go on); the same run ended our session.
+      const restarted = previousInstance !== this.instance;
+      this.dispatchEvent(new CustomEvent('renewed', { detail: { welcome, previousSession, restarted } }));
     }
   }
 
