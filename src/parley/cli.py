@@ -211,6 +211,13 @@ def serve(
     message_burst: Annotated[
         float, typer.Option(envvar="PARLEY_MESSAGE_BURST", min=1.0, help="Burst size allowed.")
     ] = 200.0,
+    metrics_token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PARLEY_METRICS_TOKEN",
+            help="Require this bearer token on /metrics (otherwise keep /metrics internal).",
+        ),
+    ] = None,
     log_level: Annotated[str, typer.Option(envvar="PARLEY_LOG_LEVEL")] = "info",
     log_format: Annotated[
         str,
@@ -264,6 +271,7 @@ def serve(
         jwt_audience=jwt_audience,
         database_url=database_url,
         secret=secret.encode() if secret else None,
+        metrics_token=metrics_token,
     )
     context = None
     if tls == "self-signed":

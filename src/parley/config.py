@@ -40,6 +40,8 @@ class ServerSettings:
     # Trickle ICE sends bursts of a few dozen candidates; a sustained flood is something else.
     messages_per_second: float = 50.0
     message_burst: float = 200.0
+    # When set, /metrics answers only `Authorization: Bearer <token>` (Prometheus: bearer_token).
+    metrics_token: str | None = None
 
     def resolved_database_url(self) -> str:
         if self.database_url:

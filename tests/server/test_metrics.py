@@ -157,3 +157,17 @@ async def test_sessions_away_are_counted_until_resumed(
     samples = await scrape(http, base)
     assert value(samples, "parley_sessions", state="away") == 0
     assert value(samples, "parley_sessions", state="connected") == 1
+
+
+async def test_metrics_can_require_a_bearer_token(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    base = await start_server(ServerSettings(metrics_token="s3cret"))
+    async with http.get(base + "metrics") as response:
+        assert response.status == 401
+    async with http.get(base + "metrics", headers={"Authorization": "Bearer wrong"}) as response:
+        assert response.status == 401
+    headers = {"Authorization": "Bearer s3cret"}
+    async with http.get(base + "metrics", headers=headers) as response:
+        assert response.status == 200
+        assert "parley_connections" in await response.text()

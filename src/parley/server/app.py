@@ -1,6 +1,7 @@
 """The aiohttp application: pages, `/ws`, and an orderly shutdown."""
 
 import asyncio
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -123,6 +124,11 @@ async def _open_socket(request: web.Request, settings: ServerSettings) -> web.We
 
 
 async def metrics_page(request: web.Request) -> web.Response:
+    token = request.app[SETTINGS_KEY].metrics_token
+    if token is not None:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            raise web.HTTPUnauthorized(text="metrics need the bearer token")
     body = request.app[METRICS_KEY].render()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 

@@ -28,8 +28,10 @@ export class CallStats {
     this.pc = pc;
     /** @type {{at: number, sent: number, received: number, lost: number, packets: number} | null} */
     this.previous = null;
-    this.rtts = /** @type {number[]} */ ([]);
-    this.bitrates = { send: /** @type {number[]} */ ([]), receive: /** @type {number[]} */ ([]) };
+    // Running totals, not every sample: a call may last for hours.
+    this.rtt = { sum: 0, count: 0, max: 0 };
+    this.send = { sum: 0, count: 0 };
+    this.receive = { sum: 0, count: 0 };
     this.lost = 0;
     this.packets = 0;
     /** @type {Figures | null} */
@@ -82,9 +84,19 @@ export class CallStats {
     }
     this.previous = { at: now, sent, received, lost, packets };
     const rttMs = pair?.currentRoundTripTime != null ? pair.currentRoundTripTime * 1000 : null;
-    if (rttMs !== null) this.rtts.push(rttMs);
-    if (sendKbps !== null) this.bitrates.send.push(sendKbps);
-    if (receiveKbps !== null) this.bitrates.receive.push(receiveKbps);
+    if (rttMs !== null) {
+      this.rtt.sum += rttMs;
+      this.rtt.count += 1;
+      this.rtt.max = Math.max(this.rtt.max, rttMs);
+    }
+    if (sendKbps !== null) {
+      this.send.sum += sendKbps;
+      this.send.count += 1;
+    }
+    if (receiveKbps !== null) {
+      this.receive.sum += receiveKbps;
+      this.receive.count += 1;
+    }
     this.lost = lost;
     this.packets = packets;
     const codec = (video ? byId.get(video.codecId)?.mimeType : null) ?? audioCodec;
@@ -107,18 +119,18 @@ export class CallStats {
 
   /** The whole call in a few numbers, as the `quality` message carries it. @param {number} durationSeconds */
   summary(durationSeconds) {
-    const mean = (/** @type {number[]} */ list) => (list.length ? list.reduce((a, b) => a + b, 0) / list.length : null);
+    const mean = (/** @type {{sum: number, count: number}} */ total) => (total.count ? total.sum / total.count : null);
     const round = (/** @type {number | null} */ value) => (value === null ? null : Math.round(value * 10) / 10);
     const total = this.lost + this.packets;
     const type = this.latest?.candidateType;
     const protocol = this.latest?.protocol;
     return {
       durationSeconds: round(Math.max(0, durationSeconds)) ?? 0,
-      rttMeanMs: round(mean(this.rtts)),
-      rttMaxMs: this.rtts.length ? round(Math.max(...this.rtts)) : null,
+      rttMeanMs: round(mean(this.rtt)),
+      rttMaxMs: this.rtt.count ? round(this.rtt.max) : null,
       lossPercent: total > 0 ? round((100 * this.lost) / total) : null,
-      sendKbps: round(mean(this.bitrates.send)),
-      receiveKbps: round(mean(this.bitrates.receive)),
+      sendKbps: round(mean(this.send)),
+      receiveKbps: round(mean(this.receive)),
       candidateType: ['host', 'srflx', 'prflx', 'relay'].includes(type ?? '') ? type : null,
       protocol: protocol === 'udp' || protocol === 'tcp' ? protocol : null,
     };
