@@ -417,6 +417,8 @@ async def relay(job: dict[str, Any]) -> dict[str, Any]:
     state = {"measuring": False, "sending": True, "delivered": 0, "received": 0, "other": 0}
     latencies: list[int] = []
     record = latencies.append
+    # With "timeline": also when each measured frame arrived (to line spikes up with server events).
+    arrivals: list[int] | None = [] if job.get("timeline") else None
 
     def on_relay(client: Client, payload: bytes) -> None:
         received_at = now_ns()
@@ -430,6 +432,8 @@ async def relay(job: dict[str, Any]) -> dict[str, Any]:
         if state["measuring"]:
             state["delivered"] += 1
             record(received_at - sent_at)
+            if arrivals is not None:
+                arrivals.append(received_at)
         if mode == "max" and state["sending"]:
             assert client.peer is not None
             client.peer.send_stamped()  # the one that sent this may send the next
@@ -450,6 +454,8 @@ async def relay(job: dict[str, Any]) -> dict[str, Any]:
         sent = -1
         await asyncio.sleep(warmup)
         latencies.clear()
+        if arrivals is not None:
+            arrivals.clear()
         state["measuring"], window = True, Window(job["server_pid"])
         await asyncio.sleep(duration)
     else:
@@ -464,6 +470,8 @@ async def relay(job: dict[str, Any]) -> dict[str, Any]:
             now = time.monotonic()
             if window is None and now >= measure_from:
                 latencies.clear()
+                if arrivals is not None:
+                    arrivals.clear()
                 state["measuring"], window = True, Window(job["server_pid"])
                 sent_at_window = sent
             if now >= stop_at or (stop_file and os.path.exists(stop_file)):  # noqa: ASYNC240
@@ -499,6 +507,7 @@ async def relay(job: dict[str, Any]) -> dict[str, Any]:
         result["max_schedule_lag_ms"] = lag_max * 1000
     if job.get("timeline"):
         result["latencies_ns"] = latencies
+        result["arrivals_ns"] = arrivals
     return result
 
 

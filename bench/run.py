@@ -170,7 +170,7 @@ def relay(
             for server in servers:
                 job = {
                     "job": "relay",
-                    "server": server.name,
+                    "server": server.protocol,
                     "url": server.url,
                     "server_pid": server.pid,
                     "pairs": pairs,
@@ -208,7 +208,7 @@ def open_and_hold(
             LoadGen(
                 {
                     "job": "hold",
-                    "server": server.name,
+                    "server": server.protocol,
                     "url": server.url,
                     "server_pid": server.pid,
                     "count": min(chunk, count - offset),
@@ -232,7 +232,7 @@ def memory(make: Callable[[], Server], counts: list[int]) -> list[dict[str, Any]
             warm = run_job(
                 {
                     "job": "hold",
-                    "server": server.name,
+                    "server": server.protocol,
                     "url": server.url,
                     "server_pid": server.pid,
                     "count": 200,
@@ -279,7 +279,7 @@ def storm(make: Callable[[], Server], count: int, concurrency: int) -> dict[str,
         probe = LoadGen(
             {
                 "job": "relay",
-                "server": server.name,
+                "server": server.protocol,
                 "url": server.url,
                 "server_pid": server.pid,
                 "pairs": 5,
@@ -704,6 +704,17 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="only profile Parley's relay hot path with py-spy"
     )
+    parser.add_argument(
+        "--alternatives",
+        action="store_true",
+        help="only compare Parley with the prototypes in bench/alternatives/ and PeerServer",
+    )
+    parser.add_argument(
+        "--variants",
+        default="",
+        help="with --alternatives: comma-separated names (see bench/alternatives/compare.py)",
+    )
+    parser.add_argument("--no-storm", action="store_true", help="with --alternatives: skip it")
     parser.add_argument("--output", default=str(RESULTS / "latest.json"))
     args = parser.parse_args()
 
@@ -717,6 +728,17 @@ def main() -> None:
     if args.profile:
         result = profile(10.0)
         console.print(result)
+        return
+
+    if args.alternatives:
+        sys.path.insert(0, str(BENCH / "alternatives"))
+        import compare
+
+        output = Path(args.output)
+        if output == RESULTS / "latest.json":
+            output = RESULTS / "alternatives.json"
+        names = [n for n in args.variants.split(",") if n] or None
+        compare.main(args.quick, names, output, storm=not args.no_storm)
         return
 
     quick = args.quick

@@ -58,6 +58,8 @@ def read_line(process: subprocess.Popen[str], pattern: re.Pattern[str], timeout:
 
 class Server:
     name = ""
+    # Which protocol the load generator speaks to it ("parley" or "peerserver").
+    protocol = ""
 
     def __init__(self) -> None:
         self.process: subprocess.Popen[str] | None = None
@@ -98,6 +100,7 @@ class Server:
 
 class Parley(Server):
     name = "parley"
+    protocol = "parley"
 
     def __init__(self, extra: list[str] | None = None, pin: bool = True) -> None:
         super().__init__()
@@ -123,6 +126,27 @@ class Parley(Server):
         super().stop()
         if self.data_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+class Alternative(Parley):
+    """A prototype from bench/alternatives/ (Parley's protocol, its own name in the results):
+    `script` is started with `args`, pinned like Parley, and announces itself the same way."""
+
+    def __init__(self, name: str, script: str, args: list[str]) -> None:
+        self.name = name
+        super().__init__()
+        self.script = script
+        self.args = args
+
+    def start(self) -> None:
+        command = [sys.executable, str(BENCH / "alternatives" / self.script), *self.args]
+        command = ["taskset", "-c", SERVER_CORE, *command]
+        self.log_path.parent.mkdir(exist_ok=True)
+        log = open(self.log_path, "a")  # noqa: SIM115 - lives as long as the server
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True
+        )
+        self.url = read_line(self.process, re.compile(r"Parley listening on (http://\S+?)/?$"), 30)
 
 
 def peerserver_available() -> str | None:
@@ -151,6 +175,7 @@ def peerserver_available() -> str | None:
 
 class PeerServer(Server):
     name = "peerserver"
+    protocol = "peerserver"
 
     def start(self) -> None:
         command = ["taskset", "-c", SERVER_CORE, "node", str(PEER_DIR / "server.js")]

@@ -1,0 +1,89 @@
+"""The Python work per relayed candidate with no I/O at all: Hub.on_text (typed decode, core,
+numbering, encode, seq splice, outbox) against RawRelayHub.on_text (routing fields only, raw
+payload spliced), in-process, with an outbox that only keeps the frame. What is left of a
+server's per-message cost is the socket layer (aiohttp or picows, the event loop, syscalls).
+
+    .venv/bin/python bench/alternatives/hub_cost.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import common
+import loadgen
+
+from parley.backplane.memory import MemoryBackplane
+from parley.core.signaling import CoreSettings, SignalingCore
+from parley.identity import GuestIdentities
+from parley.protocol.codec import decode_client_frame, encode
+from parley.server.connection import text_frame
+from parley.server.hub import Hub
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.last = b""
+
+    def push(self, frame: bytes) -> None:
+        self.last = text_frame(frame)  # what Connection.push does per frame besides queueing
+
+    def close(self, code: int, reason: str) -> None:
+        pass
+
+
+class History:
+    def submit(self, step: object) -> None:
+        pass
+
+
+async def measure(hub_type: type[Hub], count: int) -> float:
+    core = SignalingCore(CoreSettings(), identities=GuestIdentities(b"k" * 32))
+    hub = hub_type(core, MemoryBackplane(), History())
+    a, b = hub.open(Sink()), hub.open(Sink())
+    for session in (a, b):
+        hub.on_text(session, '{"type":"hello","v":1}')
+        hub.on_text(session, '{"type":"join","room":"r"}')
+    before, after = loadgen.frame_template("parley", "candidate", b)
+    frames = [(before + b"%019d" % i + after).decode() for i in range(1000)]
+    on_text = hub.on_text
+    gc.collect()
+    best = float("inf")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        for i in range(count):
+            on_text(a, frames[i % 1000])
+        best = min(best, (time.perf_counter() - t0) / count)
+    return best * 1e6
+
+
+def main() -> None:
+    frame = loadgen.frame_template("parley", "candidate", "x" * 22)
+    text = (frame[0] + b"0" * 19 + frame[1]).decode()
+    n = 20_000
+    t0 = time.perf_counter()
+    for _ in range(n):
+        message = decode_client_frame(text)
+    decode_us = (time.perf_counter() - t0) / n * 1e6
+    t0 = time.perf_counter()
+    for _ in range(n):
+        common._routing_decoder.decode(text)
+    routing_us = (time.perf_counter() - t0) / n * 1e6
+    del message
+    stock = asyncio.run(measure(Hub, n))
+    raw = asyncio.run(measure(common.RawRelayHub, n))
+    print(f"typed decode of a candidate frame      {decode_us:6.2f} us")
+    print(f"routing-fields decode (msgspec Raw)    {routing_us:6.2f} us")
+    print(f"Hub.on_text, whole relay, no I/O       {stock:6.2f} us/msg")
+    print(f"RawRelayHub.on_text, whole relay       {raw:6.2f} us/msg")
+    _ = encode
+
+
+if __name__ == "__main__":
+    main()
