@@ -814,3 +814,24 @@ def test_a_server_stopping_ends_ringing_calls_and_leaves_answered_ones_to_be_tak
     assert [r.id for r in ended_records(h.log)] == [ringing_call]
     assert messages_to(effects, ana.session) == messages_to(effects, bo.session) == []
     assert h.core.calls.get(answered_call) is not None
+
+
+def test_one_user_cannot_keep_more_than_a_few_sessions_waiting_for_a_resume() -> None:
+    """Dropping sockets frees their slots at once; the sessions they leave must not pile up."""
+    h = Harness(CoreSettings(resume_window=WINDOW, away_sessions_per_user=3))
+    first = sign_in(h, "Ana")
+    tabs = [first] + [sign_in(h, token=first.token) for _ in range(4)]
+    assert {tab.user for tab in tabs} == {first.user}
+    for tab in tabs:
+        lose(h, tab)
+    assert [h.core.session(tab.session) is not None for tab in tabs] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+    ], "the two oldest waiting sessions were ended"
+    welcome, _ = resume(h, tabs[4])
+    assert welcome.resumed
+    lose(h, sign_in(h, token=first.token))
+    assert h.core.session(tabs[2].session) is not None, "a resumed session no longer counts"

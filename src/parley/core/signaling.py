@@ -107,6 +107,8 @@ class CoreSettings:
     resume_window: float = 30.0
     # Messages a session away may miss before it is ended: a resume must replay them all.
     resume_queue: int = 256
+    # Sessions of one user that may wait for a resume at once (tabs and devices that dropped).
+    away_sessions_per_user: int = 8
     # Messages kept even while connected: the last ones written may have died with the socket.
     replay_margin: int = 64
     # And the most the kept messages may weigh: an ICE restart's offer and its candidates fit
@@ -156,6 +158,8 @@ class SignalingCore:
         # Socket → session: equal ids for a fresh session; a resumed socket serves an older one.
         self._connections: dict[str, str] = {}
         self._resume_tokens: dict[str, str] = {}
+        # Per user, the sessions waiting for a resume, oldest first.
+        self._away_by_user: dict[str, list[str]] = {}
         self.turn_credentials_issued = 0
         # Tells clients, after a reconnect, whether they talk to the process that knew them.
         self.instance = random_id()
@@ -272,7 +276,32 @@ class SignalingCore:
             session.missed_from = session.log.last_seq + 1
             deadline = now + self.settings.resume_window
             out.effects.append(StartTimer((RESUME_TIMER, session.id), deadline))
+            self._keep_away(session, now, out)
         return self._numbered(out.effects, now)
+
+    def _keep_away(self, session: Session, now: float, out: Outcome) -> None:
+        """Counts a session waiting for its resume against its user. A socket slot is freed
+        when it drops, so without this one user could keep any number of sessions (and their
+        replay logs) alive by dropping sockets: beyond the cap the oldest one waiting ends."""
+        assert session.identity is not None
+        away = self._away_by_user.setdefault(session.identity.user, [])
+        away.append(session.id)
+        while len(away) > self.settings.away_sessions_per_user:
+            oldest = self._sessions.get(away[0])
+            if oldest is None or oldest.connection is not None:
+                away.pop(0)
+                continue
+            self._end_session(oldest, now, out)
+
+    def _back(self, session: Session) -> None:
+        """The session is no longer waiting for a resume (resumed, or ended)."""
+        if session.identity is None:
+            return
+        away = self._away_by_user.get(session.identity.user)
+        if away is not None and session.id in away:
+            away.remove(session.id)
+            if not away:
+                del self._away_by_user[session.identity.user]
 
     def _detach(self, connection: str) -> Session | None:
         """Forgets the socket; the session it served, unless another socket took it over."""
@@ -286,6 +315,7 @@ class SignalingCore:
     def _end_session(self, session: Session, now: float, out: Outcome) -> None:
         session_id = session.id
         del self._sessions[session_id]
+        self._back(session)
         if session.connection is not None:
             self._connections.pop(session.connection, None)
             out.effects.append(
@@ -490,6 +520,7 @@ class SignalingCore:
                 )
             )
             self._connections.pop(target.connection, None)
+        self._back(target)
         target.connection = connection
         target.missed = 0
         self._connections[connection] = target.id
