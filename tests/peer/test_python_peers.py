@@ -147,3 +147,35 @@ async def test_a_video_call_answered_with_voice_only_carries_audio_only_whoever_
             await caller.close()
             await callee.close()
     assert orders_seen == {True, False}, "both offer orders were exercised"
+
+
+async def test_a_python_peer_whose_signaling_drops_resumes_and_the_call_goes_on(
+    server_url: str,
+) -> None:
+    caller = await Phone.connect(server_url, name="Drops")
+    callee = await Phone.connect(server_url, name="Stays")
+    try:
+        call = await caller.call_user(callee.user["id"], media="audio")
+        answered = await callee.answer(await callee.next_incoming(timeout=10))
+        await call.wait_connected()
+        await answered.wait_connected()
+        session = caller.session
+
+        # The network drops the signaling socket: no close frame, no goodbye.
+        caller._signaling._ws._response.connection.transport.abort()  # type: ignore[union-attr]
+        await frames_flow(callee, ("audio",))  # media never went through the server
+        deadline = time.monotonic() + 15
+        while caller._signaling.reconnects == 0:
+            assert time.monotonic() < deadline, "the peer did not reconnect"
+            await asyncio.sleep(0.1)
+        assert caller.session == session, "the same session, resumed"
+        assert caller._signaling.welcome["resumed"] is True
+        await frames_flow(caller, ("audio",))
+
+        ended = await call.hangup()
+        assert ended.reason == "hangup"
+        other = await asyncio.wait_for(answered.ended, 10)
+        assert (other.reason, other.by) == ("hangup", caller.user["id"])
+    finally:
+        await caller.close()
+        await callee.close()

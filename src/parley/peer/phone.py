@@ -218,6 +218,11 @@ class Phone:
                     self.online[message["user"]["id"]] = message["user"]["name"]
                 else:
                     self.online.pop(message["user"]["id"], None)
+            elif kind == "renewed":
+                # Reconnected, but to a new session (its resume window passed, or the server
+                # restarted): the call did not survive on the server. (Taking a call back
+                # after a restart, `resume-call`, is the browser's for now.)
+                self._end(CallEnded("connection-lost"))
             elif kind == "closed":
                 self._end(CallEnded("connection-lost"))
                 self.closed.set()
