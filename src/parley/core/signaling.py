@@ -8,7 +8,7 @@ I/O layer says a message arrived on; nothing a client writes into a message can 
 import secrets
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from parley.core.calls import RECLAIM_TIMER, RING_TIMER, CallService
 from parley.core.effects import (
@@ -128,7 +128,8 @@ class Session:
     resume_token: str | None = None
     # What this session already reported the quality of: a call id, or "room" until it joins
     # again. A repeat is acknowledged but not stored twice.
-    reported: set[str] = field(default_factory=set)
+    # (Made on the first report: every idle session would otherwise carry an empty set.)
+    reported: set[str] | None = None
     room_visits: int = 0
     # While away: how many messages it missed, counting from which seq.
     missed: int = 0
@@ -580,7 +581,8 @@ class SignalingCore:
             return
         room, created = entered
         session.room = room.name
-        session.reported.discard(ROOM_REPORT)
+        if session.reported is not None:
+            session.reported.discard(ROOM_REPORT)
         session.room_visits += 1
         self._rooms_per_user[user] += 1
         others = room.others(session.id)
@@ -654,7 +656,9 @@ class SignalingCore:
             out.error(session.id, ErrorCode.NOT_IN_ROOM, "no call to report on", message.id)
             return
         subject = message.call if message.call is not None else ROOM_REPORT
-        if subject in session.reported:
+        if session.reported is None:
+            session.reported = set()
+        elif subject in session.reported:
             out.send(session.id, QualitySaved(id=message.id))
             return
         session.reported.add(subject)

@@ -97,6 +97,7 @@ export class InCall extends EventTarget {
     this.onKey = (/** @type {KeyboardEvent} */ event) => this.#shortcut(event);
     this.onDeviceChange = () => this.#devicesChanged();
     call.addEventListener('track', () => this.#remoteTrackArrived());
+    call.addEventListener('state', () => this.refresh());
     document.addEventListener('keydown', this.onKey);
     navigator.mediaDevices?.addEventListener('devicechange', this.onDeviceChange);
     this.#bind();

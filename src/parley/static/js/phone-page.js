@@ -358,7 +358,6 @@ function startMedia(call, accepted) {
   call.inCall.addEventListener('notice', ({ detail }) => {
     $('status').textContent = format(detail.key, detail.params);
   });
-  peerCall.addEventListener('state', () => call.inCall?.refresh());
   show('call', 'connecting');
   setStatus('negotiating');
   peerCall.start();

@@ -260,7 +260,6 @@ function maybeStartCall() {
   inCall.addEventListener('notice', ({ detail }) => {
     $('status').textContent = format(detail.key, detail.params);
   });
-  call.addEventListener('state', () => inCall.refresh());
   state.inCall = inCall;
   setStatus('negotiating');
   call.start();
