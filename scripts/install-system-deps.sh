@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real: Chromium (browser end-to-end),
 # iproute2 and util-linux (the private network namespaces WebRTC tests run in), PostgreSQL
-# (call history against a real server; the tests start their own cluster on loopback), coturn
+# (call history against a real server; the tests start their own cluster on loopback), Redis
+# (scale-out tests start their own redis-server on loopback), coturn
 # (TURN tests run a real one inside network namespaces they create), nginx (the deploy/ sample
 # is tested in front of Parley).
 set -euo pipefail
@@ -12,6 +13,7 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v turnserver >/dev/null 2>&1 || need+=(coturn)
+[ -x /usr/bin/redis-server ] || need+=(redis-server)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx-light)
 # A CJK font, so zh-CN pages in test screenshots show characters rather than boxes.
 [ -e /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(fonts-wqy-zenhei)
@@ -33,7 +35,7 @@ echo "install-system-deps: installing ${need[*]}"
 "${sudo[@]}" apt-get update -q
 DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
 # Debian starts coturn as a service on install where it can; the tests run their own.
-for service in coturn nginx; do
+for service in coturn nginx redis-server; do
   if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
     "${sudo[@]}" systemctl disable --now "$service" || true
   fi

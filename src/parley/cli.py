@@ -32,6 +32,7 @@ from parley.turn.coturn import (
 from parley.turn.credentials import TurnCredentialIssuer
 from parley.turn.ice_probe import probe
 from parley.turn.urls import parse_ice_url
+from parley.workers import supervise_workers
 
 app = typer.Typer(help="Parley: self-hosted WebRTC voice and video calls.", no_args_is_help=True)
 
@@ -218,6 +219,23 @@ def serve(
             help="Require this bearer token on /metrics (otherwise keep /metrics internal).",
         ),
     ] = None,
+    redis_url: Annotated[
+        str | None,
+        typer.Option(
+            envvar="PARLEY_REDIS_URL",
+            help="redis://host:6379/0: run as one node of a cluster; every node given the same "
+            "Redis shares rooms, presence and calls.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            envvar="PARLEY_WORKERS",
+            min=1,
+            max=64,
+            help="Processes sharing the port (SO_REUSEPORT); more than one needs --redis-url.",
+        ),
+    ] = 1,
     log_level: Annotated[str, typer.Option(envvar="PARLEY_LOG_LEVEL")] = "info",
     log_format: Annotated[
         str,
@@ -239,6 +257,10 @@ def serve(
         raise typer.BadParameter("--relay-only needs a TURN server (--turn)")
     if log_format not in ("text", "json"):
         raise typer.BadParameter("--log-format is text or json")
+    if workers > 1 and not redis_url:
+        raise typer.BadParameter("--workers above 1 needs --redis-url: workers share state there")
+    if workers > 1 and port == 0:
+        raise typer.BadParameter("--workers above 1 needs a fixed --port to share")
     configure_logging(log_level, json_lines=log_format == "json")
     secret = os.environ.get("PARLEY_SECRET")
     settings = ServerSettings(
@@ -272,6 +294,7 @@ def serve(
         database_url=database_url,
         secret=secret.encode() if secret else None,
         metrics_token=metrics_token,
+        redis_url=redis_url,
     )
     context = None
     if tls == "self-signed":
@@ -280,8 +303,18 @@ def serve(
         typer.echo(f"self-signed certificate: {cert}", err=True)
     elif tls_cert and tls_key:
         context = server_context(tls_cert, tls_key)
+    if workers > 1:
+        settings.resolved_secret()  # made once here, not raced for by the workers
+        supervise_workers(workers, lambda: _run_server(settings, context, reuse_port=True))
+        return
+    _run_server(settings, context)
+
+
+def _run_server(
+    settings: ServerSettings, context: ssl.SSLContext | None, reuse_port: bool = False
+) -> None:
     with asyncio.Runner(loop_factory=_fast_loop_factory()) as runner:
-        runner.run(_serve(settings, context))
+        runner.run(_serve(settings, context, reuse_port))
 
 
 def _fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -293,10 +326,14 @@ def _fast_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-async def _serve(settings: ServerSettings, context: ssl.SSLContext | None) -> None:
+async def _serve(
+    settings: ServerSettings, context: ssl.SSLContext | None, reuse_port: bool = False
+) -> None:
     runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, ssl_context=context)
+    site = web.TCPSite(
+        runner, settings.host, settings.port, ssl_context=context, reuse_port=reuse_port or None
+    )
     await site.start()
     _tune_garbage_collector()
     stop = asyncio.Event()

@@ -42,6 +42,8 @@ class ServerSettings:
     message_burst: float = 200.0
     # When set, /metrics answers only `Authorization: Bearer <token>` (Prometheus: bearer_token).
     metrics_token: str | None = None
+    # redis://host:6379/0: run as one node of a cluster sharing rooms, presence and calls.
+    redis_url: str | None = None
 
     def resolved_database_url(self) -> str:
         if self.database_url:

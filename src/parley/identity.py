@@ -9,6 +9,7 @@ Host-app identities (JWT) plug in as another IdentityProvider.
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -42,17 +43,19 @@ class IdentityProvider(Protocol):
 
 
 class GuestIdentities:
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, new_id: Callable[[], str] = random_id) -> None:
         if len(secret) < 16:
             raise ValueError("the guest-token secret needs at least 16 bytes")
         self._secret = secret
+        # A cluster's replicas must all name a new guest alike: they share one id source.
+        self._new_id = new_id
 
     def admit(self, token: str | None, name: str, now: float) -> Admission | None:
         user = self._verify(token) if token is not None else None
         if user is not None:
             return Admission(Identity(user, name), None)
         # No token, or one from another server or secret: a guest simply becomes a new guest.
-        user = random_id()
+        user = self._new_id()
         return Admission(Identity(user, name), self._sign(user))
 
     def user_for_token(self, token: str, now: float) -> str | None:
@@ -109,10 +112,18 @@ class JwtIdentities:
                 self._key,
                 algorithms=self._algorithms,
                 audience=self._audience,
-                leeway=JWT_LEEWAY_SECONDS,
-                options={"require": ["exp", "sub"]},
+                # Times are checked against `now` below, not the wall clock: every replica of a
+                # cluster must reach the same verdict on the same hello.
+                options={"require": ["exp", "sub"], "verify_exp": False, "verify_nbf": False},
             )
         except jwt.PyJWTError:
+            return None
+        expires, not_before = claims.get("exp"), claims.get("nbf")
+        if not isinstance(expires, int | float) or expires + JWT_LEEWAY_SECONDS <= now:
+            return None
+        if not_before is not None and (
+            not isinstance(not_before, int | float) or not_before > now + JWT_LEEWAY_SECONDS
+        ):
             return None
         issued = claims.get("iat")
         if isinstance(issued, int | float) and issued > now + JWT_LEEWAY_SECONDS:

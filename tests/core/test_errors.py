@@ -214,7 +214,9 @@ def test_every_error_code_is_produced_by_some_scenario() -> None:
     produced = set()
     for _, scenario in SCENARIOS:
         produced.update(error_codes(scenario(Harness()).act()))
-    assert produced == set(ErrorCode)
+    # `unavailable` comes from a cluster node that cannot reach Redis, never from the core:
+    # tests/cluster/ shows it.
+    assert produced == set(ErrorCode) - {ErrorCode.UNAVAILABLE}
 
 
 @each_scenario

@@ -101,6 +101,10 @@ class CallService:
         # Calls that ended lately, so that a late `resume-call` hears how instead of waiting.
         self._ended: OrderedDict[str, tuple[tuple[str, str], CallEnded, float]] = OrderedDict()
 
+    def use_ids(self, new_id: Callable[[], str]) -> None:
+        """Call ids come from `new_id` from now on (a cluster node that took over a state)."""
+        self._new_id = new_id
+
     # --- queries ---------------------------------------------------------------------------
 
     def peer_session(self, session: str, user: str) -> str | None:

@@ -85,6 +85,9 @@ QUALITY_GRACE_SECONDS = 300.0
 ROOM_REPORT = "room"
 
 
+_CONFIGURATION = frozenset({"settings", "_new_id", "_new_token", "_identities"})
+
+
 @dataclass(frozen=True, slots=True)
 class CoreSettings:
     room_capacity: int = 2
@@ -151,9 +154,13 @@ class SignalingCore:
         settings: CoreSettings,
         new_id: Callable[[], str] = random_id,
         identities: IdentityProvider | None = None,
+        instance: str | None = None,
+        new_token: Callable[[], str] = random_id,
     ) -> None:
         self.settings = settings
         self._new_id = new_id
+        # Resume tokens: secrets, unlike ids (which peers see).
+        self._new_token = new_token
         self._identities = identities or GuestIdentities(secrets.token_bytes(32))
         self._sessions: dict[str, Session] = {}
         # Socket → session: equal ids for a fresh session; a resumed socket serves an older one.
@@ -162,8 +169,9 @@ class SignalingCore:
         # Per user, the sessions waiting for a resume, oldest first.
         self._away_by_user: dict[str, list[str]] = {}
         self.turn_credentials_issued = 0
-        # Tells clients, after a reconnect, whether they talk to the process that knew them.
-        self.instance = random_id()
+        # Tells clients, after a reconnect, whether they talk to the server that knew them (one
+        # process, or one generation of a cluster).
+        self.instance = instance or random_id()
         self.rooms = RoomRegistry(settings.room_capacity)
         self.presence = PresenceRegistry()
         self.calls = CallService(self.presence, settings.ring_timeout, new_id)
@@ -176,10 +184,11 @@ class SignalingCore:
 
     # --- events ---------------------------------------------------------------------------
 
-    def connect(self, now: float) -> tuple[str, list[Effect]]:
+    def connect(self, now: float, connection: str | None = None) -> tuple[str, list[Effect]]:
         """A socket opened. Returns its connection id, which is also the id of the provisional
-        session it serves until (and unless) its `hello` resumes an older one."""
-        session_id = self._new_id()
+        session it serves until (and unless) its `hello` resumes an older one. A cluster names
+        the connection itself (`connection`), so that every replica agrees on it."""
+        session_id = connection or self._new_id()
         while session_id in self._sessions or session_id in self._connections:
             session_id = self._new_id()
         self._sessions[session_id] = Session(
@@ -410,6 +419,25 @@ class SignalingCore:
                     overflowed.append(session)
         return overflowed
 
+    # --- replicas -------------------------------------------------------------------------
+
+    def export_state(self) -> dict[str, object]:
+        """Everything the core knows, without its configuration (settings, identity provider,
+        id sources): a new cluster node starts from this instead of from nothing."""
+        return {k: v for k, v in vars(self).items() if k not in _CONFIGURATION}
+
+    def reset(self, instance: str) -> None:
+        """Forgets everything, as a core just made would know nothing; `instance` names the
+        new life."""
+        fresh = SignalingCore(
+            self.settings, self._new_id, self._identities, instance, self._new_token
+        )
+        self.import_state(fresh.export_state())
+
+    def import_state(self, state: dict[str, object]) -> None:
+        vars(self).update(state)
+        self.calls.use_ids(self._new_id)
+
     # --- queries --------------------------------------------------------------------------
 
     def session(self, session_id: str) -> Session | None:
@@ -455,7 +483,7 @@ class SignalingCore:
             return
         session.identity = identity
         if self.settings.resume_window > 0:
-            session.resume_token = random_id()
+            session.resume_token = self._new_token()
             self._resume_tokens[session.resume_token] = session.id
         self._sessions_per_user[identity.user] += 1
         out.effects.append(CancelTimer((HELLO_TIMER, session.id)))

@@ -23,6 +23,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate-limited"
     AUTH_FAILED = "auth-failed"
     INTERNAL_ERROR = "internal-error"
+    UNAVAILABLE = "unavailable"
 
 
 ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -60,5 +61,9 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.RATE_LIMITED: "Too many requests of this kind; wait and try again.",
     ErrorCode.INTERNAL_ERROR: (
         "The server failed while handling the message; the connection and its state are kept."
+    ),
+    ErrorCode.UNAVAILABLE: (
+        "The server (a node of a cluster) cannot reach the cluster's Redis for a moment, so the "
+        "message was not delivered; send it again later. Sent without `seq`."
     ),
 }

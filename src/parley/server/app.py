@@ -4,12 +4,17 @@ import asyncio
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
+import redis.asyncio as redis
 from aiohttp import WSMsgType, web
 
 from parley.backplane.memory import MemoryBackplane
+from parley.cluster.ids import EventIds
+from parley.cluster.node import ClusterHub
+from parley.cluster.redis_log import PREFIX, REDIS_OPTIONS, check_secret
 from parley.config import ServerSettings
+from parley.core.ids import random_id
 from parley.core.signaling import SignalingCore
 from parley.identity import GuestIdentities, IdentityProvider, JwtIdentities
 from parley.protocol.close_codes import CloseCode
@@ -66,6 +71,8 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             text="too many refused sign-ins; try again later",
             headers={"Retry-After": str(int(wait) + 1)},
         )
+    if not hub.ready:
+        raise web.HTTPServiceUnavailable(text="this server is not serving yet; try again")
     counter = request.app[CLIENTS_KEY]
     if not counter.admit(client):
         raise web.HTTPTooManyRequests(text="too many connections from your address")
@@ -135,7 +142,8 @@ async def metrics_page(request: web.Request) -> web.Response:
 
 async def readyz(request: web.Request) -> web.Response:
     """Ready once the database is migrated and the hub runs; not ready while shutting down."""
-    if not request.app[READY_KEY].is_set():
+    hub = request.app.get(HUB_KEY)
+    if not request.app[READY_KEY].is_set() or hub is None or not hub.ready:
         return web.json_response({"status": "not ready"}, status=503)
     return web.json_response({"status": "ready"})
 
@@ -144,41 +152,73 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = open_engine(settings.resolved_database_url())
-    await migrate(engine)
+    client = redis.from_url(settings.redis_url, **REDIS_OPTIONS) if settings.redis_url else None
+    if client is not None:
+        # Nodes starting together must not run the same migration at once.
+        async with client.lock(f"{PREFIX}:migrating", timeout=300, blocking_timeout=300):
+            await migrate(engine)
+    else:
+        await migrate(engine)
     history = CallHistory(engine)
     history.start()
-    identities: IdentityProvider
-    if settings.auth == "jwt":
-        if not settings.jwt_key:
-            raise ValueError("JWT mode needs a key (--jwt-secret or --jwt-public-key)")
-        identities = JwtIdentities(settings.jwt_key, settings.jwt_algorithms, settings.jwt_audience)
+    metrics = app[METRICS_KEY]
+    sweeps: set[asyncio.Task[None]] = set()
+
+    def sweep_after(started: float) -> None:
+        task = asyncio.get_running_loop().create_task(
+            _finish_forgotten_calls(history, hub.core, started, settings.core.resume_window)
+        )
+        sweeps.add(task)
+        task.add_done_callback(sweeps.discard)
+
+    hub: Hub
+    if client is not None:
+        secret = settings.resolved_secret()
+        await check_secret(client, secret)
+        # Every replica must draw the same ids for the same event.
+        ids = EventIds(secret, "")
+        identities = _identities(settings, new_id=ids)
+        core = SignalingCore(settings.core, new_id=ids, identities=identities, new_token=ids)
+        hub = cluster = ClusterHub(core, ids, client, history, metrics)
+        cluster.on_founded = sweep_after
+        await cluster.start()
     else:
-        identities = GuestIdentities(settings.resolved_secret())
-    core = SignalingCore(settings.core, identities=identities)
+        identities = _identities(settings)
+        core = SignalingCore(settings.core, identities=identities)
+        hub = Hub(core, MemoryBackplane(), history, metrics)
+        sweep_after(time.time())
     app[HISTORY_KEY] = history
     app[IDENTITIES_KEY] = identities
-    metrics = app[METRICS_KEY]
-    hub = Hub(core, MemoryBackplane(), history, metrics)
     metrics.watch(core, lambda: len(app[CONNECTIONS_KEY]))
     app[HUB_KEY] = hub
     app[READY_KEY].set()
-    sweep = asyncio.get_running_loop().create_task(
-        _finish_forgotten_calls(history, core, time.time(), settings.core.resume_window)
-    )
     yield
-    sweep.cancel()
+    for task in sweeps:
+        task.cancel()
     # Ringing calls were ended on shutdown and their ends queued: write them out. Answered
     # calls stay open for their clients to take back after the restart.
     await history.stop()
     await engine.dispose()
+    if client is not None:
+        await client.aclose()
+
+
+def _identities(
+    settings: ServerSettings, new_id: Callable[[], str] = random_id
+) -> IdentityProvider:
+    if settings.auth == "jwt":
+        if not settings.jwt_key:
+            raise ValueError("JWT mode needs a key (--jwt-secret or --jwt-public-key)")
+        return JwtIdentities(settings.jwt_key, settings.jwt_algorithms, settings.jwt_audience)
+    return GuestIdentities(settings.resolved_secret(), new_id=new_id)
 
 
 async def _finish_forgotten_calls(
     history: CallHistory, core: SignalingCore, started: float, window: float
 ) -> None:
     """Calls answered before a restart stay open in the history until their clients take them
-    back; those that did not within the resume window are finished here. (One process owns the
-    history; a shared, multi-process deployment needs the backplane to decide instead.)"""
+    back; those that did not within the resume window are finished here. (In a cluster, by the
+    node that started the log afresh: it alone knows the calls were taken back.)"""
     await asyncio.sleep(max(window, 1.0) + RECLAIM_SLACK_SECONDS)
     finished = await history.finish_forgotten(started, core.calls.known_ids(), time.time())
     if finished:
@@ -188,7 +228,7 @@ async def _finish_forgotten_calls(
 async def _close_sockets(app: web.Application) -> None:
     app[READY_KEY].clear()  # a load balancer stops sending new clients here
     if HUB_KEY in app:
-        app[HUB_KEY].shutting_down()
+        await app[HUB_KEY].leave()
     # All at once, each bounded: one client that stopped reading must not hold up the rest.
     connections: set[Connection] = app[CONNECTIONS_KEY]
     await asyncio.gather(

@@ -18,10 +18,10 @@ from parley.core.effects import (
     StartTimer,
     TimerKey,
 )
+from parley.core.frames import effects_of_binary, effects_of_frame
 from parley.core.signaling import SignalingCore
-from parley.protocol.codec import DecodeFailure, decode_client_frame, encode
-from parley.protocol.errors import ErrorCode
-from parley.protocol.messages import RequestId, ServerMessage
+from parley.protocol.codec import encode
+from parley.protocol.messages import ServerMessage
 from parley.server.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,10 @@ class HistorySink(Protocol):
 
 
 class Hub:
+    # Messages to a session with no socket here still count as sent: they wait in its replay
+    # log. (A cluster node counts only what it writes: the others count the rest.)
+    _count_undelivered = True
+
     def __init__(
         self,
         core: SignalingCore,
@@ -55,28 +59,12 @@ class Hub:
         self._apply(effects)
         return connection
 
-    def on_text(self, session: str, frame: str) -> None:
+    def on_text(self, connection: str, frame: str) -> None:
         self.metrics.received += 1
-        request_id: RequestId = None
-        try:
-            decoded = decode_client_frame(frame)
-            if isinstance(decoded, DecodeFailure):
-                effects = self.core.refuse(
-                    session, decoded.code, decoded.detail, decoded.request_id
-                )
-            else:
-                request_id = decoded.id
-                effects = self.core.receive(session, decoded, time.time())
-        except Exception:
-            # Logged without the frame: message bodies may hold SDP and addresses.
-            log.exception("failed while handling a frame")
-            effects = self.core.refuse(
-                session, ErrorCode.INTERNAL_ERROR, "the server failed on this message", request_id
-            )
-        self._apply(effects)
+        self._apply(effects_of_frame(self.core, connection, frame, time.time()))
 
-    def on_binary(self, session: str) -> None:
-        self._apply(self.core.refuse(session, ErrorCode.BINARY_FRAME, "send JSON text frames"))
+    def on_binary(self, connection: str) -> None:
+        self._apply(effects_of_binary(self.core, connection))
 
     def close(self, connection: str, *, resumable: bool) -> None:
         """The socket is gone. A resumable session waits for its client to come back; the
@@ -92,10 +80,18 @@ class Hub:
             self.backplane.detach(session.id, sink)
         self._apply(effects)
 
-    def shutting_down(self) -> None:
+    @property
+    def ready(self) -> bool:
+        return True
+
+    async def leave(self) -> None:
+        """The server stops: ringing calls end (answered ones go on, for their clients to take
+        back after the restart)."""
         self._apply(self.core.shutting_down(time.time()))
 
-    def _apply(self, effects: list[Effect]) -> None:
+    def _apply(self, effects: list[Effect], origin_here: bool = True) -> None:
+        """Carries out effects. History is written by one node only: the one whose socket (or
+        timer) caused them (`origin_here`)."""
         last_message: ServerMessage | None = None
         last_frame = b""
         metrics = self.metrics
@@ -107,8 +103,8 @@ class Hub:
                     if message is not last_message:
                         last_message, last_frame = message, encode(message)
                     frame = b'{"seq":%d,' % seq + last_frame[1:] if seq else last_frame
-                    self.backplane.deliver(session, frame)
-                    metrics.message_sent(message)
+                    if self.backplane.deliver(session, frame) or self._count_undelivered:
+                        metrics.message_sent(message)
                 case Rebind(connection, session):
                     sink = self._sinks.get(connection)
                     if sink is not None:
@@ -127,10 +123,10 @@ class Hub:
                     self._timers[key] = self._loop.call_later(delay, self._fire, key)
                 case CancelTimer(key):
                     self._cancel_timer(key)
-                case RecordCall():
+                case RecordCall() if origin_here:
                     self.history.submit(effect)
                     metrics.call_step(effect)
-                case RecordQuality():
+                case RecordQuality() if origin_here:
                     self.history.submit(effect)
 
     def _cancel_timer(self, key: TimerKey) -> None:

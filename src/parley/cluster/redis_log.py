@@ -1,0 +1,185 @@
+"""The cluster's log in Redis: one stream per generation, every entry numbered without gaps.
+
+A generation is one life of the log. It starts when the first node finds none (or finds only a
+dead one: no node heartbeats), and ends if Redis loses it (restarted without its data). Keys:
+
+    parley:generation            the current generation's id
+    parley:{gen}:log             the stream; entries {n, o (origin node), e (event)}
+    parley:{gen}:n               the last entry's number
+    parley:{gen}:node:{node}     a node's heartbeat (expires when the node stops beating)
+    parley:{gen}:sync:{node}     the snapshot handed to a joining node
+"""
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as redis
+
+from parley.cluster.events import Event, decode_event, encode_event
+
+# Created with decode_responses off: every answer is bytes.
+Redis = redis.Redis
+
+PREFIX = "parley"
+GENERATION_KEY = f"{PREFIX}:generation"
+SECRET_CHECK_KEY = f"{PREFIX}:secret-check"
+# Entries kept: a node further behind than this cannot catch up and starts over.
+LOG_LENGTH = 100_000
+HEARTBEAT_SECONDS = 1.0
+# A node that missed this many beats is gone.
+HEARTBEAT_TTL_SECONDS = 3.0
+SNAPSHOT_TTL_SECONDS = 30
+# A blocking read waits up to a second; a Redis that stops answering is noticed in a few.
+REDIS_OPTIONS = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
+
+# Numbers and appends a batch atomically, and only to the generation the node belongs to: after
+# Redis lost its data a stale node must not start a stream of its own under the old name.
+_APPEND = """
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then
+  return redis.error_reply('PARLEY_GENERATION gone')
+end
+local count = #ARGV - 3
+local n = redis.call('INCRBY', KEYS[2], count) - count
+for i = 4, #ARGV do
+  n = n + 1
+  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'n', n, 'o', ARGV[3], 'e', ARGV[i])
+end
+return n
+"""
+
+_REPLACE_GENERATION = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+
+class GenerationGone(Exception):
+    """The log this node followed no longer exists (Redis lost it, or a new one replaced it)."""
+
+
+class SecretMismatch(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    number: int
+    id: bytes
+    origin: str
+    event: Event
+
+    @property
+    def time(self) -> float:
+        """Redis's clock when the entry was added: the one clock every replica agrees on."""
+        return int(self.id.split(b"-", 1)[0]) / 1000
+
+
+class RedisLog:
+    def __init__(self, client: Redis, generation: str) -> None:
+        self._redis = client
+        self.generation = generation
+        self._append = client.register_script(_APPEND)
+
+    def _key(self, name: str) -> str:
+        return f"{PREFIX}:{self.generation}:{name}"
+
+    async def append(self, origin: str, events: Sequence[Event]) -> int:
+        """Adds events in this order; returns the number of the last one."""
+        try:
+            return int(
+                await self._append(
+                    keys=[self._key("log"), self._key("n"), GENERATION_KEY],
+                    args=[self.generation, LOG_LENGTH, origin, *map(encode_event, events)],
+                )
+            )
+        except redis.ResponseError as exc:
+            if "PARLEY_GENERATION" in str(exc):
+                raise GenerationGone(self.generation) from None
+            raise
+
+    async def read(self, after: bytes, block_ms: int, count: int = 1000) -> list[Entry]:
+        answer: Any = await self._redis.xread(
+            {self._key("log"): after}, count=count, block=block_ms
+        )
+        entries = []
+        for _stream, items in answer or ():
+            for entry_id, fields in items:
+                entries.append(
+                    Entry(
+                        int(fields[b"n"]),
+                        entry_id,
+                        fields[b"o"].decode(),
+                        decode_event(fields[b"e"]),
+                    )
+                )
+        return entries
+
+    async def still_current(self, number: int) -> bool:
+        """Whether this generation still holds every entry after `number` (after Redis came
+        back: it may have restarted empty, or from an older save)."""
+        current, last = await self._redis.mget(GENERATION_KEY, self._key("n"))
+        return current == self.generation.encode() and last is not None and int(last) >= number
+
+    async def beat(self, node: str) -> None:
+        await self._redis.set(self._key(f"node:{node}"), b"1", px=int(HEARTBEAT_TTL_SECONDS * 1000))
+
+    async def forget_node(self, node: str) -> None:
+        await self._redis.delete(self._key(f"node:{node}"))
+
+    async def beating(self, nodes: Sequence[str]) -> list[bool]:
+        if not nodes:
+            return []
+        found = await self._redis.mget([self._key(f"node:{node}") for node in nodes])
+        return [value is not None for value in found]
+
+    async def any_node_beating(self) -> bool:
+        async for _key in self._redis.scan_iter(match=self._key("node:*"), count=1000):
+            return True
+        return False
+
+    async def hand_snapshot(self, node: str, snapshot: bytes) -> None:
+        key = self._key(f"sync:{node}")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, snapshot)
+            pipe.expire(key, SNAPSHOT_TTL_SECONDS)
+            await pipe.execute()
+
+    async def take_snapshot(self, node: str, *, wait: float) -> bytes | None:
+        """Waits up to `wait` seconds (Redis blocks, not this process) for the snapshot."""
+        answer: Any = await self._redis.blpop([self._key(f"sync:{node}")], timeout=wait)
+        return None if answer is None else bytes(answer[1])
+
+    async def drop(self) -> None:
+        """Deletes this (dead) generation's log."""
+        await self._redis.delete(self._key("log"), self._key("n"))
+
+
+async def current_generation(client: Redis) -> str | None:
+    value: Any = await client.get(GENERATION_KEY)
+    return None if value is None else value.decode()
+
+
+async def found_generation(client: Redis, replacing: str | None, new: str) -> bool:
+    """Makes `new` the current generation, if the current one is still `replacing` (None: if
+    there is none). Of nodes racing to found one, exactly one wins."""
+    if replacing is None:
+        return bool(await client.set(GENERATION_KEY, new, nx=True))
+    return bool(await client.eval(_REPLACE_GENERATION, 1, GENERATION_KEY, replacing, new))
+
+
+async def check_secret(client: Redis, secret: bytes) -> None:
+    """Every node must sign guest tokens with the same secret, or a guest who lands on another
+    node becomes someone else. Only a digest of it is kept in Redis."""
+    digest = hashlib.sha256(b"parley-secret-check:" + secret).hexdigest()
+    await client.set(SECRET_CHECK_KEY, digest, nx=True)
+    stored: Any = await client.get(SECRET_CHECK_KEY)
+    if stored is not None and stored.decode() != digest:
+        raise SecretMismatch(
+            "this node's secret differs from the cluster's: give every node the same "
+            "PARLEY_SECRET (or the same data directory)"
+        )

@@ -1,0 +1,137 @@
+"""One node's copy of the cluster's state: the log's events, applied in order to a signaling
+core. Sans-I/O like the core: every replica fed the same events returns the same effects, and
+each node then carries out only those that touch its own sockets."""
+
+# Snapshots travel only between the cluster's own nodes, through its Redis.
+import pickle
+from dataclasses import dataclass
+
+from parley.cluster.events import (
+    Binary,
+    Closed,
+    Connected,
+    Event,
+    NodeJoined,
+    NodeLeft,
+    NodeLost,
+    SyncRequest,
+    Text,
+    TimerFired,
+)
+from parley.cluster.ids import EventIds
+from parley.core.effects import CancelTimer, Effect, StartTimer, TimerKey
+from parley.core.frames import effects_of_binary, effects_of_frame
+from parley.core.signaling import SignalingCore
+
+
+@dataclass(slots=True)
+class Position:
+    """How far into the log a replica is: the number of the last event applied (numbers have
+    no gaps) and its stream id."""
+
+    number: int = 0
+    entry: bytes = b"0-0"
+
+
+class Replica:
+    def __init__(self, core: SignalingCore, ids: EventIds) -> None:
+        self.core = core
+        self.ids = ids
+        self.position = Position()
+        # Nodes in the order they joined: the oldest one fires the cluster's timers.
+        self.nodes: dict[str, float] = {}
+        # Every open socket in the cluster, and the node that holds it.
+        self.connections: dict[str, str] = {}
+        # Timers set by the core and not yet fired or cancelled: a timer fires once, however
+        # many nodes report it.
+        self.deadlines: dict[TimerKey, float] = {}
+
+    def clear(self, generation: str) -> None:
+        """Back to an empty log: a new generation."""
+        self.ids.start_generation(generation)
+        self.core.reset(instance=generation)
+        self.position = Position()
+        self.nodes = {}
+        self.connections = {}
+        self.deadlines = {}
+
+    def apply(self, number: int, entry: bytes, event: Event, now: float) -> list[Effect]:
+        self.ids.begin(number)
+        effects = self._effects(event, now)
+        for effect in effects:
+            if type(effect) is StartTimer:
+                self.deadlines[effect.key] = effect.deadline
+            elif type(effect) is CancelTimer:
+                self.deadlines.pop(effect.key, None)
+        self.position = Position(number, entry)
+        return effects
+
+    @property
+    def timer_node(self) -> str | None:
+        return next(iter(self.nodes), None)
+
+    def sync_source(self, requester: str) -> str | None:
+        """The node that answers a sync request: the oldest other one."""
+        return next((node for node in self.nodes if node != requester), None)
+
+    def connections_of(self, node: str) -> list[str]:
+        return [c for c, holder in self.connections.items() if holder == node]
+
+    def _effects(self, event: Event, now: float) -> list[Effect]:
+        core = self.core
+        match event:
+            case Text(connection, frame):
+                return effects_of_frame(core, connection, frame, now)
+            case Connected(node, connection):
+                if node not in self.nodes:
+                    return []  # a node already declared lost: its sockets are not served
+                self.connections[connection] = node
+                return core.connect(now, connection)[1]
+            case Closed(connection, resumable):
+                if self.connections.pop(connection, None) is None:
+                    return []
+                if resumable:
+                    return core.connection_lost(connection, now)
+                return core.disconnect(connection, now)
+            case Binary(connection):
+                return effects_of_binary(core, connection)
+            case TimerFired(purpose, subject, deadline):
+                key = (purpose, subject)
+                if self.deadlines.get(key) != deadline:
+                    return []  # fired already (another node said so first), or moved
+                del self.deadlines[key]
+                return core.timer_expired(key, now)
+            case NodeJoined(node):
+                self.nodes.setdefault(node, now)
+                return []
+            case NodeLeft(node) | NodeLost(node):
+                if self.nodes.pop(node, None) is None:
+                    return []
+                effects: list[Effect] = []
+                for connection in self.connections_of(node):
+                    del self.connections[connection]
+                    effects += core.connection_lost(connection, now)
+                if not self.nodes and type(event) is NodeLeft:
+                    # The last node stops: no one is left to ring.
+                    effects += core.shutting_down(now)
+                return effects
+            case SyncRequest():
+                return []
+
+    # --- snapshots ---------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        state = (
+            self.core.export_state(),
+            self.nodes,
+            self.connections,
+            self.deadlines,
+            self.position,
+        )
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def restore(self, snapshot: bytes) -> None:
+        core_state, self.nodes, self.connections, self.deadlines, self.position = pickle.loads(  # noqa: S301 - from the cluster's own nodes
+            snapshot
+        )
+        self.core.import_state(core_state)
