@@ -149,6 +149,8 @@ class ClusterHub(Hub):
     def on_binary(self, connection: str) -> None:
         if self._available:
             self._enqueue(Binary(connection))
+        else:
+            self._unavailable(connection, None)
 
     def close(self, connection: str, *, resumable: bool) -> None:
         sink = self._sinks.pop(connection, None)
@@ -164,13 +166,13 @@ class ClusterHub(Hub):
         else:
             self._held_closes.append(event)
 
-    def _unavailable(self, connection: str, frame: str) -> None:
+    def _unavailable(self, connection: str, frame: str | None) -> None:
         """Answers a frame that cannot enter the log (Redis is away): never silence."""
         sink = self._sinks.get(connection)
         if sink is None:
             return
-        decoded = decode_client_frame(frame)
-        request_id = None if isinstance(decoded, DecodeFailure) else decoded.id
+        decoded = None if frame is None else decode_client_frame(frame)
+        request_id = None if decoded is None or isinstance(decoded, DecodeFailure) else decoded.id
         error = Error(
             id=request_id,
             code=ErrorCode.UNAVAILABLE,
