@@ -36,6 +36,7 @@ from parley.cluster.redis_log import (
     Entry,
     GenerationGone,
     RedisLog,
+    connect,
     current_generation,
     found_generation,
 )
@@ -73,14 +74,15 @@ class ClusterHub(Hub):
         self,
         core: SignalingCore,
         ids: EventIds,
-        client: "redis.Redis",
+        redis_url: str,
         history: HistorySink,
         metrics: Metrics | None = None,
     ) -> None:
         super().__init__(core, MemoryBackplane(), history, metrics)
         self.ids = ids
         self.replica = Replica(core, ids)
-        self._redis = client
+        self._redis_url = redis_url
+        self._redis = connect(redis_url)
         self._log: RedisLog | None = None
         self.node = ""
         # When this node started its generation (it then finishes calls an earlier one left).
@@ -126,6 +128,7 @@ class ClusterHub(Hub):
         if self._log is not None:
             with contextlib.suppress(redis.RedisError, OSError):
                 await self._log.forget_node(self.node)
+        await self._redis.aclose()
 
     # --- the socket side --------------------------------------------------------------------
 
@@ -218,6 +221,7 @@ class ClusterHub(Hub):
                     group.create_task(self._write())
                     group.create_task(self._watch())
             except BaseExceptionGroup as failure:
+                log.debug("node %s: the log loops stopped", self.node, exc_info=failure)
                 if failure.subgroup(GenerationGone):
                     log.warning("the cluster's log is gone (Redis lost it): starting over")
                     await self._start_over()
@@ -251,6 +255,7 @@ class ClusterHub(Hub):
             case NodeLost(node) if node == self.node and not self._leaving:
                 raise Evicted(node)
             case SyncRequest(node) if self.replica.sync_source(node) == self.node:
+                log.debug("node %s: handing the state to %s", self.node, node)
                 self._hand_snapshot(node, self.replica.snapshot())
 
     def _hand_snapshot(self, node: str, snapshot: bytes) -> None:
@@ -315,6 +320,7 @@ class ClusterHub(Hub):
                     return
             except (redis.RedisError, OSError) as exc:
                 log.warning("joining the cluster: %s", exc)
+                await self._fresh_connections()
             await asyncio.sleep(RECONNECT_WAIT_SECONDS[min(attempt, 4)])
             attempt += 1
 
@@ -327,7 +333,7 @@ class ClusterHub(Hub):
             if await running.any_node_beating():
                 return await self._sync_from(running)
         founded = random_id()
-        if not await found_generation(self._redis, generation, founded):
+        if not await found_generation(self._redis, generation, founded, self.node):
             return False  # another node founded one first: join that
         if generation is not None:
             await RedisLog(self._redis, generation).drop()
@@ -341,6 +347,7 @@ class ClusterHub(Hub):
         return True
 
     async def _sync_from(self, running: RedisLog) -> bool:
+        log.debug("node %s: asking for the state of %s", self.node, running.generation)
         await running.append(self.node, [SyncRequest(self.node)])
         snapshot = await running.take_snapshot(self.node, wait=SYNC_WAIT_SECONDS)
         if snapshot is None:
@@ -349,6 +356,7 @@ class ClusterHub(Hub):
         self.replica.restore(snapshot)
         self.founded_at = None
         self._log = running
+        await running.beat(self.node)
         self._schedule_all_timers()
         await running.append(self.node, [NodeJoined(self.node)])
         return True
@@ -358,6 +366,7 @@ class ClusterHub(Hub):
         whole, or start over."""
         self._available = False
         assert self._log is not None
+        await self._fresh_connections()
         for attempt in range(1_000_000):
             await asyncio.sleep(RECONNECT_WAIT_SECONDS[min(attempt, 4)])
             try:
@@ -394,6 +403,16 @@ class ClusterHub(Hub):
         self.node = random_id()
         self._joined.clear()
         self._enqueue(NodeJoined(self.node))
+
+    async def _fresh_connections(self) -> None:
+        """Connections to a Redis that went away are all dead, including any a cancelled
+        command gives back to the pool later: start with a new client instead of meeting each
+        one's error in turn."""
+        stale, self._redis = self._redis, connect(self._redis_url)
+        if self._log is not None:
+            self._log = RedisLog(self._redis, self._log.generation)
+        with contextlib.suppress(redis.RedisError, OSError):
+            await stale.aclose()
 
     def _drop_sockets(self) -> None:
         for sink in list(self._sinks.values()):

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from parley.cluster.events import Event, decode_event, encode_event
 
@@ -31,8 +33,18 @@ HEARTBEAT_SECONDS = 1.0
 # A node that missed this many beats is gone.
 HEARTBEAT_TTL_SECONDS = 3.0
 SNAPSHOT_TTL_SECONDS = 30
-# A blocking read waits up to a second; a Redis that stops answering is noticed in a few.
-REDIS_OPTIONS = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
+
+
+def connect(url: str) -> Redis:
+    """A client for the cluster's Redis. A blocking read waits up to a second, so a Redis that
+    stops answering is noticed in a few. No automatic retries: an append retried after Redis ran
+    it (the answer lost) would put the same events in the log twice. The node retries itself,
+    knowing where the log stands."""
+    client: Redis = redis.Redis.from_url(
+        url, socket_timeout=5.0, socket_connect_timeout=2.0, retry=Retry(NoBackoff(), 0)
+    )
+    return client
+
 
 # Numbers and appends a batch atomically, and only to the generation the node belongs to: after
 # Redis lost its data a stale node must not start a stream of its own under the old name.
@@ -49,9 +61,13 @@ end
 return n
 """
 
-_REPLACE_GENERATION = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
+# The founder's heartbeat is set with the generation: a node looking a moment later must not
+# take the new generation for a dead one (and replace it in turn).
+_FOUND_GENERATION = """
+local current = redis.call('GET', KEYS[1])
+if (current == false and ARGV[1] == '') or current == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2])
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[3])
   return 1
 end
 return 0
@@ -164,12 +180,13 @@ async def current_generation(client: Redis) -> str | None:
     return None if value is None else value.decode()
 
 
-async def found_generation(client: Redis, replacing: str | None, new: str) -> bool:
-    """Makes `new` the current generation, if the current one is still `replacing` (None: if
-    there is none). Of nodes racing to found one, exactly one wins."""
-    if replacing is None:
-        return bool(await client.set(GENERATION_KEY, new, nx=True))
-    return bool(await client.eval(_REPLACE_GENERATION, 1, GENERATION_KEY, replacing, new))
+async def found_generation(client: Redis, replacing: str | None, new: str, node: str) -> bool:
+    """Makes `new` the current generation, with `node` beating in it, if the current one is
+    still `replacing` (None: if there is none). Of nodes racing to found one, one wins."""
+    heartbeat = f"{PREFIX}:{new}:node:{node}"
+    ttl = int(HEARTBEAT_TTL_SECONDS * 1000)
+    found = client.eval(_FOUND_GENERATION, 2, GENERATION_KEY, heartbeat, replacing or "", new, ttl)
+    return bool(await found)
 
 
 async def check_secret(client: Redis, secret: bytes) -> None:

@@ -6,13 +6,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
-import redis.asyncio as redis
 from aiohttp import WSMsgType, web
 
 from parley.backplane.memory import MemoryBackplane
 from parley.cluster.ids import EventIds
 from parley.cluster.node import ClusterHub
-from parley.cluster.redis_log import PREFIX, REDIS_OPTIONS, check_secret
+from parley.cluster.redis_log import PREFIX, check_secret
+from parley.cluster.redis_log import connect as connect_redis
 from parley.config import ServerSettings
 from parley.core.ids import random_id
 from parley.core.signaling import SignalingCore
@@ -152,7 +152,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = open_engine(settings.resolved_database_url())
-    client = redis.from_url(settings.redis_url, **REDIS_OPTIONS) if settings.redis_url else None
+    client = connect_redis(settings.redis_url) if settings.redis_url else None
     if client is not None:
         # Nodes starting together must not run the same migration at once.
         async with client.lock(f"{PREFIX}:migrating", timeout=300, blocking_timeout=300):
@@ -179,7 +179,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         ids = EventIds(secret, "")
         identities = _identities(settings, new_id=ids)
         core = SignalingCore(settings.core, new_id=ids, identities=identities, new_token=ids)
-        hub = cluster = ClusterHub(core, ids, client, history, metrics)
+        assert settings.redis_url is not None
+        hub = cluster = ClusterHub(core, ids, settings.redis_url, history, metrics)
         cluster.on_founded = sweep_after
         await cluster.start()
     else:
