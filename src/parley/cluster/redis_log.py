@@ -27,8 +27,9 @@ Redis = redis.Redis
 PREFIX = "parley"
 GENERATION_KEY = f"{PREFIX}:generation"
 SECRET_CHECK_KEY = f"{PREFIX}:secret-check"
-# Entries kept: a node further behind than this cannot catch up and starts over.
-LOG_LENGTH = 100_000
+# How far back the log is kept (by its entries' time, so the memory it takes follows the traffic:
+# a count would let 64-KiB frames pile up). A node further behind cannot catch up and starts over.
+LOG_SECONDS = 30
 HEARTBEAT_SECONDS = 1.0
 # A node that missed this many beats is gone.
 HEARTBEAT_TTL_SECONDS = 3.0
@@ -54,9 +55,11 @@ if redis.call('GET', KEYS[3]) ~= ARGV[1] then
 end
 local count = #ARGV - 3
 local n = redis.call('INCRBY', KEYS[2], count) - count
+local now = redis.call('TIME')
+local oldest = now[1] * 1000 + math.floor(now[2] / 1000) - ARGV[2] * 1000
 for i = 4, #ARGV do
   n = n + 1
-  redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'n', n, 'o', ARGV[3], 'e', ARGV[i])
+  redis.call('XADD', KEYS[1], 'MINID', '~', oldest, '*', 'n', n, 'o', ARGV[3], 'e', ARGV[i])
 end
 return n
 """
@@ -110,7 +113,7 @@ class RedisLog:
             return int(
                 await self._append(
                     keys=[self._key("log"), self._key("n"), GENERATION_KEY],
-                    args=[self.generation, LOG_LENGTH, origin, *map(encode_event, events)],
+                    args=[self.generation, LOG_SECONDS, origin, *map(encode_event, events)],
                 )
             )
         except redis.ResponseError as exc:
