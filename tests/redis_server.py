@@ -47,9 +47,10 @@ class RedisServer:
         )
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.5
-            ) as probe:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as probe,
+            ):
                 probe.sendall(b"PING\r\n")
                 if probe.recv(16).startswith(b"+PONG"):
                     return
