@@ -275,22 +275,48 @@ async def test_an_answer_after_the_end_changes_nothing(
     assert await stored_rows(engine) == {expected["id"]: expected}
 
 
-async def test_steps_for_a_call_never_created_write_no_row(
+async def test_steps_written_before_the_created_step_still_make_one_whole_row(
     history: CallHistory, engine: AsyncEngine
 ) -> None:
-    ghost = answer(ringing("c-ghost"), T0 + 1.0)
+    # In a cluster, each step is written by the node whose client caused it: the callee's
+    # node may write `answered` (or the end) before the caller's node writes `created`.
+    call = ringing("c-late")
+    talking = answer(call, T0 + 1.0, media="audio")
 
-    await history.write(RecordCall("answered", ghost))
-    await history.write(end(ghost, T0 + 2.0, "hangup", ANN))
+    await history.write(RecordCall("answered", talking))
+    await history.write(end(talking, T0 + 4.0, "hangup", BOB))
+    await history.write(RecordCall("created", call))
+    ended_first = ringing("c-ended-first")
+    await history.write(end(answer(ended_first, T0 + 2.0), T0 + 5.0, "hangup", ANN))
+    await history.write(RecordCall("answered", answer(ended_first, T0 + 2.0)))
+    await history.write(RecordCall("created", ended_first))
 
-    assert await stored_rows(engine) == {}
+    assert await stored_rows(engine) == {
+        "c-late": row(
+            "c-late",
+            media="audio",
+            answered_at=T0 + 1.0,
+            ended_at=T0 + 4.0,
+            duration=3.0,
+            reason="hangup",
+            by=BOB,
+        ),
+        "c-ended-first": row(
+            "c-ended-first",
+            answered_at=T0 + 2.0,
+            ended_at=T0 + 5.0,
+            duration=3.0,
+            reason="hangup",
+            by=ANN,
+        ),
+    }
 
 
 async def test_background_writer_applies_steps_in_submission_order(
     history: CallHistory, engine: AsyncEngine
 ) -> None:
-    # Interleaved so that any reordering shows: an end before its create is lost, the first of
-    # two ends is the one kept, and an answer after the end must be ignored.
+    # Interleaved so that any reordering shows: the first of two ends is the one kept, and an
+    # answer after the end must be ignored.
     a = ringing("c-a")
     a_talking = answer(a, T0 + 1.0)
     b = ringing("c-b")
@@ -345,10 +371,12 @@ async def test_background_writer_keeps_going_after_a_failed_step(
     history: CallHistory, engine: AsyncEngine, caplog: pytest.LogCaptureFixture
 ) -> None:
     steps, expected = cancelled()
+    # No caller: the database refuses the row (NOT NULL).
+    broken = RecordCall("created", dataclasses.replace(ringing("c-broken"), caller=None))  # type: ignore[arg-type]
     history.start()
     try:
         history.submit(steps[0])
-        history.submit(steps[0])  # a duplicate id: the database refuses this insert
+        history.submit(broken)
         history.submit(steps[1])
         with caplog.at_level(logging.ERROR, logger="parley.storage.history"):
             await history.flush()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley.core.effects import CallRecord, QualityRecord, RecordCall, RecordQuality
@@ -110,24 +111,24 @@ class CallHistory:
             return
         record = step.record
         async with self._engine.begin() as db:
-            if step.step == "created":
-                await db.execute(calls.insert().values(**_created_row(record)))
-            elif step.step == "answered":
+            # In a cluster the steps of one call may be written by different nodes, in any
+            # order: whichever comes first makes the row, and each later one only adds to it.
+            await db.execute(self._insert_missing(_created_row(record)))
+            if step.step == "answered":
                 await db.execute(
                     calls.update()
                     .where(calls.c.id == record.id)
                     .where(calls.c.answered_at.is_(None), calls.c.ended_at.is_(None))
                     .values(answered_at=_at(record.answered), media=record.media)
                 )
-            else:
+            elif step.step == "ended":
                 answered = record.answered
-                if answered is None and record.ended is not None:
+                stored = _as_utc(
+                    await db.scalar(sa.select(calls.c.answered_at).where(calls.c.id == record.id))
+                )
+                if answered is None and stored is not None:
                     # A call taken back after a restart: this process never saw it answered.
-                    stored = await db.scalar(
-                        sa.select(calls.c.answered_at).where(calls.c.id == record.id)
-                    )
-                    stored = _as_utc(stored)
-                    answered = stored.timestamp() if stored is not None else None
+                    answered = stored.timestamp()
                 duration = (
                     record.ended - answered
                     if record.ended is not None and answered is not None
@@ -137,12 +138,23 @@ class CallHistory:
                     calls.update()
                     .where(calls.c.id == record.id, calls.c.ended_at.is_(None))
                     .values(
+                        answered_at=_at(answered),
+                        media=record.media,
                         ended_at=_at(record.ended),
                         end_reason=record.end_reason,
                         ended_by=record.ended_by,
                         duration_seconds=duration,
                     )
                 )
+
+    def _insert_missing(self, row: dict[str, object]) -> sa.Insert:
+        """INSERT … ON CONFLICT DO NOTHING, in the database's own dialect."""
+        insert = (
+            postgresql.insert(calls)
+            if self._engine.dialect.name == "postgresql"
+            else sqlite.insert(calls)
+        )
+        return insert.values(**row).on_conflict_do_nothing(index_elements=[calls.c.id])
 
     async def finish_forgotten(self, started: float, keep: set[str], now: float) -> int:
         """Ends the calls an earlier run of the server left open that nobody took back after

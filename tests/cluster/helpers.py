@@ -1,0 +1,255 @@
+"""Helpers for the cluster tests: replicas fed a log by hand (no Redis), and clients of real
+nodes that check every message's `seq` is exactly the next one."""
+
+import asyncio
+import json
+import socket
+import struct
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field, fields, is_dataclass
+from typing import Any
+
+import aiohttp
+import pytest
+
+from parley.cluster.events import Event
+from parley.cluster.ids import EventIds
+from parley.cluster.replica import Replica
+from parley.core.effects import Effect, Send
+from parley.core.signaling import CoreSettings, SignalingCore
+from parley.identity import GuestIdentities
+
+SECRET = b"cluster-test-secret-of-32-bytes!"
+assert len(SECRET) == 32
+READ_SECONDS = 5.0
+
+# --- replicas without Redis -------------------------------------------------------------------
+
+
+def make_replica(
+    settings: CoreSettings, generation: str = "gen-1", secret: bytes = SECRET
+) -> Replica:
+    """A replica built the way a node builds its own (parley.server.app): one EventIds feeds
+    session and call ids, guest user ids and resume tokens."""
+    ids = EventIds(secret, generation)
+    identities = GuestIdentities(secret, new_id=ids)
+    core = SignalingCore(
+        settings, new_id=ids, identities=identities, instance=generation, new_token=ids
+    )
+    return Replica(core, ids)
+
+
+@dataclass
+class LogFeed:
+    """Plays the part of Redis: numbers events without gaps, stamps each with a time (the
+    entry id is Redis's clock, as in a stream), and hands them to every replica alike."""
+
+    replicas: list[Replica]
+    now: float = 1_000.0
+    number: int = 0
+    entries: list[tuple[int, bytes, Event, float]] = field(default_factory=list)
+
+    def apply(self, event: Event, *, at: float | None = None) -> list[list[Effect]]:
+        """Appends `event` (at time `at`, default the feed's clock) and returns each replica's
+        effects, in the replicas' order."""
+        if at is not None:
+            assert at >= self.now, "the log's clock does not go back"
+            self.now = at
+        self.number += 1
+        entry = f"{int(self.now * 1000)}-{self.number}".encode()
+        self.entries.append((self.number, entry, event, self.now))
+        return [r.apply(self.number, entry, event, self.now) for r in self.replicas]
+
+
+def effect_view(effects: Iterable[Effect]) -> list[Any]:
+    """Effects as comparable values: a Send's `seq` is left out of its equality, so it is
+    spelled out here."""
+    view: list[Any] = []
+    for effect in effects:
+        if isinstance(effect, Send):
+            view.append(("send", effect.session, effect.message, effect.seq))
+        else:
+            view.append(effect)
+    return view
+
+
+def plain(value: Any, _seen: frozenset[int] = frozenset()) -> Any:
+    """A deep copy of `value` in plain data (dicts, lists, tuples, scalars), naming each
+    object's type, so that two replicas' states compare with ==, and pytest shows where they
+    differ. Callables (id sources, configuration) are reduced to their type's name."""
+    if value is None or isinstance(value, str | bytes | int | float | bool):
+        return value
+    if id(value) in _seen:
+        return ("<cycle>", type(value).__name__)
+    seen = _seen | {id(value)}
+    if isinstance(value, EventIds):
+        # An id source: its counters restart with every entry; what it is keyed by matters.
+        return ("EventIds", value._generation)
+    if isinstance(value, dict):
+        return {"<dict>": [(plain(k, seen), plain(v, seen)) for k, v in value.items()]}
+    if isinstance(value, list | tuple) or type(value).__name__ == "deque":
+        return [type(value).__name__, [plain(v, seen) for v in value]]
+    if isinstance(value, set | frozenset):
+        return ["set", sorted((plain(v, seen) for v in value), key=repr)]
+    if hasattr(value, "__struct_fields__"):  # msgspec messages
+        names = value.__struct_fields__
+        return (type(value).__name__, {f: plain(getattr(value, f), seen) for f in names})
+    if is_dataclass(value) and not isinstance(value, type):
+        names = [f.name for f in fields(value)]
+        return (type(value).__name__, {f: plain(getattr(value, f), seen) for f in names})
+    attributes: dict[str, Any] = {}
+    for klass in type(value).__mro__:
+        for name in getattr(klass, "__slots__", ()):
+            if hasattr(value, name):
+                attributes[name] = getattr(value, name)
+    attributes.update(getattr(value, "__dict__", {}))
+    if attributes:
+        return (type(value).__name__, {k: plain(v, seen) for k, v in sorted(attributes.items())})
+    if callable(value):
+        return ("<callable>", type(value).__name__)
+    return (type(value).__name__, repr(value))
+
+
+def replica_state(replica: Replica, *, position: bool = True) -> Any:
+    """Everything a replica knows, as plain data (with how far into the log it is, unless
+    `position` is false)."""
+    state: dict[str, Any] = {
+        "core": replica.core.export_state(),
+        "nodes": replica.nodes,
+        "connections": replica.connections,
+        "deadlines": replica.deadlines,
+    }
+    if position:
+        state["position"] = replica.position
+    return plain(state)
+
+
+def frame(message_type: str, **fields_: Any) -> str:
+    return json.dumps({"type": message_type, **fields_})
+
+
+# --- clients of real nodes --------------------------------------------------------------------
+
+
+async def read_frame(
+    ws: aiohttp.ClientWebSocketResponse,
+    timeout: float = READ_SECONDS,  # noqa: ASYNC109
+) -> dict[str, Any]:
+    try:
+        message = await ws.receive(timeout=timeout)
+    except TimeoutError:
+        pytest.fail(f"no message within {timeout} s")
+    if message.type is not aiohttp.WSMsgType.TEXT:
+        pytest.fail(f"expected a text frame, got {message.type.name} (close code {ws.close_code})")
+    decoded = json.loads(message.data)
+    assert isinstance(decoded, dict), decoded
+    return decoded
+
+
+async def send_json(ws: aiohttp.ClientWebSocketResponse, message: dict[str, Any]) -> None:
+    await ws.send_str(json.dumps(message))
+
+
+@dataclass
+class Tab:
+    """A client as the server sees it: its socket now, what its welcome gave it, and the highest
+    `seq` it has read (what it sends as `lastSeq`)."""
+
+    ws: aiohttp.ClientWebSocketResponse
+    session: str
+    user: str
+    token: str
+    resume: str
+    instance: str
+    last_seq: int = 0
+
+    async def read(self, timeout: float = READ_SECONDS) -> dict[str, Any]:  # noqa: ASYNC109
+        """The next message: its `seq` must be exactly one more than the last one read."""
+        message = await read_frame(self.ws, timeout)
+        seq = message.pop("seq", None)
+        if message["type"] != "welcome":
+            assert seq == self.last_seq + 1, f"seq {seq} after {self.last_seq}: {message}"
+            self.last_seq = seq
+        return message
+
+    async def next_of(self, kind: str) -> dict[str, Any]:
+        """The next message of a type, skipping presence news."""
+        for _ in range(20):
+            message = await self.read()
+            if message["type"] != "presence":
+                assert message["type"] == kind, message
+                return message
+        pytest.fail(f"no {kind} among 20 messages")
+
+    async def round_trip(self) -> None:
+        """A request answered at once (`ice-servers` with an id is refused or answered; a
+        second hello is refused): every frame sent before it was handled once the answer is
+        here, and nothing unexpected came in between."""
+        await send_json(self.ws, {"type": "hello", "v": 1, "id": "sync"})
+        reply = await self.read()
+        assert (reply["type"], reply.get("code"), reply.get("id")) == (
+            "error",
+            "already-welcomed",
+            "sync",
+        ), reply
+
+
+async def say_hello(ws: aiohttp.ClientWebSocketResponse, **fields_: Any) -> dict[str, Any]:
+    await send_json(ws, {"type": "hello", "v": 1, **fields_})
+    welcome = await read_frame(ws)
+    assert welcome["type"] == "welcome", welcome
+    assert "seq" not in welcome
+    return welcome
+
+
+def tab_of(ws: aiohttp.ClientWebSocketResponse, welcome: dict[str, Any], token: str = "") -> Tab:
+    return Tab(
+        ws,
+        welcome["session"],
+        welcome["user"]["id"],
+        welcome.get("token") or token,
+        welcome["resume"],
+        welcome["instance"],
+    )
+
+
+def cut(ws: aiohttp.ClientWebSocketResponse) -> None:
+    """Resets the client's TCP connection: the server sees it vanish with no close frame, as
+    when a network drops (a close frame with 1000/1001 would be a goodbye)."""
+    sock = ws.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    # aiohttp has no public way to reset a client socket.
+    ws._response.connection.transport.abort()  # type: ignore[union-attr]
+
+
+def offer(to: Tab, n: int) -> dict[str, Any]:
+    return {"type": "offer", "to": to.session, "sdp": f"v=0 offer-{n}"}
+
+
+def candidate(to: Tab, n: int) -> dict[str, Any]:
+    return {
+        "type": "candidate",
+        "to": to.session,
+        "candidate": {"candidate": f"candidate:{n} 1 udp 1 192.0.2.1 {5000 + n} typ host"},
+    }
+
+
+def relayed(message: dict[str, Any], sender: Tab) -> dict[str, Any]:
+    """What the recipient of `message` gets: the same, from the sender, without `to`."""
+    out = {k: v for k, v in message.items() if k != "to"}
+    out["from"] = sender.session
+    return out
+
+
+async def eventually(
+    check: Any,
+    what: str,
+    seconds: float = 10.0,
+) -> None:
+    """Polls `check()` (sync) until it is true; fails after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: not within {seconds} s")
+        await asyncio.sleep(0.02)
