@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from multiprocessing.process import BaseProcess
 from types import FrameType
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -16,6 +17,14 @@ log = logging.getLogger(__name__)
 RESTART_PAUSE_SECONDS = 1.0
 # Workers close their sockets (clients resume elsewhere) and write out history: allow for it.
 STOP_SECONDS = 40.0
+
+
+def _worker(serve: Callable[[], None], handlers: dict[int, Any]) -> None:
+    # The parent's handlers came along with the fork: a SIGTERM before the worker's own are
+    # set (it may wait for the cluster a while) must stop it, not flip the parent's flag.
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
+    serve()
 
 
 def supervise_workers(count: int, serve: Callable[[], None]) -> None:
@@ -28,12 +37,13 @@ def supervise_workers(count: int, serve: Callable[[], None]) -> None:
         nonlocal stopping
         stopping = True
 
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
+
     def start() -> BaseProcess:
-        process = context.Process(target=serve, name="parley-worker")
+        process = context.Process(target=_worker, args=(serve, previous), name="parley-worker")
         process.start()
         return process
 
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
     workers = [start() for _ in range(count)]
     try:
         while not stopping:

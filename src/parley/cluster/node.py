@@ -92,6 +92,10 @@ class ClusterHub(Hub):
         self.on_founded: Callable[[float], None] | None = None
         self._outbox: list[Event] = []
         self._outbox_ready = asyncio.Event()
+        # Batches this node appended (numbered, so that a late one can be shut out), and the
+        # one whose append had no answer yet.
+        self._batches = 0
+        self._unsettled: tuple[int, list[Event]] | None = None
         # Closes seen while Redis was away: the cluster must still hear of them.
         self._held_closes: list[Closed] = []
         self._available = False
@@ -135,6 +139,7 @@ class ClusterHub(Hub):
     def open(self, sink: SessionSink) -> str:
         connection = random_id()
         self._sinks[connection] = sink
+        self._serves[connection] = connection
         self.backplane.attach(connection, sink)
         if self.ready:
             self._enqueue(Connected(self.node, connection))
@@ -159,10 +164,9 @@ class ClusterHub(Hub):
         sink = self._sinks.pop(connection, None)
         if sink is None:
             return
-        session = self.core.session_of(connection)
-        self.backplane.detach(connection, sink)
-        if session is not None:
-            self.backplane.detach(session.id, sink)
+        # The session this socket was bound to here: the core may have moved it to a socket
+        # on another node already (a takeover), and must not be asked.
+        self.backplane.detach(self._serves.pop(connection, connection), sink)
         event = Closed(connection, resumable)
         if self._available:
             self._enqueue(event)
@@ -271,11 +275,17 @@ class ClusterHub(Hub):
             self._outbox_ready.clear()
             while self._outbox:
                 batch, self._outbox = self._outbox[:BATCH], self._outbox[BATCH:]
-                try:
-                    await self._log.append(self.node, batch)
-                except BaseException:
-                    self._not_appended(batch)
-                    raise
+                self._batches += 1
+                # Until Redis answers, the batch may or may not be in the log: that is settled
+                # when Redis is back (its number, once taken, can never enter later).
+                self._unsettled = (self._batches, batch)
+                await self._log.append(self.node, batch, self._batches)
+                self._unsettled = None
+
+    def _refuse_outbox(self) -> None:
+        """Events still waiting to be appended when Redis went away will not be: answer now."""
+        waiting, self._outbox = self._outbox, []
+        self._not_appended(waiting)
 
     def _not_appended(self, batch: Sequence[Event]) -> None:
         """Events Redis may not have taken. A frame is answered with an error; a close is kept
@@ -326,6 +336,7 @@ class ClusterHub(Hub):
 
     async def _join_once(self) -> bool:
         self.node = random_id()
+        self._batches = 0
         self._joined.clear()
         generation = await current_generation(self._redis)
         if generation is not None:
@@ -366,11 +377,17 @@ class ClusterHub(Hub):
         whole, or start over."""
         self._available = False
         assert self._log is not None
+        self._refuse_outbox()
         await self._fresh_connections()
         for attempt in range(1_000_000):
             await asyncio.sleep(RECONNECT_WAIT_SECONDS[min(attempt, 4)])
             try:
                 whole = await self._log.still_current(self.replica.position.number)
+                if whole and self._unsettled is not None:
+                    number, batch = self._unsettled
+                    if not await self._log.settle(self.node, number):
+                        self._not_appended(batch)
+                    self._unsettled = None
             except (redis.RedisError, OSError):
                 continue
             if not whole:
@@ -388,9 +405,12 @@ class ClusterHub(Hub):
         for this node's clients, every socket closes with 1012, and the node joins afresh.
         Clients reconnect and (told by `welcome.instance`) rejoin rooms and take calls back."""
         self._available = False
+        self._refuse_outbox()
+        # Whether the last batch entered the lost log is unknown: its senders, like everyone,
+        # are told by the close and the new `instance` that the server started over.
+        self._unsettled = None
         self._apply(self.core.shutting_down(time.time()), origin_here=False)
         self._drop_sockets()
-        self._outbox.clear()
         self._held_closes.clear()
         await self._join()
 
@@ -401,6 +421,7 @@ class ClusterHub(Hub):
         self._drop_sockets()
         self._schedule_all_timers()
         self.node = random_id()
+        self._batches = 0
         self._joined.clear()
         self._enqueue(NodeJoined(self.node))
 

@@ -48,16 +48,24 @@ def connect(url: str) -> Redis:
 
 
 # Numbers and appends a batch atomically, and only to the generation the node belongs to: after
-# Redis lost its data a stale node must not start a stream of its own under the old name.
+# Redis lost its data a stale node must not start a stream of its own under the old name. A batch
+# the node sends again (its first append got no answer) enters once: nodes number their batches.
 _APPEND = """
 if redis.call('GET', KEYS[3]) ~= ARGV[1] then
   return redis.error_reply('PARLEY_GENERATION gone')
 end
-local count = #ARGV - 3
+local batch = tonumber(ARGV[4])
+if batch > 0 then
+  if tonumber(redis.call('HGET', KEYS[4], ARGV[3]) or '0') >= batch then
+    return -1
+  end
+  redis.call('HSET', KEYS[4], ARGV[3], batch)
+end
+local count = #ARGV - 4
 local n = redis.call('INCRBY', KEYS[2], count) - count
 local now = redis.call('TIME')
 local oldest = now[1] * 1000 + math.floor(now[2] / 1000) - ARGV[2] * 1000
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   n = n + 1
   redis.call('XADD', KEYS[1], 'MINID', '~', oldest, '*', 'n', n, 'o', ARGV[3], 'e', ARGV[i])
 end
@@ -66,6 +74,16 @@ return n
 
 # The founder's heartbeat is set with the generation: a node looking a moment later must not
 # take the new generation for a dead one (and replace it in turn).
+# Decides a batch whose append got no answer: if it is not in the log, it never will be (its
+# number is taken), and the node can tell its senders so.
+_SETTLE = """
+if tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0') >= tonumber(ARGV[2]) then
+  return 1
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 0
+"""
+
 _FOUND_GENERATION = """
 local current = redis.call('GET', KEYS[1])
 if (current == false and ARGV[1] == '') or current == ARGV[1] then
@@ -107,19 +125,31 @@ class RedisLog:
     def _key(self, name: str) -> str:
         return f"{PREFIX}:{self.generation}:{name}"
 
-    async def append(self, origin: str, events: Sequence[Event]) -> int:
-        """Adds events in this order; returns the number of the last one."""
+    async def append(self, origin: str, events: Sequence[Event], batch: int = 0) -> int:
+        """Adds events in this order; returns the number of the last one (-1: `batch` was
+        appended before). `batch` numbers the origin's appends, from 1; 0: unnumbered."""
         try:
             return int(
                 await self._append(
-                    keys=[self._key("log"), self._key("n"), GENERATION_KEY],
-                    args=[self.generation, LOG_SECONDS, origin, *map(encode_event, events)],
+                    keys=[self._key("log"), self._key("n"), GENERATION_KEY, self._key("batches")],
+                    args=[
+                        self.generation,
+                        LOG_SECONDS,
+                        origin,
+                        batch,
+                        *map(encode_event, events),
+                    ],
                 )
             )
         except redis.ResponseError as exc:
             if "PARLEY_GENERATION" in str(exc):
                 raise GenerationGone(self.generation) from None
             raise
+
+    async def settle(self, origin: str, batch: int) -> bool:
+        """Whether batch number `batch` of `origin` entered the log; if not, it never will."""
+        entered = self._redis.eval(_SETTLE, 1, self._key("batches"), origin, batch)
+        return bool(await entered)
 
     async def read(self, after: bytes, block_ms: int, count: int = 1000) -> list[Entry]:
         answer: Any = await self._redis.xread(
@@ -175,7 +205,7 @@ class RedisLog:
 
     async def drop(self) -> None:
         """Deletes this (dead) generation's log."""
-        await self._redis.delete(self._key("log"), self._key("n"))
+        await self._redis.delete(self._key("log"), self._key("n"), self._key("batches"))
 
 
 async def current_generation(client: Redis) -> str | None:

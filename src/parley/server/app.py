@@ -155,7 +155,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     client = connect_redis(settings.redis_url) if settings.redis_url else None
     if client is not None:
         # Nodes starting together must not run the same migration at once.
-        async with client.lock(f"{PREFIX}:migrating", timeout=300, blocking_timeout=300):
+        # (Held 60 s at most: a node killed while migrating must not block the others long.)
+        async with client.lock(f"{PREFIX}:migrating", timeout=60, blocking_timeout=120):
             await migrate(engine)
     else:
         await migrate(engine)

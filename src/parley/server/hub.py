@@ -50,11 +50,14 @@ class Hub:
         self._loop = asyncio.get_running_loop()
         self._timers: dict[TimerKey, asyncio.TimerHandle] = {}
         self._sinks: dict[str, SessionSink] = {}
+        # The session each local socket serves (a resume moves it): what to detach at close.
+        self._serves: dict[str, str] = {}
 
     def open(self, sink: SessionSink) -> str:
         """A socket opened: returns its connection id (the id of its session, until a resume)."""
         connection, effects = self.core.connect(time.time())
         self._sinks[connection] = sink
+        self._serves[connection] = connection
         self.backplane.attach(connection, sink)
         self._apply(effects)
         return connection
@@ -69,15 +72,15 @@ class Hub:
     def close(self, connection: str, *, resumable: bool) -> None:
         """The socket is gone. A resumable session waits for its client to come back; the
         others end now."""
-        session = self.core.session_of(connection)
         sink = self._sinks.pop(connection, None)
+        serves = self._serves.pop(connection, connection)
         now = time.time()
         if resumable:
             effects = self.core.connection_lost(connection, now)
         else:
             effects = self.core.disconnect(connection, now)
-        if session is not None and sink is not None:
-            self.backplane.detach(session.id, sink)
+        if sink is not None:
+            self.backplane.detach(serves, sink)
         self._apply(effects)
 
     @property
@@ -108,8 +111,9 @@ class Hub:
                 case Rebind(connection, session):
                     sink = self._sinks.get(connection)
                     if sink is not None:
-                        self.backplane.detach(connection, sink)
+                        self.backplane.detach(self._serves.get(connection, connection), sink)
                         self.backplane.attach(session, sink)
+                        self._serves[connection] = session
                 case CloseConnection(connection, code, reason):
                     sink = self._sinks.get(connection)
                     if sink is not None:
