@@ -663,6 +663,43 @@ async def refused_within(tab: Tab, labels: list[str], seconds: float) -> list[st
     return refused
 
 
+async def send_until_taken(ana: Tab, bo: Tab) -> tuple[list[str], list[str]]:
+    """After Redis answers again: Ana sends a candidate (and a request that must be answered)
+    until one is taken rather than refused. Returns the ids Ana got `unavailable` for meanwhile
+    (late settlements included), and the labels of the candidates Bo got up to the taken one."""
+    refused: list[str] = []
+    accepted = None
+    deadline = time.monotonic() + 30
+    for attempt in range(100):
+        assert time.monotonic() < deadline, "the nodes did not take frames again in 30 s"
+        label = f"after-{attempt}"
+        await ana.send({**candidate(bo.session, label), "id": label})
+        await ana.send(sync_request(f"{label}-sync"))
+        answers: list[str] = []
+        for _ in range(10):
+            message = await ana.read_within(10)
+            assert message is not None, "no answer to the sync request"
+            if is_sync_reply(message, f"{label}-sync"):
+                break
+            assert (message["type"], message.get("code")) == ("error", "unavailable"), message
+            answers.append(message["id"])
+            if message["id"] == f"{label}-sync":
+                break
+        refused += answers
+        if label not in answers:
+            accepted = label
+            break
+        await asyncio.sleep(0.5)
+    got: list[str] = []
+    for _ in range(20):
+        delivered = label_of(await bo.next_of("candidate", timeout=10))
+        got.append(delivered)
+        if delivered == accepted:
+            break
+    assert got[-1] == accepted, got
+    return refused, got
+
+
 async def test_every_frame_sent_while_redis_hangs_is_refused_or_delivered_once(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
@@ -682,35 +719,8 @@ async def test_every_frame_sent_while_redis_hangs_is_refused_or_delivered_once(
             refused = await refused_within(ana, labels[1:], REDIS_TIMEOUT + 5)
         assert refused == labels[1:], f"not answered while Redis hung: {refused}"
 
-        refused_late: list[str] = []
-        accepted = None
-        deadline = time.monotonic() + 30
-        for attempt in range(100):
-            assert time.monotonic() < deadline, "the nodes did not take frames again in 30 s"
-            label = f"after-{attempt}"
-            await ana.send({**candidate(bo.session, label), "id": label})
-            await ana.send(sync_request(f"{label}-sync"))
-            answers: list[str] = []
-            for _ in range(10):
-                message = await ana.read_within(10)
-                assert message is not None, "no answer to the sync request"
-                if is_sync_reply(message, f"{label}-sync"):
-                    break
-                assert (message["type"], message.get("code")) == ("error", "unavailable"), message
-                answers.append(message["id"])
-                if message["id"] == f"{label}-sync":
-                    break
-            refused_late += [a for a in answers if a.startswith("hung-")]
-            if label not in answers:
-                accepted = label
-                break
-            await asyncio.sleep(0.5)
-        got: list[str] = []
-        for _ in range(20):
-            delivered = label_of(await bo.next_of("candidate", timeout=10))
-            got.append(delivered)
-            if delivered == accepted:
-                break
+        refused_late, got = await send_until_taken(ana, bo)
+        refused_late = [a for a in refused_late if a.startswith("hung-")]
         hung_delivered = [g for g in got if g.startswith("hung-")]
         assert sorted(hung_delivered + refused_late) == ["hung-0"], (hung_delivered, refused_late)
 
@@ -730,36 +740,9 @@ async def test_a_frame_refused_as_unavailable_is_never_delivered_after_all(
             await ana.send({**candidate(bo.session, "refused"), "id": "refused"})
             assert await refused_within(ana, ["refused"], REDIS_TIMEOUT + 5) == ["refused"]
 
-        accepted = None
-        deadline = time.monotonic() + 30
-        for attempt in range(100):
-            assert time.monotonic() < deadline, "the nodes did not take frames again in 30 s"
-            label = f"after-{attempt}"
-            await ana.send({**candidate(bo.session, label), "id": label})
-            await ana.send(sync_request(f"{label}-sync"))
-            answers: list[str] = []
-            for _ in range(10):
-                message = await ana.read_within(10)
-                assert message is not None, "no answer to the sync request"
-                if is_sync_reply(message, f"{label}-sync"):
-                    break
-                assert (message["type"], message.get("code")) == ("error", "unavailable"), message
-                answers.append(message["id"])
-                if message["id"] == f"{label}-sync":
-                    break
-            assert "refused" not in answers, "refused twice"
-            if label not in answers:
-                accepted = label
-                break
-            await asyncio.sleep(0.5)
-        got: list[str] = []
-        for _ in range(20):
-            delivered = label_of(await bo.next_of("candidate", timeout=10))
-            got.append(delivered)
-            if delivered == accepted:
-                break
+        refused_late, got = await send_until_taken(ana, bo)
+        assert "refused" not in refused_late, "refused twice"
         assert "refused" not in got, f"Bo got {got}: a frame refused to Ana, after all"
-        assert got[-1] == accepted
 
 
 # --- 5. stopping `--workers` while they start -------------------------------------------------
