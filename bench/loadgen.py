@@ -195,6 +195,8 @@ class Client(WSListener):
         self.peer: Client | None = None
         self.frame_before = b""
         self.frame_after = b""
+        self.stamped_sent = 0
+        self.last_stamp = 0  # the latest send time received from the peer (order check)
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
@@ -233,6 +235,7 @@ class Client(WSListener):
 
     def send_stamped(self) -> None:
         assert self.transport is not None
+        self.stamped_sent += 1
         self.transport.send(
             WSMsgType.TEXT, self.frame_before + b"%019d" % now_ns() + self.frame_after
         )
@@ -291,14 +294,17 @@ async def bounded_gather(factories: list[Callable[[], Any]], concurrency: int) -
 
 
 async def make_pairs(job: dict[str, Any]) -> list[tuple[Client, Client]]:
+    """`pairs` pairs in rooms of their own. With `url_b` (Parley only: a cluster's second
+    node), each pair's second member connects there, so every relay crosses between nodes."""
     server, base, pairs = job["server"], job["url"], job["pairs"]
+    base_b = job.get("url_b") or base
     kind = job.get("kind", "candidate")
     run_id = secrets.token_hex(4)
 
     async def pair(i: int) -> tuple[Client, Client]:
         if server == "parley":
             a = await open_parley(base, 2 * i)
-            b = await open_parley(base, 2 * i + 1)
+            b = await open_parley(base_b, 2 * i + 1)
             room = f"bench-{run_id}-{i}"
             a.send_json({"type": "join", "room": room})
             await a.expect("joined")
@@ -338,26 +344,36 @@ def machine_busy_seconds() -> float:
 
 class Window:
     """A measurement window: wall time, this process's CPU, the server's CPU, and what every
-    other process on the machine used meanwhile (in cores; anything well above 0 is noise)."""
+    other process on the machine used meanwhile (in cores; anything well above 0 is noise).
 
-    def __init__(self, server_pid: int) -> None:
-        self.server_pid = server_pid
+    A server made of several processes (a cluster's nodes and its Redis) names them in `pids`:
+    `server_cpu` is then their sum and `process_cpu` each one's share of a core."""
+
+    def __init__(self, server_pid: int, pids: dict[str, int] | None = None) -> None:
+        self.pids = dict(pids) if pids else {"server": server_pid}
         self.wall0 = time.monotonic()
         self.cpu0 = time.process_time()
-        self.server0 = proc_cpu_seconds(server_pid)
+        self.start = {name: proc_cpu_seconds(pid) for name, pid in self.pids.items()}
         self.busy0 = machine_busy_seconds()
 
-    def close(self) -> dict[str, float]:
+    def close(self) -> dict[str, Any]:
         wall = time.monotonic() - self.wall0
         loadgen = (time.process_time() - self.cpu0) / wall
-        server = (proc_cpu_seconds(self.server_pid) - self.server0) / wall
+        each = {
+            name: (proc_cpu_seconds(pid) - self.start[name]) / wall
+            for name, pid in self.pids.items()
+        }
+        server = sum(each.values())
         busy = (machine_busy_seconds() - self.busy0) / wall
-        return {
+        measured: dict[str, Any] = {
             "seconds": wall,
             "loadgen_cpu": loadgen,
             "server_cpu": server,
             "other_cpu": max(0.0, busy - loadgen - server),
         }
+        if len(each) > 1:
+            measured["process_cpu"] = each
+        return measured
 
 
 def percentiles(samples_ns: list[int]) -> dict[str, float]:
@@ -414,7 +430,14 @@ async def relay(job: dict[str, Any]) -> dict[str, Any]:
     mode = job["mode"]
     warmup, duration = float(job.get("warmup", 1.0)), float(job.get("duration", 5.0))
     max_duration = float(job.get("max_duration", duration))
-    state = {"measuring": False, "sending": True, "delivered": 0, "received": 0, "other": 0}
+    state = {
+        "measuring": False,
+        "sending": True,
+        "delivered": 0,
+        "received": 0,
+        "other": 0,
+        "reordered": 0,
+    }
     latencies: list[int] = []
     record = latencies.append
     # With "timeline": also when each measured frame arrived (to line spikes up with server events).
@@ -429,6 +452,10 @@ async def relay(job: dict[str, Any]) -> dict[str, Any]:
                 print(f"unexpected frame: {payload[:200]!r}", file=sys.stderr)
             return
         state["received"] += 1
+        # Each client hears from one peer only: its send times must arrive in order.
+        if sent_at < client.last_stamp:
+            state["reordered"] += 1
+        client.last_stamp = sent_at
         if state["measuring"]:
             state["delivered"] += 1
             record(received_at - sent_at)
@@ -456,7 +483,7 @@ async def relay(job: dict[str, Any]) -> dict[str, Any]:
         latencies.clear()
         if arrivals is not None:
             arrivals.clear()
-        state["measuring"], window = True, Window(job["server_pid"])
+        state["measuring"], window = True, Window(job["server_pid"], job.get("pids"))
         await asyncio.sleep(duration)
     else:
         rate = float(job["rate"])
@@ -472,7 +499,7 @@ async def relay(job: dict[str, Any]) -> dict[str, Any]:
                 latencies.clear()
                 if arrivals is not None:
                     arrivals.clear()
-                state["measuring"], window = True, Window(job["server_pid"])
+                state["measuring"], window = True, Window(job["server_pid"], job.get("pids"))
                 sent_at_window = sent
             if now >= stop_at or (stop_file and os.path.exists(stop_file)):  # noqa: ASYNC240
                 break
@@ -490,8 +517,21 @@ async def relay(job: dict[str, Any]) -> dict[str, Any]:
     measured = window.close()
     state["measuring"] = False
     state["sending"] = False
-    # Let what is in flight land (bounded), then hang up.
-    await asyncio.sleep(0.3)
+    # Let what is in flight land, then hang up: 0.3 s by default; with `drain`, until all has
+    # landed, or nothing has for 3 s, or `drain` seconds have passed. What never landed is
+    # counted: a relay that was sent and not delivered (lost, or stuck for more than 3 s).
+    sent_total = sum(c.stamped_sent for c in clients)
+    drain_from = time.monotonic()
+    drain_until = drain_from + max(0.3, float(job.get("drain", 0.3)))
+    progress_at, received_then = drain_from, state["received"]
+    for _ in range(int((drain_until - drain_from) * 100)):  # and by time: a busy loop is slower
+        now = time.monotonic()
+        if state["received"] != received_then:
+            progress_at, received_then = now, state["received"]
+        if state["received"] >= sent_total or now >= drain_until or now - progress_at > 3.0:
+            break
+        await asyncio.sleep(0.01)
+    drained_in = time.monotonic() - drain_from
     for client in clients:
         client.close()
     result: dict[str, Any] = {
@@ -500,6 +540,11 @@ async def relay(job: dict[str, Any]) -> dict[str, Any]:
         "latency": percentiles(latencies),
         "other_frames": state["other"],
         "closed_by_server": sum(1 for c in clients if c.close_code is not None),
+        "sent_total": sent_total,
+        "received_total": state["received"],
+        "undelivered": sent_total - state["received"],
+        "reordered": state["reordered"],
+        "drained_in_s": drained_in,
         **measured,
     }
     if mode == "rate":

@@ -7,6 +7,7 @@ bench/README.md for what each figure means and how it is taken.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -30,11 +31,15 @@ from servers import (
     BENCH,
     LOADGEN_CORE,
     ROOT,
+    SERVER_CORE,
     Parley,
+    ParleyCluster,
     PeerServer,
     Server,
     peerserver_available,
     peerserver_version,
+    redis_available,
+    redis_version,
 )
 
 RESULTS = BENCH / "results"
@@ -139,7 +144,7 @@ def median_of(runs: list[dict[str, Any]], get: Callable[[dict[str, Any]], float]
 
 
 def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
+    summary = {
         "delivered_per_s": median_of(runs, lambda r: r["delivered_per_s"]),
         "p50_ms": median_of(runs, lambda r: r["latency"]["p50_ms"]),
         "p99_ms": median_of(runs, lambda r: r["latency"]["p99_ms"]),
@@ -147,8 +152,20 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "loadgen_cpu_max": max(r["loadgen_cpu"] for r in runs),
         "server_cpu": median_of(runs, lambda r: r["server_cpu"]),
         "other_cpu_max": max(r["other_cpu"] for r in runs),
+        # Relays sent and never delivered (after the drain), frames that were not relays,
+        # sockets the server closed: all 0 in a healthy run.
+        "undelivered": sum(r.get("undelivered", 0) for r in runs),
+        "reordered": sum(r.get("reordered", 0) for r in runs),
+        "other_frames": sum(r.get("other_frames", 0) for r in runs),
+        "closed_by_server": sum(r.get("closed_by_server", 0) for r in runs),
         "runs": runs,
     }
+    if all("process_cpu" in r for r in runs):  # a server of several processes: each one's share
+        summary["process_cpu"] = {
+            name: median_of(runs, lambda r, name=name: r["process_cpu"][name])
+            for name in runs[0]["process_cpu"]
+        }
+    return summary
 
 
 RELAY_CASES = [
@@ -157,6 +174,10 @@ RELAY_CASES = [
     ("rate", "candidate", 2000),
     ("rate", "candidate", 20000),
 ]
+# Only when the Redis cluster is among the servers, and only for it and one Parley: a rate the
+# cluster carries without queueing (at 2k msg/s its core is already full), for the latency of
+# the trip through Redis itself.
+REDIS_ONLY_CASES = [("rate", "candidate", 500)]
 
 
 def relay(
@@ -164,10 +185,17 @@ def relay(
 ) -> dict[str, Any]:
     """Every case on every server, repeated; servers interleaved so drift hits both alike."""
     raw: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    clustered = any(isinstance(server, ParleyCluster) for server in servers)
+    cases = [*RELAY_CASES[:2], *(REDIS_ONLY_CASES if clustered else []), *RELAY_CASES[2:]]
     for rep in range(reps):
-        for mode, kind, rate in RELAY_CASES:
+        for mode, kind, rate in cases:
             case = f"{mode}-{kind}" + (f"-{rate}" if rate else "")
             for server in servers:
+                if (mode, kind, rate) in REDIS_ONLY_CASES and server.name not in (
+                    Parley.name,
+                    ParleyCluster.name,
+                ):
+                    continue
                 job = {
                     "job": "relay",
                     "server": server.protocol,
@@ -181,15 +209,29 @@ def relay(
                     "duration": seconds,
                     "max_duration": seconds,
                     "window": 4,
+                    **server.relay_fields(),
                 }
+                # A cluster may still be applying what an overloaded run left in its log.
+                settled = server.settle(60.0)
                 result = run_measured(job, quiet_wait)
+                if settled:
+                    result["settled_before_s"] = settled
                 raw.setdefault(case, {}).setdefault(server.name, []).append(result)
                 lat = result["latency"]
+                each = "".join(
+                    f" {name} {share:.0%}" for name, share in result.get("process_cpu", {}).items()
+                )
+                problems = "".join(
+                    f"  {key} {result[key]}"
+                    for key in ("undelivered", "reordered", "other_frames", "closed_by_server")
+                    if result.get(key)
+                )
                 console.print(
-                    f"  rep {rep + 1}/{reps} {case:<22} {server.name:<10} "
+                    f"  rep {rep + 1}/{reps} {case:<22} {server.name:<12} "
                     f"{result['delivered_per_s']:>9,.0f} msg/s  p50 {lat['p50_ms']:.3f}  "
                     f"p99 {lat['p99_ms']:.3f} ms  loadgen {result['loadgen_cpu']:.0%}  "
-                    f"server {result['server_cpu']:.0%}  other {result['other_cpu']:.0%}"
+                    f"server {result['server_cpu']:.0%}{each and ' (' + each.strip() + ')'}  "
+                    f"other {result['other_cpu']:.0%}{problems}"
                 )
     return {
         case: {name: summarize(runs) for name, runs in by_server.items()}
@@ -368,11 +410,66 @@ def browser(reps: int) -> dict[str, Any]:
     return result
 
 
-def redis_relay() -> dict[str, Any]:
-    """Relay latency across two Parley processes joined by Redis. The scale-out issue has not
-    landed: when `parley serve` grows its Redis option, start two servers here (one per core
-    would break the pinning: put both on core 0), pair clients across them, and reuse relay()."""
-    return {"skipped": "n/a (scale-out not landed)"}
+REDIS_PINNING = (
+    f"both Parley nodes and redis-server on core {SERVER_CORE} (the one core a single Parley "
+    f"gets), the load generator on core {LOADGEN_CORE}"
+)
+
+
+def relay_servers(
+    stack: contextlib.ExitStack, peerserver: bool, cluster: bool
+) -> tuple[list[Server], dict[str, Any]]:
+    """One Parley, PeerServer if wanted, and the Redis cluster if wanted and redis-server is
+    there; all started (and stopped by `stack`). Also what redis_relay() needs to know."""
+    servers: list[Server] = [stack.enter_context(Parley())]
+    if peerserver:
+        servers.append(stack.enter_context(PeerServer()))
+    why_not = redis_available() if cluster else "not asked for"
+    if why_not:
+        return servers, {"skipped": f"n/a ({why_not})"}
+    servers.append(stack.enter_context(ParleyCluster()))
+    setup = {
+        "nodes": 2,
+        "redis": redis_version(),
+        "redis_options": '--save "" --appendonly no, 127.0.0.1, a free port',
+        "pairs": "each pair's first member on node A, its second on node B",
+        "pinning": REDIS_PINNING,
+    }
+    return servers, setup
+
+
+def redis_relay(relay_results: dict[str, Any], setup: dict[str, Any]) -> dict[str, Any]:
+    """Relay across two Parley processes joined by Redis, against one Parley process.
+
+    The cluster (`servers.ParleyCluster`: Debian's redis-server on a free loopback port without
+    persistence, two `parley serve --redis-url` with one PARLEY_SECRET) is one more server in
+    relay(), interleaved with the single Parley in every repetition: the same cases (max-rate
+    candidates and SDPs, 2k and 20k msg/s), the same 100 pairs, with each pair's members on
+    different nodes, so every relayed message goes node A -> Redis -> node B (or back). Both
+    nodes and Redis share the server core. Returns, per case, both medians and the ratio
+    (two processes / one)."""
+    if "skipped" in setup:
+        return setup
+    keys = ("delivered_per_s", "p50_ms", "p99_ms", "p999_ms")
+    cases: dict[str, Any] = {}
+    for case, by_server in relay_results.items():
+        two, one = by_server.get(ParleyCluster.name), by_server.get(Parley.name)
+        if two is None:
+            continue
+        brief = ("server_cpu", "loadgen_cpu_max", "other_cpu_max")
+        cases[case] = {
+            "two_processes": {
+                **{k: two[k] for k in (*keys, *brief)},
+                "process_cpu": two.get("process_cpu", {}),
+                "undelivered": two["undelivered"],
+                "reordered": two["reordered"],
+                "other_frames": two["other_frames"],
+                "closed_by_server": two["closed_by_server"],
+            },
+            "one_process": one and {k: one[k] for k in (*keys, *brief)},
+            "two_over_one": {k: ratio(two[k], one and one[k]) for k in keys},
+        }
+    return {**setup, "cases": cases}
 
 
 def profile(seconds: float) -> dict[str, Any]:
@@ -481,6 +578,93 @@ def flags_for(summary: dict[str, Any] | None, offered: float | None = None) -> s
     return ", ".join(flags)
 
 
+def redis_brief(redis: dict[str, Any]) -> str:
+    """One line for the main table: the cluster's candidates throughput and p99 at 2k."""
+    parts = []
+    top = redis["cases"].get("max-candidate")
+    if top:
+        parts.append(
+            f"{top['two_processes']['delivered_per_s']:,.0f} msg/s "
+            f"({fmt(top['two_over_one']['delivered_per_s'], '.2f', 'x')} of 1 process)"
+        )
+    low = redis["cases"].get("rate-candidate-2000")
+    if low:
+        parts.append(
+            f"p99 at 2k {low['two_processes']['p99_ms']:.3f} ms "
+            f"({fmt(low['two_over_one']['p99_ms'], '.2f', 'x')})"
+        )
+    return "; ".join(parts) + ": see the next table"
+
+
+def redis_table(redis: dict[str, Any]) -> None:
+    table = Table(
+        title="Relay across two Parley processes joined by Redis: 100 room pairs, each pair's "
+        f"members on different nodes; {redis['pinning']} (medians of repetitions)"
+    )
+    for column in (
+        "measure",
+        "1 process",
+        "2 processes + Redis",
+        "2 / 1",
+        "server CPU: 1 process / 2 (node A + node B + Redis)",
+        "load-gen CPU (1 / 2, max)",
+        "flags",
+    ):
+        table.add_column(column)
+
+    def cpu_cell(case: dict[str, Any]) -> str:
+        one, two = case["one_process"], case["two_processes"]
+        each = " + ".join(f"{share:.0%}" for share in two["process_cpu"].values())
+        return f"{fmt(one and one['server_cpu'], '.0%')} / {two['server_cpu']:.0%} ({each})"
+
+    def flags(case: dict[str, Any], offered: float | None) -> str:
+        two = case["two_processes"]
+        found = [flags_for(two, offered)]
+        for key, label in (
+            ("undelivered", "relays never delivered (negative: duplicates)"),
+            ("reordered", "relays out of order"),
+            ("other_frames", "non-relay frames"),
+            ("closed_by_server", "sockets closed by server"),
+        ):
+            if two[key]:
+                found.append(f"{two[key]} {label}")
+        return ", ".join(filter(None, found))
+
+    rows: list[tuple[str, str, str, float | None]] = [
+        ("max-candidate", "throughput, ~260-B candidates (msg/s)", "delivered_per_s", None),
+        ("max-sdp", "throughput, ~4.4-KB SDP offers (msg/s)", "delivered_per_s", None),
+    ]
+    for rate in (500, 2000, 20000):
+        for key, label in (("p50_ms", "p50"), ("p99_ms", "p99"), ("p999_ms", "p99.9")):
+            rows.append(
+                (
+                    f"rate-candidate-{rate}",
+                    f"latency {label} at {rate:,} msg/s (ms)",
+                    key,
+                    float(rate),
+                )
+            )
+    for case_name, label, key, offered in rows:
+        case = redis["cases"].get(case_name)
+        if case is None:
+            continue
+        one, two = case["one_process"], case["two_processes"]
+        spec = ",.0f" if key == "delivered_per_s" else ".3f"
+        first = key in ("delivered_per_s", "p50_ms")
+        table.add_row(
+            label,
+            fmt(one and one[key], spec),
+            fmt(two[key], spec),
+            fmt(case["two_over_one"][key], ".2f", "x"),
+            cpu_cell(case) if first else "",
+            f"{fmt(one and one['loadgen_cpu_max'], '.0%')} / {two['loadgen_cpu_max']:.0%}"
+            if first
+            else "",
+            flags(case, offered) if first else "",
+        )
+    console.print(table)
+
+
 def report(results: dict[str, Any]) -> list[dict[str, Any]]:
     relay_results = results["relay"]
     has_peer = "peerserver_skipped" not in results
@@ -536,8 +720,13 @@ def report(results: dict[str, Any]) -> list[dict[str, Any]]:
                 else "",
             )
     redis = results["redis"]
-    table.add_row("relay latency across two processes (Redis)", redis["skipped"], "", "", "", "")
+    if "skipped" in redis:
+        table.add_row("relay across two processes (Redis)", redis["skipped"], "", "", "", "")
+    else:
+        table.add_row("relay across two processes (Redis)", redis_brief(redis), "", "", "", "")
     console.print(table)
+    if "skipped" not in redis:
+        redis_table(redis)
 
     mem = Table(title="Server RSS per idle connection (hello answered; fresh server for each N)")
     for column in (
@@ -715,6 +904,12 @@ def main() -> None:
         help="with --alternatives: comma-separated names (see bench/alternatives/compare.py)",
     )
     parser.add_argument("--no-storm", action="store_true", help="with --alternatives: skip it")
+    parser.add_argument(
+        "--only",
+        choices=["redis"],
+        help="redis: only the relay across two Parley processes joined by Redis, interleaved "
+        "with one Parley process (writes results/redis.json unless --output says otherwise)",
+    )
     parser.add_argument("--output", default=str(RESULTS / "latest.json"))
     args = parser.parse_args()
 
@@ -744,6 +939,34 @@ def main() -> None:
     quick = args.quick
     reps = 1 if quick else 3
     seconds = 2.0 if quick else 5.0
+    quiet_wait = 5.0 if quick else 20.0
+
+    if args.only == "redis":
+        why_not = redis_available()
+        if why_not:
+            sys.exit(why_not)
+        started = time.monotonic()
+        results = {
+            "environment": environment(),
+            "quick": quick,
+            "reps": reps,
+            "seconds_per_run": seconds,
+        }
+        console.rule("relay across two processes joined by Redis, and one process")
+        with contextlib.ExitStack() as stack:
+            servers, setup = relay_servers(stack, peerserver=False, cluster=True)
+            results["relay"] = relay(servers, reps, seconds, 100, quiet_wait)
+        results["redis"] = redis_relay(results["relay"], setup)
+        console.rule("results")
+        redis_table(results["redis"])
+        output = Path(args.output)
+        if output == RESULTS / "latest.json":
+            output = RESULTS / "redis.json"
+        results["elapsed_s"] = time.monotonic() - started
+        output.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        console.print(f"wrote {os.path.relpath(output, ROOT)} in {results['elapsed_s']:.0f} s")
+        return
+
     # The fd hard limit here is 20000 for each process; the server needs a few for itself.
     top = min(20_000, hard - 100)
     counts = [1_000, 5_000] if quick else [1_000, 5_000, top]
@@ -762,18 +985,11 @@ def main() -> None:
     else:
         results["environment"]["peerserver"] = peerserver_version()
 
-    console.rule("relay throughput and latency")
-    with Parley() as parley:
-        servers: list[Server] = [parley]
-        if not why_not:
-            peer = PeerServer()
-            peer.start()
-            servers.append(peer)
-        try:
-            results["relay"] = relay(servers, reps, seconds, 100, 5.0 if quick else 20.0)
-        finally:
-            for server in servers[1:]:
-                server.stop()
+    console.rule("relay throughput and latency (and across two processes joined by Redis)")
+    with contextlib.ExitStack() as stack:
+        servers, redis_setup = relay_servers(stack, peerserver=not why_not, cluster=True)
+        results["relay"] = relay(servers, reps, seconds, 100, quiet_wait)
+    results["redis"] = redis_relay(results["relay"], redis_setup)
 
     console.rule("memory per idle connection")
     results["memory_parley"] = memory(Parley, counts)
@@ -790,7 +1006,6 @@ def main() -> None:
 
     console.rule("call set-up in Chromium")
     results["browser"] = browser(2 if quick else 7)
-    results["redis"] = redis_relay()
 
     console.rule("results")
     results["targets"] = report(results)
