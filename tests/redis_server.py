@@ -54,16 +54,18 @@ class RedisServer:
                 probe.sendall(b"PING\r\n")
                 if probe.recv(16).startswith(b"+PONG"):
                     return
-            if self._process.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {self._process.returncode}")
+            exited = self._process.poll()
+            assert exited is None, f"redis-server exited with {exited}"
             time.sleep(0.05)
-        raise RuntimeError("redis-server did not answer within 10 s")
+        pytest.fail("redis-server did not answer PING within 10 s")
 
     def stop(self) -> None:
         """Stops it at once, as a crash would (nothing saved)."""
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait(timeout=10)
+            # Tests stop it to see nodes lose Redis: it must really be gone.
+            assert self._process.poll() is not None, "redis-server outlived SIGKILL"
         self._process = None
 
 

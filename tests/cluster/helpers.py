@@ -3,8 +3,6 @@ nodes that check every message's `seq` is exactly the next one."""
 
 import asyncio
 import json
-import socket
-import struct
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -19,10 +17,11 @@ from parley.cluster.replica import Replica
 from parley.core.effects import Effect, Send
 from parley.core.signaling import CoreSettings, SignalingCore
 from parley.identity import GuestIdentities
+from tests.server.helpers import send_json
+from tests.server.sessions import Tab as SessionTab
 
 SECRET = b"cluster-test-secret-of-32-bytes!"
 assert len(SECRET) == 32
-READ_SECONDS = 5.0
 
 # --- replicas without Redis -------------------------------------------------------------------
 
@@ -132,55 +131,9 @@ def frame(message_type: str, **fields_: Any) -> str:
 # --- clients of real nodes --------------------------------------------------------------------
 
 
-async def read_frame(
-    ws: aiohttp.ClientWebSocketResponse,
-    timeout: float = READ_SECONDS,  # noqa: ASYNC109
-) -> dict[str, Any]:
-    try:
-        message = await ws.receive(timeout=timeout)
-    except TimeoutError:
-        pytest.fail(f"no message within {timeout} s")
-    if message.type is not aiohttp.WSMsgType.TEXT:
-        pytest.fail(f"expected a text frame, got {message.type.name} (close code {ws.close_code})")
-    decoded = json.loads(message.data)
-    assert isinstance(decoded, dict), decoded
-    return decoded
-
-
-async def send_json(ws: aiohttp.ClientWebSocketResponse, message: dict[str, Any]) -> None:
-    await ws.send_str(json.dumps(message))
-
-
 @dataclass
-class Tab:
-    """A client as the server sees it: its socket now, what its welcome gave it, and the highest
-    `seq` it has read (what it sends as `lastSeq`)."""
-
-    ws: aiohttp.ClientWebSocketResponse
-    session: str
-    user: str
-    token: str
-    resume: str
-    instance: str
-    last_seq: int = 0
-
-    async def read(self, timeout: float = READ_SECONDS) -> dict[str, Any]:  # noqa: ASYNC109
-        """The next message: its `seq` must be exactly one more than the last one read."""
-        message = await read_frame(self.ws, timeout)
-        seq = message.pop("seq", None)
-        if message["type"] != "welcome":
-            assert seq == self.last_seq + 1, f"seq {seq} after {self.last_seq}: {message}"
-            self.last_seq = seq
-        return message
-
-    async def next_of(self, kind: str) -> dict[str, Any]:
-        """The next message of a type, skipping presence news."""
-        for _ in range(20):
-            message = await self.read()
-            if message["type"] != "presence":
-                assert message["type"] == kind, message
-                return message
-        pytest.fail(f"no {kind} among 20 messages")
+class Tab(SessionTab):
+    """A client of a node (see tests/server/sessions.py), with a round trip of its own."""
 
     async def round_trip(self) -> None:
         """A request answered at once (`ice-servers` with an id is refused or answered; a
@@ -195,14 +148,6 @@ class Tab:
         ), reply
 
 
-async def say_hello(ws: aiohttp.ClientWebSocketResponse, **fields_: Any) -> dict[str, Any]:
-    await send_json(ws, {"type": "hello", "v": 1, **fields_})
-    welcome = await read_frame(ws)
-    assert welcome["type"] == "welcome", welcome
-    assert "seq" not in welcome
-    return welcome
-
-
 def tab_of(ws: aiohttp.ClientWebSocketResponse, welcome: dict[str, Any], token: str = "") -> Tab:
     return Tab(
         ws,
@@ -212,34 +157,6 @@ def tab_of(ws: aiohttp.ClientWebSocketResponse, welcome: dict[str, Any], token: 
         welcome["resume"],
         welcome["instance"],
     )
-
-
-def cut(ws: aiohttp.ClientWebSocketResponse) -> None:
-    """Resets the client's TCP connection: the server sees it vanish with no close frame, as
-    when a network drops (a close frame with 1000/1001 would be a goodbye)."""
-    sock = ws.get_extra_info("socket")
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    # aiohttp has no public way to reset a client socket.
-    ws._response.connection.transport.abort()  # type: ignore[union-attr]
-
-
-def offer(to: Tab, n: int) -> dict[str, Any]:
-    return {"type": "offer", "to": to.session, "sdp": f"v=0 offer-{n}"}
-
-
-def candidate(to: Tab, n: int) -> dict[str, Any]:
-    return {
-        "type": "candidate",
-        "to": to.session,
-        "candidate": {"candidate": f"candidate:{n} 1 udp 1 192.0.2.1 {5000 + n} typ host"},
-    }
-
-
-def relayed(message: dict[str, Any], sender: Tab) -> dict[str, Any]:
-    """What the recipient of `message` gets: the same, from the sender, without `to`."""
-    out = {k: v for k, v in message.items() if k != "to"}
-    out["from"] = sender.session
-    return out
 
 
 async def eventually(

@@ -26,21 +26,10 @@ from parley.core.effects import RecordCall, RecordQuality
 from parley.core.signaling import CoreSettings
 from parley.server.api import HISTORY_KEY
 from parley.server.app import HUB_KEY, create_app
-from tests.cluster.helpers import (
-    SECRET,
-    Tab,
-    candidate,
-    cut,
-    eventually,
-    offer,
-    read_frame,
-    relayed,
-    replica_state,
-    say_hello,
-    send_json,
-    tab_of,
-)
+from tests.cluster.helpers import SECRET, Tab, eventually, replica_state, tab_of
 from tests.redis_server import RedisServer
+from tests.server.helpers import send_json
+from tests.server.sessions import candidate, cut, offer, read_frame, relayed, say_hello
 
 WINDOW = 20.0
 CORE = CoreSettings(resume_window=WINDOW)

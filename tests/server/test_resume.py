@@ -7,14 +7,11 @@ two sides of a call take it back with `resume-call`.
 import asyncio
 import dataclasses
 import json
-import socket
-import struct
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 import sqlalchemy as sa
 from aiohttp import web
 
@@ -25,66 +22,12 @@ from parley.storage.database import open_engine
 from parley.storage.schema import calls
 
 from .helpers import ConnectWs, StartServer, receive_close, send_json, ws_url
+from .sessions import Tab, candidate, cut, offer, read_frame, relayed, say_hello
 
 WINDOW = 10.0
 SETTINGS = ServerSettings(core=CoreSettings(resume_window=WINDOW))
-READ_SECONDS = 3.0
 ADMIT_SECONDS = 5.0
 ROW_SECONDS = 5.0
-
-
-@dataclasses.dataclass
-class Tab:
-    """A page as the server sees it: its socket now, what its welcome gave it, and the highest
-    `seq` it has read (what it would send as `lastSeq`)."""
-
-    ws: aiohttp.ClientWebSocketResponse
-    session: str
-    user: str
-    token: str
-    resume: str
-    last_seq: int = 0
-
-    async def read(self, timeout: float = READ_SECONDS) -> dict[str, Any]:  # noqa: ASYNC109
-        """The next message; its `seq` must be exactly one more than the last one read."""
-        message = await read_frame(self.ws, timeout)
-        seq = message.pop("seq", None)
-        if message["type"] != "welcome":
-            assert seq == self.last_seq + 1, f"seq {seq} after {self.last_seq}: {message}"
-            self.last_seq = seq
-        return message
-
-    async def next_of(self, kind: str) -> dict[str, Any]:
-        """The next message of a type, skipping presence news."""
-        for _ in range(20):
-            message = await self.read()
-            if message["type"] != "presence":
-                assert message["type"] == kind, message
-                return message
-        pytest.fail(f"no {kind} among 20 messages")
-
-
-async def read_frame(
-    ws: aiohttp.ClientWebSocketResponse,
-    timeout: float,  # noqa: ASYNC109
-) -> dict[str, Any]:
-    try:
-        frame = await ws.receive(timeout=timeout)
-    except TimeoutError:
-        pytest.fail(f"no message within {timeout} s")
-    if frame.type is not aiohttp.WSMsgType.TEXT:
-        pytest.fail(f"expected a text frame, got {frame.type.name} (close code {ws.close_code})")
-    message = json.loads(frame.data)
-    assert isinstance(message, dict), message
-    return message
-
-
-async def say_hello(ws: aiohttp.ClientWebSocketResponse, **fields: Any) -> dict[str, Any]:
-    await send_json(ws, {"type": "hello", "v": 1, **fields})
-    welcome = await read_frame(ws, READ_SECONDS)
-    assert welcome["type"] == "welcome", welcome
-    assert "seq" not in welcome
-    return welcome
 
 
 async def sign_in(connect_ws: ConnectWs, base: str, **fields: Any) -> Tab:
@@ -131,15 +74,6 @@ async def round_trip(tab: Tab) -> None:
     assert (reply["type"], reply["code"], reply["id"]) == ("error", "already-joined", "sync")
 
 
-def cut(ws: aiohttp.ClientWebSocketResponse) -> None:
-    """Resets the client's TCP connection: the server sees it vanish with no close frame, as
-    when a network drops (a close frame with 1000/1001 would be a goodbye)."""
-    sock = ws.get_extra_info("socket")
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    # aiohttp has no public way to reset a client socket.
-    ws._response.connection.transport.abort()  # type: ignore[union-attr]
-
-
 async def connect_when_admitted(
     connect_ws: ConnectWs, base: str
 ) -> aiohttp.ClientWebSocketResponse:
@@ -155,25 +89,6 @@ async def connect_when_admitted(
             assert refused.status == 429, refused
         assert time.monotonic() < deadline, "the server never noticed the dropped socket"
         await asyncio.sleep(0.02)
-
-
-def offer(to: Tab, n: int) -> dict[str, Any]:
-    return {"type": "offer", "to": to.session, "sdp": f"v=0 offer-{n}"}
-
-
-def candidate(to: Tab, n: int) -> dict[str, Any]:
-    return {
-        "type": "candidate",
-        "to": to.session,
-        "candidate": {"candidate": f"candidate:{n} 1 udp 1 192.0.2.1 {5000 + n} typ host"},
-    }
-
-
-def relayed(message: dict[str, Any], sender: Tab) -> dict[str, Any]:
-    """What the recipient of `message` gets: the same, from the sender, without `to`."""
-    out = {k: v for k, v in message.items() if k != "to"}
-    out["from"] = sender.session
-    return out
 
 
 # --- a dropped socket -----------------------------------------------------------------------
@@ -327,7 +242,7 @@ async def test_an_unknown_resume_token_gets_a_fresh_session(
     assert welcome["resumeWindow"] == WINDOW
     # A fresh session: in no room, its numbering starts at 1.
     await send_json(ws, {"type": "leave", "id": 1})
-    reply = await read_frame(ws, READ_SECONDS)
+    reply = await read_frame(ws)
     assert (reply["seq"], reply["type"], reply["code"]) == (1, "error", "not-in-room")
 
 

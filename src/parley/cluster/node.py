@@ -138,9 +138,7 @@ class ClusterHub(Hub):
 
     def open(self, sink: SessionSink) -> str:
         connection = random_id()
-        self._sinks[connection] = sink
-        self._serves[connection] = connection
-        self.backplane.attach(connection, sink)
+        self._register(connection, sink)
         if self.ready:
             self._enqueue(Connected(self.node, connection))
         else:

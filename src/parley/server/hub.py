@@ -1,7 +1,6 @@
 """Carries the core's effects out: frames through the backplane, timers on the event loop."""
 
 import asyncio
-import logging
 import time
 from typing import Protocol
 
@@ -23,8 +22,6 @@ from parley.core.signaling import SignalingCore
 from parley.protocol.codec import encode
 from parley.protocol.messages import ServerMessage
 from parley.server.metrics import Metrics
-
-log = logging.getLogger(__name__)
 
 
 class HistorySink(Protocol):
@@ -56,11 +53,14 @@ class Hub:
     def open(self, sink: SessionSink) -> str:
         """A socket opened: returns its connection id (the id of its session, until a resume)."""
         connection, effects = self.core.connect(time.time())
+        self._register(connection, sink)
+        self._apply(effects)
+        return connection
+
+    def _register(self, connection: str, sink: SessionSink) -> None:
         self._sinks[connection] = sink
         self._serves[connection] = connection
         self.backplane.attach(connection, sink)
-        self._apply(effects)
-        return connection
 
     def on_text(self, connection: str, frame: str) -> None:
         self.metrics.received += 1
