@@ -46,7 +46,7 @@ from parley.backplane.memory import MemoryBackplane
 from parley.core.signaling import SignalingCore
 from parley.identity import GuestIdentities
 from parley.protocol.close_codes import CloseCode
-from parley.server.connection import text_frame
+from parley.server.websocket import text_frame
 from parley.server.hub import Hub
 from parley.server.limits import ConnectionCounter, TokenBucket, client_network
 from parley.server.metrics import Metrics

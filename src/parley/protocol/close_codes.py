@@ -4,6 +4,8 @@ from enum import IntEnum
 
 
 class CloseCode(IntEnum):
+    PROTOCOL_ERROR = 1002
+    INVALID_TEXT = 1007
     POLICY_VIOLATION = 1008
     MESSAGE_TOO_BIG = 1009
     SERVICE_RESTART = 1012
@@ -17,6 +19,10 @@ CLOSE_CODE_DESCRIPTIONS: dict[CloseCode, str] = {
     CloseCode.SERVICE_RESTART: (
         "The server is restarting: reconnect (with backoff) and resume; calls go on meanwhile."
     ),
+    CloseCode.PROTOCOL_ERROR: (
+        "A frame broke the WebSocket protocol (a stray continuation, compression never agreed)."
+    ),
+    CloseCode.INVALID_TEXT: "A text frame was not valid UTF-8.",
     CloseCode.POLICY_VIOLATION: (
         "The client sent messages faster than allowed (50 a second on average, bursts of 200)."
     ),

@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from parley.backplane.memory import MemoryBackplane
 from parley.cluster.ids import EventIds
@@ -19,30 +19,28 @@ from parley.core.signaling import SignalingCore
 from parley.identity import GuestIdentities, IdentityProvider, JwtIdentities
 from parley.protocol.close_codes import CloseCode
 from parley.server.api import HISTORY_KEY, IDENTITIES_KEY, add_api_routes
-from parley.server.connection import CLOSE_GRACE_SECONDS, Connection
 from parley.server.forwarding import forwarded_headers
 from parley.server.hub import Hub
 from parley.server.limits import (
     ConnectionCounter,
     FailedAuthThrottle,
-    TokenBucket,
     client_network,
 )
 from parley.server.metrics import CONTENT_TYPE, Metrics
 from parley.server.pages import add_routes, security_headers
+from parley.server.websocket import OpenSockets, SignalingSocket, SocketLimits, take_over
 from parley.storage.database import migrate, open_engine
 from parley.storage.history import CallHistory
 
 log = logging.getLogger(__name__)
 
-GOODBYE_CODES = (1000, 1001)
 # Clients reconnect with backoff after a restart: give the last of them a little longer.
 RECLAIM_SLACK_SECONDS = 15.0
-UNRESUMABLE_CLOSES = (CloseCode.SLOW_CONSUMER, CloseCode.POLICY_VIOLATION)
 
 SETTINGS_KEY = web.AppKey("settings", ServerSettings)
 HUB_KEY = web.AppKey("hub", Hub)
-CONNECTIONS_KEY = web.AppKey("connections", set[Connection])
+SOCKETS_KEY = web.AppKey("sockets", OpenSockets)
+LIMITS_KEY = web.AppKey("socket_limits", SocketLimits)
 CLIENTS_KEY = web.AppKey("clients", ConnectionCounter)
 THROTTLE_KEY = web.AppKey("failed_auth", FailedAuthThrottle)
 METRICS_KEY = web.AppKey("metrics", Metrics)
@@ -59,7 +57,6 @@ def _origin_allowed(request: web.Request, settings: ServerSettings) -> bool:
 
 async def websocket(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS_KEY]
-    hub = request.app[HUB_KEY]
     if not _origin_allowed(request, settings):
         raise web.HTTPForbidden(text="this origin may not use this Parley server")
     client = client_network(request.remote)
@@ -71,63 +68,32 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             text="too many refused sign-ins; try again later",
             headers={"Retry-After": str(int(wait) + 1)},
         )
-    if not hub.ready:
+    hub = request.app.get(HUB_KEY)
+    sockets = request.app.get(SOCKETS_KEY)
+    if hub is None or sockets is None or not hub.ready or not request.app[READY_KEY].is_set():
         raise web.HTTPServiceUnavailable(text="this server is not serving yet; try again")
     counter = request.app[CLIENTS_KEY]
     if not counter.admit(client):
         raise web.HTTPTooManyRequests(text="too many connections from your address")
-    # One coroutine for the socket's whole life: each extra frame costs every idle connection.
-    try:
-        ws = await _open_socket(request, settings)
-    except BaseException:
+
+    def ended(socket: SignalingSocket, resumable: bool) -> None:
         counter.release(client)
-        raise
-    connections = request.app[CONNECTIONS_KEY]
-    connection = Connection(ws, request.transport, settings.outbox_max_bytes)
-    connections.add(connection)
-    connection_id = hub.open(connection)
-    bucket = TokenBucket(settings.messages_per_second, settings.message_burst)
-    clock = asyncio.get_running_loop().time
-    try:
-        async for message in ws:
-            if not bucket.take(clock()):
-                await connection.shutdown(CloseCode.POLICY_VIOLATION, "message rate exceeded")
-                break
-            if message.type is WSMsgType.TEXT:
-                hub.on_text(connection_id, message.data)
-            elif message.type is WSMsgType.BINARY:
-                hub.on_binary(connection_id)
-    finally:
-        counter.release(client)
-        state = hub.core.session_of(connection_id)
-        if connection.close_code == CloseCode.AUTH_FAILED:
+        state = hub.core.session_of(socket.connection_id)
+        if socket.close_code == CloseCode.AUTH_FAILED:
             throttle.failed(client, asyncio.get_running_loop().time())
         elif state is not None and state.welcomed:
             throttle.succeeded(client)
-        # A dead network, a missed heartbeat or a server restart keep the session for a resume.
-        # A client that closed with 1000/1001 said goodbye; one cut for flooding or for not
-        # reading has lost more than a resume could replay: those sessions end now.
-        if connection.close_code is None:
-            resumable = ws.close_code not in GOODBYE_CODES
-        else:
-            resumable = connection.close_code not in UNRESUMABLE_CLOSES
-        hub.close(connection_id, resumable=resumable)
-        connections.discard(connection)
-        await connection.finish()
-    return ws
+        hub.close(socket.connection_id, resumable=resumable)
 
-
-async def _open_socket(request: web.Request, settings: ServerSettings) -> web.WebSocketResponse:
-    # No permessage-deflate: signaling frames are small, and inflate is a memory-bomb vector.
-    ws = web.WebSocketResponse(
-        # aiohttp refuses frames of max_msg_size bytes and up; maxMessageBytes itself is allowed.
-        max_msg_size=settings.core.max_message_bytes + 1,
-        compress=False,
-        heartbeat=settings.heartbeat_seconds,
-        timeout=CLOSE_GRACE_SECONDS,
-    )
-    await ws.prepare(request)
-    return ws
+    socket = SignalingSocket(sockets, hub, request.app[LIMITS_KEY], ended)
+    try:
+        take_over(request, socket, settings.core.max_message_bytes)
+    except BaseException:
+        if not socket.connection_id:
+            counter.release(client)
+        raise
+    # Never written: the connection is picows's now.
+    return web.Response(status=101)
 
 
 async def metrics_page(request: web.Request) -> web.Response:
@@ -191,10 +157,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         sweep_after(time.time())
     app[HISTORY_KEY] = history
     app[IDENTITIES_KEY] = identities
-    metrics.watch(core, lambda: len(app[CONNECTIONS_KEY]))
+    sockets = app[SOCKETS_KEY] = OpenSockets(settings.heartbeat_seconds)
+    heartbeat = asyncio.get_running_loop().create_task(sockets.keep_heartbeat())
+    metrics.watch(core, lambda: len(sockets))
     app[HUB_KEY] = hub
     app[READY_KEY].set()
     yield
+    heartbeat.cancel()
     for task in sweeps:
         task.cancel()
     # Ringing calls were ended on shutdown and their ends queued: write them out. Answered
@@ -232,10 +201,8 @@ async def _close_sockets(app: web.Application) -> None:
     if HUB_KEY in app:
         await app[HUB_KEY].leave()
     # All at once, each bounded: one client that stopped reading must not hold up the rest.
-    connections: set[Connection] = app[CONNECTIONS_KEY]
-    await asyncio.gather(
-        *(c.shutdown(CloseCode.SERVICE_RESTART, "server restarting") for c in tuple(connections))
-    )
+    if SOCKETS_KEY in app:
+        await app[SOCKETS_KEY].close_all(CloseCode.SERVICE_RESTART, "server restarting")
 
 
 def create_app(settings: ServerSettings | None = None) -> web.Application:
@@ -247,7 +214,12 @@ def create_app(settings: ServerSettings | None = None) -> web.Application:
     )
     app.on_response_prepare.append(security_headers)
     app[SETTINGS_KEY] = settings
-    app[CONNECTIONS_KEY] = set()
+    app[LIMITS_KEY] = SocketLimits(
+        max_message_bytes=settings.core.max_message_bytes,
+        max_queued_bytes=settings.outbox_max_bytes,
+        messages_per_second=settings.messages_per_second,
+        message_burst=settings.message_burst,
+    )
     app[CLIENTS_KEY] = ConnectionCounter(app[SETTINGS_KEY].connections_per_client)
     app[THROTTLE_KEY] = FailedAuthThrottle()
     app.cleanup_ctx.append(_services)

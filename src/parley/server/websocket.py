@@ -1,0 +1,413 @@
+"""Signaling sockets on picows: frames in to the hub, frames out to the client.
+
+aiohttp answers the upgrade request (routing, Origin, admission and every refusal are ordinary
+aiohttp handling); the socket is then handed to picows, whose Cython frame parser and writer
+cost a fraction of aiohttp's per-message reader, queue and task wake-up, and a fraction of its
+memory per idle connection. No task or timer is held per idle socket: one sweeper keeps the
+heartbeat for all of them.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from aiohttp import web
+from picows import (
+    WSAutoPingStrategy,
+    WSCloseCode,
+    WSFrame,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+)
+
+# Not in picows's stubs; api.ws_create_server builds it the same way.
+from picows.picows import WSProtocol  # type: ignore[attr-defined]
+
+from parley.protocol.close_codes import CloseCode
+
+log = logging.getLogger(__name__)
+
+# picows logs every accepted connection at INFO with several getsockopt calls, and makes a
+# child logger per socket when given a Logger: an adapter avoids both.
+_picows_log = logging.LoggerAdapter(logging.getLogger("parley.picows"), {})
+logging.getLogger("parley.picows").setLevel(logging.WARNING)
+
+# How long a closing socket may take to flush and say goodbye before it is cut.
+CLOSE_GRACE_SECONDS = 2.0
+# A socket that closed while its client was not reading keeps its last frames (the close among
+# them) this much longer for the client to read, then is cut.
+CLOSE_LINGER_SECONDS = 10.0
+# While the kernel takes what is written, frames go straight to the socket; beyond this much
+# unsent data they wait in the socket's outbox, which has a byte budget.
+DIRECT_WRITE_LIMIT = 64 * 1024
+# picows's smallest read buffer; it grows for larger frames and shrinks back.
+READ_BUFFER_BYTES = 2048
+GOODBYE_CODES = (1000, 1001)
+UNRESUMABLE_CLOSES = (CloseCode.SLOW_CONSUMER, CloseCode.POLICY_VIOLATION)
+
+
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, unfragmented WebSocket text frame (RFC 6455 §5.2), as a server sends it."""
+    size = len(payload)
+    if size < 126:
+        header = bytes((0x81, size))
+    elif size < 65536:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return header + payload
+
+
+class SocketHub(Protocol):
+    """What a socket needs of the hub (parley.server.hub.Hub)."""
+
+    def open(self, sink: "SignalingSocket") -> str: ...
+
+    def on_text(self, connection: str, frame: str) -> None: ...
+
+    def on_binary(self, connection: str) -> None: ...
+
+    def close(self, connection: str, *, resumable: bool) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SocketLimits:
+    max_message_bytes: int
+    max_queued_bytes: int
+    messages_per_second: float
+    message_burst: float
+
+
+@dataclass(frozen=True, slots=True)
+class _CloseRequest:
+    code: int
+    reason: str
+
+
+class SignalingSocket(WSListener):
+    """One client's WebSocket, and the session sink the hub writes to."""
+
+    def __init__(
+        self,
+        sockets: "OpenSockets",
+        hub: SocketHub,
+        limits: SocketLimits,
+        on_end: Callable[["SignalingSocket", bool], None],
+    ) -> None:
+        self._sockets = sockets
+        self._hub = hub
+        self._limits = limits
+        self._on_end = on_end
+        self._transport: WSTransport | None = None
+        self._raw: asyncio.Transport | None = None
+        self.connection_id = ""
+        self.last_heard = 0.0
+        self.pinged = False
+        # The token bucket, inline: one object fewer per socket.
+        self._tokens = limits.message_burst
+        self._tokens_at = 0.0
+        self._pending: list[bytes] | None = None
+        # Made when first needed: most sockets never fill the kernel's buffer.
+        self._outbox: deque[bytes | _CloseRequest] | None = None
+        self._queued_bytes = 0
+        self._paused = False
+        self._fragments: bytearray | None = None
+        self._fragments_binary = False
+        self._closing = False
+        self._close_sent = False
+        self._ended = False
+        # The code this server closed with, if it closed first; else the client's.
+        self.close_code: int | None = None
+        self.peer_close_code: int | None = None
+
+    # -- picows callbacks
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        self._transport = transport
+        raw = transport.underlying_transport
+        self._raw = raw
+        raw.set_write_buffer_limits(high=DIRECT_WRITE_LIMIT)
+        self.last_heard = time.monotonic()
+        self._sockets.add(self)
+        self.connection_id = self._hub.open(self)
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        self.last_heard = now = time.monotonic()
+        self.pinged = False
+        kind = frame.msg_type
+        if frame.rsv1 or frame.rsv2 or frame.rsv3:
+            # No extension was agreed (no permessage-deflate: inflating is a memory-bomb vector).
+            self._fail(CloseCode.PROTOCOL_ERROR, "no extension was agreed")
+        elif kind == WSMsgType.TEXT or kind == WSMsgType.BINARY:
+            if self._fragments is not None:
+                self._fail(CloseCode.PROTOCOL_ERROR, "a new message inside a fragmented one")
+            elif frame.fin:
+                self._message(kind == WSMsgType.BINARY, frame.get_payload_as_bytes(), now)
+            else:
+                self._fragments = bytearray(frame.get_payload_as_memoryview())
+                self._fragments_binary = kind == WSMsgType.BINARY
+        elif kind == WSMsgType.CONTINUATION:
+            fragments = self._fragments
+            if fragments is None:
+                self._fail(CloseCode.PROTOCOL_ERROR, "a continuation of no message")
+                return
+            fragments += frame.get_payload_as_memoryview()
+            if len(fragments) > self._limits.max_message_bytes:
+                self._fragments = None
+                self._fail(CloseCode.MESSAGE_TOO_BIG, "message too big")
+            elif frame.fin:
+                self._fragments = None
+                self._message(self._fragments_binary, bytes(fragments), now)
+        elif kind == WSMsgType.CLOSE:
+            self._peer_closed(frame.get_close_code().value)
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        self._end()
+
+    def pause_writing(self) -> None:
+        self._paused = True
+
+    def resume_writing(self) -> None:
+        self._paused = False
+        self._drain()
+
+    # -- the hub's side (SessionSink)
+
+    def push(self, frame: bytes) -> None:
+        if self._closing:
+            return
+        if self._paused or self._outbox:
+            if self._queued_bytes + len(frame) > self._limits.max_queued_bytes:
+                if self._outbox is not None:
+                    self._outbox.clear()
+                self._queued_bytes = 0
+                self.close(CloseCode.SLOW_CONSUMER, "outbox overflow")
+                return
+            framed = text_frame(frame)
+            self._queued_bytes += len(framed)
+            self._enqueue(framed)
+            return
+        # The common case: no task switch per relayed message, and the frames for this socket
+        # from one turn of the event loop leave in one write (one syscall).
+        pending = self._pending
+        if pending is None:
+            self._pending = [text_frame(frame)]
+            self._sockets.loop.call_soon(self._flush)
+        else:
+            pending.append(text_frame(frame))
+
+    def close(self, code: int, reason: str) -> None:
+        """Says goodbye after the frames already queued; cuts the socket if the client does not
+        answer within the grace period."""
+        if self._closing:
+            return
+        self._closing = True
+        self.close_code = code
+        self._flush()
+        self._enqueue(_CloseRequest(code, reason))
+        self._sockets.loop.call_later(CLOSE_GRACE_SECONDS, self._close_timed_out)
+
+    def cut(self) -> None:
+        """Drops the connection at once: the client is gone or must be."""
+        if self._raw is not None:
+            self._raw.abort()
+
+    # -- internals
+
+    def _message(self, binary: bool, payload: bytes, now: float) -> None:
+        if self._closing:
+            return  # after our close frame, nothing the client says changes anything
+        limits = self._limits
+        tokens = min(
+            limits.message_burst,
+            self._tokens + (now - self._tokens_at) * limits.messages_per_second,
+        )
+        self._tokens_at = now
+        if tokens < 1.0:
+            self._tokens = tokens
+            self.close(CloseCode.POLICY_VIOLATION, "message rate exceeded")
+            return
+        self._tokens = tokens - 1.0
+        if binary:
+            self._hub.on_binary(self.connection_id)
+            return
+        try:
+            text = payload.decode()
+        except UnicodeDecodeError:
+            self._fail(CloseCode.INVALID_TEXT, "text frame is not UTF-8")
+            return
+        self._hub.on_text(self.connection_id, text)
+
+    def _fail(self, code: int, reason: str) -> None:
+        """A protocol error: the socket is closed with its code; the session may resume."""
+        self.close(code, reason)
+        self.close_code = None
+
+    def _peer_closed(self, code: int) -> None:
+        self.peer_close_code = int(code) if code else 1005
+        if not self._closing:
+            # The client said goodbye first: answer, after nothing else.
+            self._closing = True
+            self._pending = None
+            if self._outbox is not None:
+                self._outbox.clear()
+            # 1005 and 1006 say "no code" and may not be sent back.
+            self._send_close(code if code and code not in (1005, 1006) else 1000, "")
+        if self._transport is not None:
+            self._transport.disconnect()
+        self._end()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, None
+        raw = self._raw
+        if pending and raw is not None and not raw.is_closing() and not self._close_sent:
+            raw.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def _enqueue(self, item: bytes | _CloseRequest) -> None:
+        if self._outbox is None:
+            self._outbox = deque()
+        self._outbox.append(item)
+        if not self._paused:
+            self._drain()
+
+    def _drain(self) -> None:
+        outbox = self._outbox
+        raw = self._raw
+        while outbox and not self._paused and raw is not None and not raw.is_closing():
+            item = outbox.popleft()
+            if isinstance(item, _CloseRequest):
+                self._send_close(item.code, item.reason)
+                return
+            self._queued_bytes -= len(item)
+            raw.write(item)
+
+    def _send_close(self, code: int, reason: str) -> None:
+        if self._close_sent or self._transport is None:
+            return
+        self._close_sent = True
+        self._transport.send_close(WSCloseCode(code), reason.encode()[:120])
+
+    def _close_timed_out(self) -> None:
+        """The client did not answer our close: its session ends now; the last frames wait a
+        little longer for it to read them."""
+        if self._ended:
+            return
+        self._end()
+        if self._raw is not None:
+            self._raw.close()
+            self._sockets.loop.call_later(CLOSE_LINGER_SECONDS, self.cut)
+
+    def _end(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        self._fragments = None
+        self._outbox = None
+        self._sockets.discard(self)
+        if not self.connection_id:
+            return
+        # A dead network, a missed heartbeat or a server restart keep the session for a resume.
+        # A client that closed with 1000/1001 said goodbye; one cut for flooding or for not
+        # reading has lost more than a resume could replay: those sessions end now.
+        if self.close_code is None:
+            resumable = self.peer_close_code not in GOODBYE_CODES
+        else:
+            resumable = self.close_code not in UNRESUMABLE_CLOSES
+        self._on_end(self, resumable)
+
+
+class OpenSockets:
+    """Every open signaling socket, and the heartbeat that finds the dead ones."""
+
+    def __init__(self, heartbeat_seconds: float) -> None:
+        self._sockets: set[SignalingSocket] = set()
+        self._heartbeat = heartbeat_seconds
+        self.loop = asyncio.get_running_loop()
+
+    def __len__(self) -> int:
+        return len(self._sockets)
+
+    def add(self, socket: SignalingSocket) -> None:
+        self._sockets.add(socket)
+
+    def discard(self, socket: SignalingSocket) -> None:
+        self._sockets.discard(socket)
+
+    async def keep_heartbeat(self) -> None:
+        """Pings a socket silent for a heartbeat; cuts one still silent half a heartbeat later
+        (as aiohttp's heartbeat did). Runs until cancelled (the server stops)."""
+        period = self._heartbeat / 4
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            for socket in tuple(self._sockets):
+                silent = now - socket.last_heard
+                if silent >= 1.5 * self._heartbeat:
+                    socket.cut()
+                elif silent >= self._heartbeat and not socket.pinged:
+                    socket.pinged = True
+                    transport = socket._transport
+                    if transport is not None:
+                        transport.send_ping()
+
+    async def close_all(self, code: int, reason: str) -> None:
+        """Closes every socket, waiting at most the grace period for them to go."""
+        for socket in tuple(self._sockets):
+            socket.close(code, reason)
+        deadline = time.monotonic() + CLOSE_GRACE_SECONDS
+        while self._sockets and time.monotonic() < deadline:  # noqa: ASYNC110 (polls a set, bounded)
+            await asyncio.sleep(0.02)
+        for socket in tuple(self._sockets):
+            socket.cut()
+            socket._end()
+
+
+def take_over(request: web.Request, socket: SignalingSocket, max_message_bytes: int) -> None:
+    """Hands the connection of an accepted upgrade request from aiohttp to picows.
+
+    aiohttp has parsed the request and run every check; picows reads the same request again
+    (rebuilt from aiohttp's raw headers), answers 101 and owns the socket from then on. aiohttp
+    is told its connection is gone, with no transport left to write a response to or close.
+    """
+    transport = request.transport
+    assert transport is not None
+    lines = [b"%s %s HTTP/1.1" % (request.method.encode(), request.raw_path.encode())]
+    lines.extend(name + b": " + value for name, value in request.raw_headers)
+    aiohttp_side = request.protocol
+    # What the client sent after the request without waiting for the 101 (aiohttp keeps it).
+    early_frames: bytes = getattr(aiohttp_side, "_message_tail", b"")
+    handshake = b"\r\n".join(lines) + b"\r\n\r\n" + early_frames
+    protocol = WSProtocol(
+        None,  # host and port: a client's
+        None,  # path: a client's
+        False,  # server side
+        lambda _request: socket,
+        _picows_log,
+        True,  # an exception in a callback closes the socket (1011)
+        None,  # no handshake timeout: the request is already here
+        False,  # no auto-ping task per socket: OpenSockets.keep_heartbeat does it for all
+        20.0,
+        20.0,
+        WSAutoPingStrategy.PING_WHEN_IDLE,
+        True,  # answer pings
+        max_message_bytes,
+        None,
+        READ_BUFFER_BYTES,
+    )
+    aiohttp_side.transport = None
+    with contextlib.suppress(Exception):
+        aiohttp_side.connection_lost(None)
+    transport.set_protocol(protocol)
+    protocol.connection_made(transport)
+    while handshake:
+        view = protocol.get_buffer(len(handshake))
+        size = min(len(view), len(handshake))
+        view[:size] = handshake[:size]
+        handshake = handshake[size:]
+        protocol.buffer_updated(size)
