@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
 
 from parley.cluster.events import Event
@@ -79,6 +80,8 @@ def plain(value: Any, _seen: frozenset[int] = frozenset()) -> Any:
     differ. Callables (id sources, configuration) are reduced to their type's name."""
     if value is None or isinstance(value, str | bytes | int | float | bool):
         return value
+    if isinstance(value, msgspec.Raw):  # a relayed payload, kept as the client's JSON
+        return ("Raw", bytes(value))
     if id(value) in _seen:
         return ("<cycle>", type(value).__name__)
     seen = _seen | {id(value)}

@@ -7,6 +7,7 @@ from parley.core.effects import Effect
 from parley.core.signaling import SignalingCore
 from parley.protocol.codec import DecodeFailure, decode_client_frame
 from parley.protocol.errors import ErrorCode
+from parley.protocol.forwarding import decode_route
 from parley.protocol.messages import RequestId
 
 log = logging.getLogger(__name__)
@@ -15,6 +16,10 @@ log = logging.getLogger(__name__)
 def effects_of_frame(core: SignalingCore, connection: str, frame: str, now: float) -> list[Effect]:
     request_id: RequestId = None
     try:
+        # Most frames are relays: read those for routing only.
+        route = decode_route(frame)
+        if route is not None:
+            return core.forward(connection, route, now)
         decoded = decode_client_frame(frame)
         if isinstance(decoded, DecodeFailure):
             return core.refuse(connection, decoded.code, decoded.detail, decoded.request_id)

@@ -7,15 +7,19 @@ client says the highest `seq` it saw and is sent everything after it, once, in o
 
 from collections import deque
 
+from parley.protocol.forwarding import ForwardedAnswer, ForwardedOffer
 from parley.protocol.messages import RelayedAnswer, RelayedOffer, ServerMessage
 
 # What a message that is not an SDP weighs in the log, roughly (candidates, presence, calls).
 SMALL_MESSAGE_BYTES = 256
 
 
+_DESCRIPTIONS = (RelayedOffer, RelayedAnswer, ForwardedOffer, ForwardedAnswer)
+
+
 def approximate_size(message: ServerMessage) -> int:
-    if type(message) is RelayedOffer or type(message) is RelayedAnswer:
-        return len(message.sdp) + SMALL_MESSAGE_BYTES
+    if type(message) in _DESCRIPTIONS:
+        return len(message.sdp) + SMALL_MESSAGE_BYTES  # type: ignore[attr-defined]
     return SMALL_MESSAGE_BYTES
 
 

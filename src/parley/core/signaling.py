@@ -32,6 +32,7 @@ from parley.core.rooms import Room, RoomRegistry
 from parley.identity import GuestIdentities, Identity, IdentityProvider
 from parley.protocol.close_codes import CloseCode
 from parley.protocol.errors import ErrorCode
+from parley.protocol.forwarding import RelayRoute, forwarded
 from parley.protocol.messages import (
     PROTOCOL_VERSION,
     Accept,
@@ -637,6 +638,30 @@ class SignalingCore:
         for member in room.others(session.id):
             out.send(member.session, announcement)
 
+    def forward(self, connection: str, route: RelayRoute, now: float) -> list[Effect]:
+        """An offer, answer or candidate read for routing only (protocol.forwarding): checked
+        and answered exactly as `receive` does the typed message, its payload passed on as is."""
+        session_id = self._connections.get(connection)
+        session = self._sessions.get(session_id) if session_id is not None else None
+        if session is None:
+            return []
+        out = Outcome()
+        user = session.identity.user if session.identity is not None else None
+        if user is None:
+            out.error(session.id, ErrorCode.HELLO_REQUIRED, "send hello first", route.id)
+        elif self._may_relay(session, user, route.to):
+            out.send(route.to, forwarded(route, session.id))
+        else:
+            out.error(session.id, ErrorCode.PEER_NOT_FOUND, "no such peer", route.id)
+        return self._numbered(out.effects, now)
+
+    def _may_relay(self, session: Session, user: str, to: str) -> bool:
+        """Relays go to another member of the sender's room, or to its peer in a call."""
+        room = self.rooms.get(session.room) if session.room is not None else None
+        if room is not None and to != session.id and to in room.members:
+            return True
+        return self.calls.peer_session(session.id, user) == to
+
     def _relay(
         self,
         session: Session,
@@ -644,9 +669,7 @@ class SignalingCore:
         message: Offer | Answer | Candidate | MediaState | VideoRequest | VideoReply,
         out: Outcome,
     ) -> None:
-        room = self.rooms.get(session.room) if session.room is not None else None
-        in_room = room is not None and message.to != session.id and message.to in room.members
-        if not in_room and self.calls.peer_session(session.id, user) != message.to:
+        if not self._may_relay(session, user, message.to):
             out.error(session.id, ErrorCode.PEER_NOT_FOUND, "no such peer", message.id)
             return
         relayed: ServerMessage

@@ -26,7 +26,8 @@ SessionId = Annotated[
     str, Meta(min_length=1, max_length=64, description="A server-assigned session id.")
 ]
 RequestId = Annotated[str, Meta(max_length=64)] | Annotated[int, Meta(ge=0, le=2**53 - 1)] | None
-Sdp = Annotated[str, Meta(max_length=60_000, description="An SDP blob, relayed untouched.")]
+SDP_MAX_LENGTH = 60_000
+Sdp = Annotated[str, Meta(max_length=SDP_MAX_LENGTH, description="An SDP blob, relayed untouched.")]
 PeerLeftReason = Literal["left", "disconnected"]
 UserId = Annotated[str, Meta(min_length=1, max_length=64, description="A user id.")]
 CallId = Annotated[str, Meta(min_length=1, max_length=64, description="A server-assigned call id.")]

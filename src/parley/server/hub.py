@@ -99,15 +99,18 @@ class Hub:
         last_frame = b""
         metrics = self.metrics
         for effect in effects:
+            if type(effect) is Send:  # nearly every effect: before the pattern matching
+                message = effect.message
+                # Fan-out hands the same message object to each member: encode it once, then
+                # splice each member's own `seq` in front.
+                if message is not last_message:
+                    last_message, last_frame = message, encode(message)
+                seq = effect.seq
+                frame = b'{"seq":%d,' % seq + last_frame[1:] if seq else last_frame
+                if self.backplane.deliver(effect.session, frame) or self._count_undelivered:
+                    metrics.message_sent(message)
+                continue
             match effect:
-                case Send(session, message, seq):
-                    # Fan-out hands the same message object to each member: encode it once,
-                    # then splice each member's own `seq` in front.
-                    if message is not last_message:
-                        last_message, last_frame = message, encode(message)
-                    frame = b'{"seq":%d,' % seq + last_frame[1:] if seq else last_frame
-                    if self.backplane.deliver(session, frame) or self._count_undelivered:
-                        metrics.message_sent(message)
                 case Rebind(connection, session):
                     sink = self._sinks.get(connection)
                     if sink is not None:

@@ -14,6 +14,7 @@ from prometheus_client.registry import Collector
 from parley.core.effects import RecordCall
 from parley.core.signaling import SignalingCore
 from parley.protocol.errors import ErrorCode
+from parley.protocol.forwarding import WIRE_TYPE
 from parley.protocol.messages import SERVER_MESSAGE_TYPES, Error, ServerMessage, message_type
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -24,7 +25,10 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         # Per-message counts are plain integers (no lock per increment), exposed at scrape time.
         self.received = 0
-        self.sent: dict[type[ServerMessage], int] = dict.fromkeys(SERVER_MESSAGE_TYPES, 0)
+        # Relays forwarded unparsed count as the message type the client receives.
+        self.sent: dict[type[ServerMessage], int] = dict.fromkeys(
+            (*SERVER_MESSAGE_TYPES, *WIRE_TYPE), 0
+        )
         self.errors: dict[ErrorCode, int] = dict.fromkeys(ErrorCode, 0)
         self.registry.register(_TrafficCollector(self))
         self.calls_ended = Counter(
@@ -78,8 +82,12 @@ class _TrafficCollector(Collector):
             "Messages sent to sessions, by type (relayed offers, answers, candidates, …)",
             labels=["type"],
         )
+        by_type: dict[str, int] = {}
         for cls, count in metrics.sent.items():
-            sent.add_metric([message_type(cls)], count)
+            tag = message_type(cls)
+            by_type[tag] = by_type.get(tag, 0) + count
+        for tag, count in by_type.items():
+            sent.add_metric([tag], count)
         yield sent
         errors = CounterMetricFamily(
             "parley_errors", "Error replies sent, by code", labels=["code"]

@@ -93,6 +93,32 @@ class _CloseRequest:
 class SignalingSocket(WSListener):
     """One client's WebSocket, and the session sink the hub writes to."""
 
+    # Thousands are held idle: no __dict__ each.
+    __slots__ = (
+        "_close_sent",
+        "_closing",
+        "_ended",
+        "_fragments",
+        "_fragments_binary",
+        "_hub",
+        "_limits",
+        "_on_end",
+        "_outbox",
+        "_paused",
+        "_pending",
+        "_queued_bytes",
+        "_raw",
+        "_sockets",
+        "_tokens",
+        "_tokens_at",
+        "_transport",
+        "close_code",
+        "connection_id",
+        "last_heard",
+        "peer_close_code",
+        "pinged",
+    )
+
     def __init__(
         self,
         sockets: "OpenSockets",
