@@ -28,7 +28,13 @@ from parley.server.limits import (
 )
 from parley.server.metrics import CONTENT_TYPE, Metrics
 from parley.server.pages import add_routes, security_headers
-from parley.server.websocket import OpenSockets, SignalingSocket, SocketLimits, take_over
+from parley.server.websocket import (
+    HandshakeTurns,
+    OpenSockets,
+    SignalingSocket,
+    SocketLimits,
+    take_over,
+)
 from parley.storage.database import migrate, open_engine
 from parley.storage.history import CallHistory
 
@@ -41,6 +47,9 @@ SETTINGS_KEY = web.AppKey("settings", ServerSettings)
 HUB_KEY = web.AppKey("hub", Hub)
 SOCKETS_KEY = web.AppKey("sockets", OpenSockets)
 LIMITS_KEY = web.AppKey("socket_limits", SocketLimits)
+TURNS_KEY = web.AppKey("handshake_turns", HandshakeTurns)
+# Handshakes per turn of the event loop (each costs a few hundred microseconds).
+HANDSHAKES_PER_TURN = 8
 CLIENTS_KEY = web.AppKey("clients", ConnectionCounter)
 THROTTLE_KEY = web.AppKey("failed_auth", FailedAuthThrottle)
 METRICS_KEY = web.AppKey("metrics", Metrics)
@@ -87,6 +96,7 @@ async def websocket(request: web.Request) -> web.StreamResponse:
 
     socket = SignalingSocket(sockets, hub, request.app[LIMITS_KEY], ended)
     try:
+        await request.app[TURNS_KEY].wait()
         take_over(request, socket, settings.core.max_message_bytes)
     except BaseException:
         if not socket.connection_id:
@@ -158,6 +168,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[HISTORY_KEY] = history
     app[IDENTITIES_KEY] = identities
     sockets = app[SOCKETS_KEY] = OpenSockets(settings.heartbeat_seconds)
+    app[TURNS_KEY] = HandshakeTurns(HANDSHAKES_PER_TURN)
     heartbeat = asyncio.get_running_loop().create_task(sockets.keep_heartbeat())
     metrics.watch(core, lambda: len(sockets))
     app[HUB_KEY] = hub

@@ -394,6 +394,28 @@ class OpenSockets:
             socket._end()
 
 
+class HandshakeTurns:
+    """At most `per_turn` sockets are handed over in one turn of the event loop. A burst of
+    clients connecting at once is spread over turns, and a relay arriving meanwhile waits for
+    one share of the burst, not for all of it."""
+
+    def __init__(self, per_turn: int) -> None:
+        self._per_turn = per_turn
+        self._used = 0
+        self._loop = asyncio.get_running_loop()
+
+    async def wait(self) -> None:
+        # Bounded: every turn lets `per_turn` waiters through.
+        while self._used >= self._per_turn:  # noqa: ASYNC110 (a turn, not an event)
+            await asyncio.sleep(0)
+        if self._used == 0:
+            self._loop.call_soon(self._new_turn)
+        self._used += 1
+
+    def _new_turn(self) -> None:
+        self._used = 0
+
+
 def take_over(request: web.Request, socket: SignalingSocket, max_message_bytes: int) -> None:
     """Hands the connection of an accepted upgrade request from aiohttp to picows.
 
