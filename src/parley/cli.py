@@ -22,6 +22,7 @@ from parley.logs import configure_logging
 from parley.peer.cli import register as register_peer_commands
 from parley.protocol.messages import IceServer
 from parley.server.app import create_app
+from parley.server.site import signaling_site
 from parley.server.tls import self_signed_certificate, server_context
 from parley.turn.coturn import (
     CoturnSettings,
@@ -331,7 +332,7 @@ async def _serve(
 ) -> None:
     runner = web.AppRunner(create_app(settings), access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(
+    site = signaling_site(
         runner, settings.host, settings.port, ssl_context=context, reuse_port=reuse_port or None
     )
     await site.start()

@@ -26,6 +26,7 @@ from parley.core.effects import RecordCall, RecordQuality
 from parley.core.signaling import CoreSettings
 from parley.server.api import HISTORY_KEY
 from parley.server.app import HUB_KEY, create_app
+from parley.server.site import signaling_site
 from tests.cluster.helpers import SECRET, Tab, eventually, replica_state, tab_of
 from tests.redis_server import RedisServer
 from tests.server.helpers import send_json
@@ -91,7 +92,7 @@ class Cluster:
         runner = web.AppRunner(create_app(settings), handle_signals=False)
         await runner.setup()
         self.runners.append(runner)
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        await signaling_site(runner, "127.0.0.1", 0).start()
         host, port = runner.addresses[0][:2]
         node = Node(name, f"http://{host}:{port}/", runner.app)
         history = node.app[HISTORY_KEY]

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from parley.config import ServerSettings
 from parley.server.app import create_app
+from parley.server.site import signaling_site
 
 from .helpers import (
     Client,
@@ -41,7 +42,7 @@ async def start_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         runner = web.AppRunner(create_app(settings), handle_signals=False)
         await runner.setup()
         runners.append(runner)
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        await signaling_site(runner, "127.0.0.1", 0).start()
         host, port = runner.addresses[0][:2]
         return f"http://{host}:{port}/"
 

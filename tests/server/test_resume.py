@@ -18,6 +18,7 @@ from aiohttp import web
 from parley.config import ServerSettings
 from parley.core.signaling import CoreSettings
 from parley.server.app import create_app
+from parley.server.site import signaling_site
 from parley.storage.database import open_engine
 from parley.storage.schema import calls
 
@@ -304,7 +305,7 @@ async def call_across_a_restart(
     await first.setup()
     stopped = False
     try:
-        await web.TCPSite(first, "127.0.0.1", 0).start()
+        await signaling_site(first, "127.0.0.1", 0).start()
         host, port = first.addresses[0][:2]
         old_base = f"http://{host}:{port}/"
         ana = await sign_in(connect_ws, old_base, name="Ana", presence=True)

@@ -13,6 +13,7 @@ from cryptography import x509
 from parley.config import ServerSettings
 from parley.server import tls
 from parley.server.app import create_app
+from parley.server.site import signaling_site
 from parley.server.tls import self_signed_certificate, server_context
 
 
@@ -59,7 +60,7 @@ async def test_https_and_wss_work_for_a_client_that_trusts_the_certificate(
     cert, key = self_signed_certificate(tmp_path / "tls")
     runner = web.AppRunner(create_app(ServerSettings(data_dir=tmp_path / "data")))
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context(cert, key))
+    site = signaling_site(runner, "127.0.0.1", 0, ssl_context=server_context(cert, key))
     await site.start()
     port = runner.addresses[0][1]
     trust = ssl.create_default_context(cafile=str(cert))

@@ -19,6 +19,7 @@ from parley.core.effects import CallRecord, RecordCall
 from parley.identity import GuestIdentities
 from parley.server.api import HISTORY_KEY, MAX_PAGE
 from parley.server.app import create_app
+from parley.server.site import signaling_site
 from parley.storage.history import CallHistory
 
 SECRET = b"x" * 32
@@ -69,7 +70,7 @@ async def server(database_url: str, tmp_path: Path) -> AsyncIterator[Server]:
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        await signaling_site(runner, "127.0.0.1", 0).start()
         host, port = runner.addresses[0][:2]
         yield Server(f"http://{host}:{port}", app)
     finally:

@@ -18,23 +18,14 @@ from parley.core.ids import random_id
 from parley.core.signaling import SignalingCore
 from parley.identity import GuestIdentities, IdentityProvider, JwtIdentities
 from parley.protocol.close_codes import CloseCode
+from parley.server.admission import NOT_SERVING, Admission, Refusal
 from parley.server.api import HISTORY_KEY, IDENTITIES_KEY, add_api_routes
-from parley.server.forwarding import forwarded_headers
+from parley.server.forwarding import TrustedProxies, forwarded_headers
 from parley.server.hub import Hub
-from parley.server.limits import (
-    ConnectionCounter,
-    FailedAuthThrottle,
-    client_network,
-)
+from parley.server.limits import ConnectionCounter, FailedAuthThrottle
 from parley.server.metrics import CONTENT_TYPE, Metrics
 from parley.server.pages import add_routes, security_headers
-from parley.server.websocket import (
-    HandshakeTurns,
-    OpenSockets,
-    SignalingSocket,
-    SocketLimits,
-    take_over,
-)
+from parley.server.websocket import HandshakeTurns, OpenSockets, take_over
 from parley.storage.database import migrate, open_engine
 from parley.storage.history import CallHistory
 
@@ -46,8 +37,8 @@ RECLAIM_SLACK_SECONDS = 15.0
 SETTINGS_KEY = web.AppKey("settings", ServerSettings)
 HUB_KEY = web.AppKey("hub", Hub)
 SOCKETS_KEY = web.AppKey("sockets", OpenSockets)
-LIMITS_KEY = web.AppKey("socket_limits", SocketLimits)
-TURNS_KEY = web.AppKey("handshake_turns", HandshakeTurns)
+ADMISSION_KEY = web.AppKey("admission", Admission)
+PROXIES_KEY = web.AppKey("trusted_proxies", TrustedProxies)
 # Handshakes per turn of the event loop (each costs a few hundred microseconds).
 HANDSHAKES_PER_TURN = 8
 CLIENTS_KEY = web.AppKey("clients", ConnectionCounter)
@@ -56,54 +47,33 @@ METRICS_KEY = web.AppKey("metrics", Metrics)
 READY_KEY = web.AppKey("ready", asyncio.Event)
 
 
-def _origin_allowed(request: web.Request, settings: ServerSettings) -> bool:
-    origin = request.headers.get("Origin")
-    if origin is None:
-        return True  # not a browser page: cross-site WebSocket hijacking needs one
-    allowed = settings.allowed_origins or (f"{request.scheme}://{request.host}",)
-    return origin in allowed
-
-
 async def websocket(request: web.Request) -> web.StreamResponse:
-    settings = request.app[SETTINGS_KEY]
-    if not _origin_allowed(request, settings):
-        raise web.HTTPForbidden(text="this origin may not use this Parley server")
-    client = client_network(request.remote)
-    throttle = request.app[THROTTLE_KEY]
-    loop_time = asyncio.get_running_loop().time()
-    wait = throttle.retry_after(client, loop_time)
-    if wait > 0:
-        raise web.HTTPTooManyRequests(
-            text="too many refused sign-ins; try again later",
-            headers={"Retry-After": str(int(wait) + 1)},
-        )
-    hub = request.app.get(HUB_KEY)
-    sockets = request.app.get(SOCKETS_KEY)
-    if hub is None or sockets is None or not hub.ready or not request.app[READY_KEY].is_set():
-        raise web.HTTPServiceUnavailable(text="this server is not serving yet; try again")
-    counter = request.app[CLIENTS_KEY]
-    if not counter.admit(client):
-        raise web.HTTPTooManyRequests(text="too many connections from your address")
-
-    def ended(socket: SignalingSocket, resumable: bool) -> None:
-        counter.release(client)
-        state = hub.core.session_of(socket.connection_id)
-        if socket.close_code == CloseCode.AUTH_FAILED:
-            throttle.failed(client, asyncio.get_running_loop().time())
-        elif state is not None and state.welcomed:
-            throttle.succeeded(client)
-        hub.close(socket.connection_id, resumable=resumable)
-
-    socket = SignalingSocket(sockets, hub, request.app[LIMITS_KEY], ended)
-    try:
-        await request.app[TURNS_KEY].wait()
-        take_over(request, socket, settings.core.max_message_bytes)
-    except BaseException:
-        if not socket.connection_id:
-            counter.release(client)
-        raise
+    """An upgrade on a connection aiohttp has served before (a proxy reusing its upstream
+    connection, a keep-alive client): the socket is handed to picows from here. (A connection
+    that starts with the upgrade goes to picows directly: parley.server.site.)"""
+    admission = request.app.get(ADMISSION_KEY)
+    if admission is None:
+        raise _http_error(NOT_SERVING)
+    outcome = admission.check(
+        request.remote, request.scheme, request.host, request.headers.get("Origin")
+    )
+    if isinstance(outcome, Refusal):
+        raise _http_error(outcome)
+    await admission.turns.turn()
+    take_over(request, outcome, admission.settings.core.max_message_bytes)
     # Never written: the connection is picows's now.
     return web.Response(status=101)
+
+
+def _http_error(refusal: Refusal) -> web.HTTPException:
+    return _STATUS_ERRORS[refusal.status](text=refusal.text, headers=refusal.headers or None)
+
+
+_STATUS_ERRORS: dict[int, type[web.HTTPException]] = {
+    403: web.HTTPForbidden,
+    429: web.HTTPTooManyRequests,
+    503: web.HTTPServiceUnavailable,
+}
 
 
 async def metrics_page(request: web.Request) -> web.Response:
@@ -168,7 +138,14 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     app[HISTORY_KEY] = history
     app[IDENTITIES_KEY] = identities
     sockets = app[SOCKETS_KEY] = OpenSockets(settings.heartbeat_seconds)
-    app[TURNS_KEY] = HandshakeTurns(HANDSHAKES_PER_TURN)
+    app[ADMISSION_KEY] = Admission(
+        settings,
+        hub,
+        sockets,
+        app[CLIENTS_KEY],
+        app[THROTTLE_KEY],
+        HandshakeTurns(HANDSHAKES_PER_TURN),
+    )
     heartbeat = asyncio.get_running_loop().create_task(sockets.keep_heartbeat())
     metrics.watch(core, lambda: len(sockets))
     app[HUB_KEY] = hub
@@ -209,6 +186,8 @@ async def _finish_forgotten_calls(
 
 async def _close_sockets(app: web.Application) -> None:
     app[READY_KEY].clear()  # a load balancer stops sending new clients here
+    if ADMISSION_KEY in app:
+        app[ADMISSION_KEY].open = False
     if HUB_KEY in app:
         await app[HUB_KEY].leave()
     # All at once, each bounded: one client that stopped reading must not hold up the rest.
@@ -218,19 +197,11 @@ async def _close_sockets(app: web.Application) -> None:
 
 def create_app(settings: ServerSettings | None = None) -> web.Application:
     settings = settings or ServerSettings()
-    app = web.Application(
-        middlewares=[forwarded_headers(settings.trusted_proxies)]
-        if settings.trusted_proxies
-        else []
-    )
+    proxies = TrustedProxies(settings.trusted_proxies)
+    app = web.Application(middlewares=[forwarded_headers(proxies)] if proxies else [])
     app.on_response_prepare.append(security_headers)
     app[SETTINGS_KEY] = settings
-    app[LIMITS_KEY] = SocketLimits(
-        max_message_bytes=settings.core.max_message_bytes,
-        max_queued_bytes=settings.outbox_max_bytes,
-        messages_per_second=settings.messages_per_second,
-        message_burst=settings.message_burst,
-    )
+    app[PROXIES_KEY] = proxies
     app[CLIENTS_KEY] = ConnectionCounter(app[SETTINGS_KEY].connections_per_client)
     app[THROTTLE_KEY] = FailedAuthThrottle()
     app.cleanup_ctx.append(_services)

@@ -24,6 +24,7 @@ from picows import (
     WSListener,
     WSMsgType,
     WSTransport,
+    WSUpgradeRequest,
 )
 
 # Not in picows's stubs; api.ws_create_server builds it the same way.
@@ -336,8 +337,6 @@ class SignalingSocket(WSListener):
         self._fragments = None
         self._outbox = None
         self._sockets.discard(self)
-        if not self.connection_id:
-            return
         # A dead network, a missed heartbeat or a server restart keep the session for a resume.
         # A client that closed with 1000/1001 said goodbye; one cut for flooding or for not
         # reading has lost more than a resume could replay: those sessions end now.
@@ -395,25 +394,46 @@ class OpenSockets:
 
 
 class HandshakeTurns:
-    """At most `per_turn` sockets are handed over in one turn of the event loop. A burst of
-    clients connecting at once is spread over turns, and a relay arriving meanwhile waits for
-    one share of the burst, not for all of it."""
+    """At most `per_turn` sockets are handed to picows in one turn of the event loop. A burst
+    of clients connecting at once is spread over turns, and a relay arriving meanwhile waits
+    for one share of the burst, not for all of it."""
 
     def __init__(self, per_turn: int) -> None:
         self._per_turn = per_turn
         self._used = 0
+        self._waiting: deque[Callable[[], None]] = deque()
         self._loop = asyncio.get_running_loop()
 
-    async def wait(self) -> None:
-        # Bounded: every turn lets `per_turn` waiters through.
-        while self._used >= self._per_turn:  # noqa: ASYNC110 (a turn, not an event)
-            await asyncio.sleep(0)
+    def run(self, start: Callable[[], None]) -> None:
+        """Calls `start` in this turn if it has room, else in the first turn that has."""
+        if self._used < self._per_turn and not self._waiting:
+            self._take()
+            start()
+        else:
+            self._waiting.append(start)
+
+    async def turn(self) -> None:
+        """Returns in a turn that has room (in coroutines)."""
+        arrived: asyncio.Future[None] = self._loop.create_future()
+
+        def admit() -> None:
+            if not arrived.done():
+                arrived.set_result(None)
+
+        self.run(admit)
+        await arrived
+
+    def _take(self) -> None:
         if self._used == 0:
             self._loop.call_soon(self._new_turn)
         self._used += 1
 
     def _new_turn(self) -> None:
         self._used = 0
+        waiting = self._waiting
+        while waiting and self._used < self._per_turn:
+            self._take()
+            waiting.popleft()()
 
 
 def take_over(request: web.Request, socket: SignalingSocket, max_message_bytes: int) -> None:
@@ -430,12 +450,31 @@ def take_over(request: web.Request, socket: SignalingSocket, max_message_bytes: 
     aiohttp_side = request.protocol
     # What the client sent after the request without waiting for the 101 (aiohttp keeps it).
     early_frames: bytes = getattr(aiohttp_side, "_message_tail", b"")
-    handshake = b"\r\n".join(lines) + b"\r\n\r\n" + early_frames
+    aiohttp_side.transport = None
+    with contextlib.suppress(Exception):
+        aiohttp_side.connection_lost(None)
+    start_websocket(
+        transport,
+        b"\r\n".join(lines) + b"\r\n\r\n" + early_frames,
+        lambda _request: socket,
+        max_message_bytes,
+    )
+
+
+def start_websocket(
+    transport: asyncio.Transport,
+    received: bytes,
+    listener_for: Callable[[WSUpgradeRequest], object],
+    max_message_bytes: int,
+) -> None:
+    """Makes picows the protocol of `transport`, fed what was `received` so far (the upgrade
+    request, and any frames after it). `listener_for` answers the parsed request with a
+    SignalingSocket or a refusal (picows's WSUpgradeResponseWithListener)."""
     protocol = WSProtocol(
         None,  # host and port: a client's
         None,  # path: a client's
         False,  # server side
-        lambda _request: socket,
+        listener_for,
         _picows_log,
         True,  # an exception in a callback closes the socket (1011)
         None,  # no handshake timeout: the request is already here
@@ -448,14 +487,11 @@ def take_over(request: web.Request, socket: SignalingSocket, max_message_bytes: 
         None,
         READ_BUFFER_BYTES,
     )
-    aiohttp_side.transport = None
-    with contextlib.suppress(Exception):
-        aiohttp_side.connection_lost(None)
     transport.set_protocol(protocol)
     protocol.connection_made(transport)
-    while handshake:
-        view = protocol.get_buffer(len(handshake))
-        size = min(len(view), len(handshake))
-        view[:size] = handshake[:size]
-        handshake = handshake[size:]
+    while received:
+        view = protocol.get_buffer(len(received))
+        size = min(len(view), len(received))
+        view[:size] = received[:size]
+        received = received[size:]
         protocol.buffer_updated(size)
