@@ -1,7 +1,6 @@
 """The `parley` command."""
 
 import asyncio
-import gc
 import os
 import signal
 import ssl
@@ -22,6 +21,7 @@ from parley.logs import configure_logging
 from parley.peer.cli import register as register_peer_commands
 from parley.protocol.messages import IceServer
 from parley.server.app import create_app
+from parley.server.collector import CollectorPolicy
 from parley.server.site import signaling_site
 from parley.server.tls import self_signed_certificate, server_context
 from parley.turn.coturn import (
@@ -336,7 +336,8 @@ async def _serve(
         runner, settings.host, settings.port, ssl_context=context, reuse_port=reuse_port or None
     )
     await site.start()
-    _tune_garbage_collector()
+    collector = CollectorPolicy()
+    collector.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -349,16 +350,8 @@ async def _serve(
     try:
         await stop.wait()
     finally:
+        collector.stop()
         await runner.cleanup()
-
-
-def _tune_garbage_collector() -> None:
-    """Start-up objects (modules, the app, migrations) will live as long as the process: keep
-    them out of every later collection, and collect young objects less often. A full collection
-    over all of them paused relaying for hundreds of milliseconds under a connection storm."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 100)
 
 
 @app.command("turn-config")
