@@ -225,7 +225,7 @@ class SignalingSocket(WSListener):
         pending = self._pending
         if pending is None:
             self._pending = [text_frame(frame)]
-            self._sockets.loop.call_soon(self._flush)
+            self._sockets.flush_soon(self)
         else:
             pending.append(text_frame(frame))
 
@@ -354,6 +354,19 @@ class OpenSockets:
         self._sockets: set[SignalingSocket] = set()
         self._heartbeat = heartbeat_seconds
         self.loop = asyncio.get_running_loop()
+        self._to_flush: list[SignalingSocket] = []
+
+    def flush_soon(self, socket: SignalingSocket) -> None:
+        """Writes the socket's frames of this turn at its end: one callback for every socket
+        written to in a turn, one write (syscall) per socket."""
+        if not self._to_flush:
+            self.loop.call_soon(self._flush_all)
+        self._to_flush.append(socket)
+
+    def _flush_all(self) -> None:
+        to_flush, self._to_flush = self._to_flush, []
+        for socket in to_flush:
+            socket._flush()
 
     def __len__(self) -> int:
         return len(self._sockets)
