@@ -645,12 +645,12 @@ class SignalingCore:
         session = self._sessions.get(session_id) if session_id is not None else None
         if session is None:
             return []
-        out = Outcome()
         user = session.identity.user if session.identity is not None else None
+        if user is not None and self._may_relay(session, user, route.to):
+            return self._numbered([Send(route.to, forwarded(route, session.id))], now)
+        out = Outcome()
         if user is None:
             out.error(session.id, ErrorCode.HELLO_REQUIRED, "send hello first", route.id)
-        elif self._may_relay(session, user, route.to):
-            out.send(route.to, forwarded(route, session.id))
         else:
             out.error(session.id, ErrorCode.PEER_NOT_FOUND, "no such peer", route.id)
         return self._numbered(out.effects, now)
