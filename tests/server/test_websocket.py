@@ -13,7 +13,8 @@ from typing import Any
 
 from yarl import URL
 
-from tests.server.helpers import HELLO
+from parley.config import ServerSettings
+from tests.server.helpers import HELLO, StartServer
 
 UPGRADE = (
     b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -228,5 +229,62 @@ async def test_a_client_closing_first_gets_its_code_echoed_and_the_socket_closed
         assert await wire.read_close_code() == 1000
         chunk = await asyncio.wait_for(asyncio.get_running_loop().sock_recv(wire.sock, 100), 5)
         assert chunk == b"", "after the close handshake the server closes the TCP connection"
+    finally:
+        wire.close()
+
+
+async def test_a_connection_header_that_includes_upgrade_among_others_is_accepted(
+    server: str,
+) -> None:
+    """Firefox sends `Connection: keep-alive, Upgrade` (RFC 6455 4.2.1: the header includes
+    the token)."""
+    wire = await Wire.connect(server)
+    try:
+        await wire.send(UPGRADE.replace(b"Connection: Upgrade", b"Connection: keep-alive, Upgrade"))
+        status, _ = await wire.read_http_response()
+        assert b" 101 " in status, status
+    finally:
+        wire.close()
+
+
+async def test_malformed_upgrades_get_400_and_hold_no_connection_slot(
+    start_server: StartServer,
+) -> None:
+    base = await start_server(ServerSettings(connections_per_client=2))
+    for _ in range(3):
+        wire = await Wire.connect(base)
+        try:
+            await wire.send(
+                UPGRADE.replace(b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", b"")
+            )
+            status, _ = await wire.read_http_response()
+            assert b" 400 " in status, status
+        finally:
+            wire.close()
+    first, _ = await open_session(base)
+    second, _ = await open_session(base)
+    third = await Wire.connect(base)
+    try:
+        await third.send(UPGRADE)
+        status, _ = await third.read_http_response()
+        assert b" 429 " in status, "the cap still holds, at the two real sockets"
+    finally:
+        for wire in (first, second, third):
+            wire.close()
+
+
+async def test_an_upgrade_on_a_reused_connection_is_refused_like_any_other(
+    server: str,
+) -> None:
+    wire = await Wire.connect(server)
+    try:
+        await wire.send(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await wire.read_http_response()
+        foreign = UPGRADE.replace(
+            b"Host: 127.0.0.1\r\n", b"Host: 127.0.0.1\r\nOrigin: https://evil.example\r\n"
+        )
+        await wire.send(foreign)
+        status, body = await wire.read_http_response()
+        assert b" 403 " in status and b"origin" in body, (status, body)
     finally:
         wire.close()

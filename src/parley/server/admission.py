@@ -9,8 +9,14 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from picows import WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithListener
+
+# Not in picows's stubs: the checks picows itself makes of an upgrade request.
+from picows.picows import _validate_upgrade_request  # type: ignore[attr-defined]
+
 from parley.config import ServerSettings
 from parley.protocol.close_codes import CloseCode
+from parley.server.forwarding import TrustedProxies
 from parley.server.hub import Hub
 from parley.server.limits import ConnectionCounter, FailedAuthThrottle, client_network
 from parley.server.websocket import HandshakeTurns, OpenSockets, SignalingSocket, SocketLimits
@@ -89,3 +95,39 @@ class Admission:
             hub.close(socket.connection_id, resumable=resumable)
 
         return ended
+
+
+def answer_upgrade(
+    admission: Admission | None,
+    proxies: TrustedProxies,
+    request: WSUpgradeRequest,
+    peer: str | None,
+    scheme: str,
+) -> SignalingSocket | WSUpgradeResponseWithListener:
+    """picows's answer to an upgrade request read on a socket from `peer`: a signaling socket,
+    or an HTTP refusal. The request is checked as picows will check it before the client is
+    counted, so a malformed upgrade cannot hold one of its client's connection slots."""
+    headers = request.headers
+    # RFC 6455 4.2.1: Connection *includes* "Upgrade" (Firefox sends "keep-alive, Upgrade");
+    # picows wants exactly "upgrade".
+    tokens = {t.strip().lower() for t in headers.get("Connection", "").split(",")}
+    if "upgrade" in tokens:
+        headers["Connection"] = "upgrade"
+    try:
+        _validate_upgrade_request(request)
+    except RuntimeError as exc:
+        return _refuse(Refusal(400, str(exc)))
+    if admission is None:
+        return _refuse(NOT_SERVING)
+    remote, scheme, host = proxies.client_view(peer, headers, scheme, headers.get("Host", ""))
+    outcome = admission.check(remote, scheme, host, headers.get("Origin"))
+    if isinstance(outcome, Refusal):
+        return _refuse(outcome)
+    return outcome
+
+
+def _refuse(refusal: Refusal) -> WSUpgradeResponseWithListener:
+    response = WSUpgradeResponse.create_error_response(
+        refusal.status, refusal.text.encode(), refusal.headers or None
+    )
+    return WSUpgradeResponseWithListener(response, None)

@@ -18,7 +18,7 @@ from parley.core.ids import random_id
 from parley.core.signaling import SignalingCore
 from parley.identity import GuestIdentities, IdentityProvider, JwtIdentities
 from parley.protocol.close_codes import CloseCode
-from parley.server.admission import NOT_SERVING, Admission, Refusal
+from parley.server.admission import Admission, answer_upgrade
 from parley.server.api import HISTORY_KEY, IDENTITIES_KEY, add_api_routes
 from parley.server.forwarding import TrustedProxies, forwarded_headers
 from parley.server.hub import Hub
@@ -49,31 +49,25 @@ READY_KEY = web.AppKey("ready", asyncio.Event)
 
 async def websocket(request: web.Request) -> web.StreamResponse:
     """An upgrade on a connection aiohttp has served before (a proxy reusing its upstream
-    connection, a keep-alive client): the socket is handed to picows from here. (A connection
-    that starts with the upgrade goes to picows directly: parley.server.site.)"""
+    connection, a keep-alive client): the socket is handed to picows from here, and answered
+    as any other (parley.server.site hands a connection that starts with the upgrade to picows
+    directly)."""
+    transport = request.transport
+    assert transport is not None
     admission = request.app.get(ADMISSION_KEY)
-    if admission is None:
-        raise _http_error(NOT_SERVING)
-    outcome = admission.check(
-        request.remote, request.scheme, request.host, request.headers.get("Origin")
+    if admission is not None:
+        await admission.turns.turn()
+    proxies = request.app[PROXIES_KEY]
+    peer = transport.get_extra_info("peername")
+    remote = peer[0] if peer else None
+    scheme = "https" if transport.get_extra_info("sslcontext") is not None else "http"
+    take_over(
+        request,
+        lambda upgrade: answer_upgrade(admission, proxies, upgrade, remote, scheme),
+        request.app[SETTINGS_KEY].core.max_message_bytes,
     )
-    if isinstance(outcome, Refusal):
-        raise _http_error(outcome)
-    await admission.turns.turn()
-    take_over(request, outcome, admission.settings.core.max_message_bytes)
     # Never written: the connection is picows's now.
     return web.Response(status=101)
-
-
-def _http_error(refusal: Refusal) -> web.HTTPException:
-    return _STATUS_ERRORS[refusal.status](text=refusal.text, headers=refusal.headers or None)
-
-
-_STATUS_ERRORS: dict[int, type[web.HTTPException]] = {
-    403: web.HTTPForbidden,
-    429: web.HTTPTooManyRequests,
-    503: web.HTTPServiceUnavailable,
-}
 
 
 async def metrics_page(request: web.Request) -> web.Response:

@@ -12,9 +12,9 @@ import ssl
 from collections.abc import Callable
 
 from aiohttp import web
-from picows import WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithListener
+from picows import WSUpgradeRequest
 
-from parley.server.admission import NOT_SERVING, Admission, Refusal
+from parley.server.admission import Admission, answer_upgrade
 from parley.server.app import ADMISSION_KEY, PROXIES_KEY
 from parley.server.forwarding import TrustedProxies
 from parley.server.websocket import HandshakeTurns, start_websocket
@@ -76,7 +76,7 @@ class _FirstRequest(asyncio.Protocol):
         max_message_bytes = site.max_message_bytes()
 
         def listener_for(request: WSUpgradeRequest) -> object:
-            return site.admit(request, remote, scheme)
+            return site.answer(request, remote, scheme)
 
         start_websocket(transport, received, listener_for, max_message_bytes)
 
@@ -134,18 +134,8 @@ class SignalingSite(web.BaseSite):
         admission = self._admission()
         return admission.settings.core.max_message_bytes if admission is not None else 65536
 
-    def admit(self, request: WSUpgradeRequest, remote: str | None, scheme: str) -> object:
-        admission = self._admission()
-        headers = request.headers
-        if admission is None:
-            return _refuse(NOT_SERVING)
-        remote, scheme, host = self._proxies.client_view(
-            remote, headers, scheme, headers.get("Host", "")
-        )
-        outcome = admission.check(remote, scheme, host, headers.get("Origin"))
-        if isinstance(outcome, Refusal):
-            return _refuse(outcome)
-        return outcome
+    def answer(self, request: WSUpgradeRequest, peer: str | None, scheme: str) -> object:
+        return answer_upgrade(self._admission(), self._proxies, request, peer, scheme)
 
 
 class _NoWaiting:
@@ -154,13 +144,6 @@ class _NoWaiting:
 
 
 _NO_WAITING = _NoWaiting()
-
-
-def _refuse(refusal: Refusal) -> WSUpgradeResponseWithListener:
-    response = WSUpgradeResponse.create_error_response(
-        refusal.status, refusal.text.encode(), refusal.headers or None
-    )
-    return WSUpgradeResponseWithListener(response, None)
 
 
 def signaling_site(

@@ -467,12 +467,16 @@ class HandshakeTurns:
             waiting.popleft()()
 
 
-def take_over(request: web.Request, socket: SignalingSocket, max_message_bytes: int) -> None:
-    """Hands the connection of an accepted upgrade request from aiohttp to picows.
+def take_over(
+    request: web.Request,
+    listener_for: Callable[[WSUpgradeRequest], object],
+    max_message_bytes: int,
+) -> None:
+    """Hands the connection of an upgrade request from aiohttp to picows.
 
-    aiohttp has parsed the request and run every check; picows reads the same request again
-    (rebuilt from aiohttp's raw headers), answers 101 and owns the socket from then on. aiohttp
-    is told its connection is gone, with no transport left to write a response to or close.
+    picows reads the same request again (rebuilt from aiohttp's raw headers), answers it
+    through `listener_for` and owns the socket from then on. aiohttp is told its connection is
+    gone, with no transport left to write a response to or close.
     """
     transport = request.transport
     assert transport is not None
@@ -487,7 +491,7 @@ def take_over(request: web.Request, socket: SignalingSocket, max_message_bytes: 
     start_websocket(
         transport,
         b"\r\n".join(lines) + b"\r\n\r\n" + early_frames,
-        lambda _request: socket,
+        listener_for,
         max_message_bytes,
     )
 
