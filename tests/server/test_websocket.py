@@ -14,7 +14,14 @@ from typing import Any
 from yarl import URL
 
 from parley.config import ServerSettings
-from tests.server.helpers import HELLO, StartServer
+from tests.server.helpers import (
+    HELLO,
+    Client,
+    OpenRaw,
+    StartServer,
+    flood,
+    join_stalled_pair,
+)
 
 UPGRADE = (
     b"GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -288,3 +295,86 @@ async def test_an_upgrade_on_a_reused_connection_is_refused_like_any_other(
         assert b" 403 " in status and b"origin" in body, (status, body)
     finally:
         wire.close()
+
+
+async def test_pings_count_against_the_message_rate(start_server: StartServer) -> None:
+    """picows would answer pings by itself; here they are messages like any other, so a client
+    cannot make the server queue pongs without limit."""
+    base = await start_server(ServerSettings(messages_per_second=10.0, message_burst=20.0))
+    wire, _ = await open_session(base)
+    try:
+        await wire.send(b"".join(client_frame(0x9, b"p%d" % n) for n in range(60)))
+        pongs = 0
+        for _ in range(61):
+            opcode, payload = await wire.read_frame()
+            if opcode == 0x8:
+                assert int.from_bytes(payload[:2], "big") == 1008
+                break
+            assert opcode == 0xA, (opcode, payload)
+            pongs += 1
+        else:
+            raise AssertionError("never closed")
+        assert 15 <= pongs <= 21, pongs  # the burst (less hello), then the close
+    finally:
+        wire.close()
+
+
+async def test_a_protocol_error_after_a_refused_sign_in_keeps_the_refusal_counted(
+    start_server: StartServer,
+) -> None:
+    """The close code decides whether the failed sign-in is counted (and whether a session may
+    resume): a bad frame sent after the server's close must not change it."""
+    base = await start_server(ServerSettings(auth="jwt", jwt_key="k" * 40))
+    refused = 0
+    for _ in range(8):
+        wire = await Wire.connect(base)
+        try:
+            await wire.send(UPGRADE + text({"type": "hello", "v": 1, "token": "guess"}))
+            status, _ = await wire.read_http_response()
+            if b" 429 " in status:
+                break
+            assert b" 101 " in status, status
+            assert (await wire.read_message())["code"] == "auth-failed"
+            assert await wire.read_close_code() == 4401
+            await wire.send(client_frame(0x1, b"\xff\xfe"))  # invalid UTF-8, after the close
+            refused += 1
+        finally:
+            wire.close()
+    else:
+        raise AssertionError("8 refused sign-ins and never throttled")
+    assert refused == 6, "5 free failures, then the wait"
+
+
+async def test_a_client_that_stops_reading_still_gets_its_close_frame_later(
+    start_server: StartServer, raw_ws: OpenRaw, client: Client
+) -> None:
+    """The slow-consumer close waits in the socket's buffers past the grace period, for a
+    client that reads again: it learns why it was cut (4429) instead of seeing 1006."""
+    base = await start_server(
+        ServerSettings(
+            outbox_max_bytes=256 * 1024,
+            heartbeat_seconds=300.0,
+            messages_per_second=1e9,
+            message_burst=1e9,
+        )
+    )
+    opened: list[Any] = []
+
+    async def open_raw(base_url: str, receive_buffer: int | None = None) -> Any:
+        opened.append(await raw_ws(base_url, receive_buffer))
+        return opened[-1]
+
+    flooder, stalled_session = await join_stalled_pair(base, open_raw, client, "late")
+    result = await flood(flooder, stalled_session, 1200)
+    assert result.peer_left is not None or result.offers_sent == 1200
+    await asyncio.sleep(3.0)  # past the 2-s grace period: the server has let go of the session
+    stalled = opened[0]
+    loop = asyncio.get_running_loop()
+    received = bytearray()
+    async with asyncio.timeout(20):
+        while chunk := await loop.sock_recv(stalled._sock, 1 << 20):
+            received += chunk
+    tail = bytes(received[-64:])
+    close_at = tail.rfind(b"\x88")
+    assert close_at >= 0, f"no close frame at the end: {tail!r}"
+    assert int.from_bytes(tail[close_at + 2 : close_at + 4], "big") == 4429

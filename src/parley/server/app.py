@@ -52,11 +52,12 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     connection, a keep-alive client): the socket is handed to picows from here, and answered
     as any other (parley.server.site hands a connection that starts with the upgrade to picows
     directly)."""
-    transport = request.transport
-    assert transport is not None
     admission = request.app.get(ADMISSION_KEY)
     if admission is not None:
         await admission.turns.turn()
+    transport = request.transport
+    if transport is None or transport.is_closing():
+        return web.Response(status=400)  # the client went away while waiting: never written
     proxies = request.app[PROXIES_KEY]
     peer = transport.get_extra_info("peername")
     remote = peer[0] if peer else None

@@ -21,30 +21,41 @@ from parley.server.websocket import HandshakeTurns, start_websocket
 
 # A request head larger than this is not ours to read: aiohttp answers it (431).
 MAX_HEAD_BYTES = 16 * 1024
+HEAD_TIMEOUT_SECONDS = 10.0
 _WS_TARGETS = (b"GET /ws ", b"GET /ws?")
 
 
 class _FirstRequest(asyncio.Protocol):
     """Reads a new connection's first request head, then hands the connection on."""
 
-    __slots__ = ("_buffer", "_closed", "_site", "_transport")
+    __slots__ = ("_buffer", "_closed", "_deadline", "_site", "_transport", "_waiting")
 
     def __init__(self, site: "SignalingSite") -> None:
         self._site = site
         self._transport: asyncio.Transport | None = None
-        self._buffer = b""
+        self._buffer = bytearray()
         self._closed = False
+        self._waiting = False  # for a handshake turn (HandshakeTurns)
+        self._deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = transport  # type: ignore[assignment]
+        # A client that never finishes its first request head is cut (aiohttp's own timeouts
+        # only start once it has the connection).
+        self._deadline = asyncio.get_running_loop().call_later(HEAD_TIMEOUT_SECONDS, self._too_slow)
 
     def data_received(self, data: bytes) -> None:
-        self._buffer += data
         buffer = self._buffer
+        buffer += data
+        if self._waiting:
+            # Frames sent right after the request wait with it, within a bound.
+            if len(buffer) > MAX_HEAD_BYTES + self._site.max_message_bytes():
+                self._cut()
+            return
         if buffer[:8] not in _WS_TARGETS and len(buffer) >= 8:
             self._to_http()
         elif b"\r\n\r\n" in buffer:
-            # Waits for a turn with room (HandshakeTurns); more bytes may arrive meanwhile.
+            self._waiting = True
             self._site.turns().run(self._to_websocket)
         elif len(buffer) > MAX_HEAD_BYTES:
             self._to_http()
@@ -54,21 +65,38 @@ class _FirstRequest(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
+        self._stop_deadline()
+
+    def _too_slow(self) -> None:
+        self._deadline = None
+        self._cut()
+
+    def _cut(self) -> None:
+        self._stop_deadline()
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _stop_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
 
     def _to_http(self) -> None:
+        self._stop_deadline()
         transport = self._transport
         assert transport is not None
         protocol = self._site.http_protocol()
         transport.set_protocol(protocol)
         protocol.connection_made(transport)
-        protocol.data_received(self._buffer)
-        self._buffer = b""
+        protocol.data_received(bytes(self._buffer))
+        self._buffer = bytearray()
 
     def _to_websocket(self) -> None:
+        self._stop_deadline()
         transport = self._transport
         if self._closed or transport is None or transport.is_closing():
             return
-        received, self._buffer = self._buffer, b""
+        received, self._buffer = bytes(self._buffer), bytearray()
         peer = transport.get_extra_info("peername")
         remote = peer[0] if peer else None
         scheme = "https" if transport.get_extra_info("sslcontext") is not None else "http"

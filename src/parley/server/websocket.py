@@ -201,6 +201,17 @@ class SignalingSocket(WSListener):
                 self._message(self._fragments_binary, bytes(fragments), now)
         elif kind == WSMsgType.CLOSE:
             self._peer_closed(frame.get_close_code().value)
+        elif kind == WSMsgType.PING:
+            self._ping(frame, now)
+
+    def _ping(self, frame: WSFrame, now: float) -> None:
+        """Answered like any message: within the client's message rate, and not while frames
+        for it already wait (a client that sends pings and reads nothing would otherwise fill
+        the server's memory with pongs)."""
+        transport = self._transport
+        if transport is None or not self._take_token(now) or self._paused or self._outbox:
+            return
+        transport.send_pong(frame.get_payload_as_bytes())
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self._end()
@@ -290,7 +301,11 @@ class SignalingSocket(WSListener):
         return True
 
     def _fail(self, code: int, reason: str) -> None:
-        """A protocol error: the socket is closed with its code; the session may resume."""
+        """A protocol error: the socket is closed with its code; the session may resume. A
+        close already under way keeps its code (and what it means: a refused sign-in, a
+        flood)."""
+        if self._closing:
+            return
         self.close(code, reason)
         self.close_code = None
 
@@ -306,13 +321,21 @@ class SignalingSocket(WSListener):
             self._send_close(code if code and code not in (1005, 1006) else 1000, "")
         if self._transport is not None:
             self._transport.disconnect()
+            # A graceful close waits for the client to read what is left: not for ever.
+            self._sockets.loop.call_later(CLOSE_LINGER_SECONDS, self.cut)
         self._end()
 
     def _flush(self) -> None:
         pending, self._pending = self._pending, None
         raw = self._raw
-        if pending and raw is not None and not raw.is_closing() and not self._close_sent:
+        if pending and raw is not None and not raw.is_closing() and not self._closed_on_wire():
             raw.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def _closed_on_wire(self) -> bool:
+        """A close frame went out (ours, or picows's own after a protocol error): nothing may
+        follow it."""
+        transport = self._transport
+        return self._close_sent or (transport is not None and transport.is_close_frame_sent)
 
     def _enqueue(self, item: bytes | _CloseRequest) -> None:
         if self._outbox is None:
@@ -325,6 +348,9 @@ class SignalingSocket(WSListener):
         outbox = self._outbox
         raw = self._raw
         while outbox and not self._paused and raw is not None and not raw.is_closing():
+            if self._closed_on_wire():
+                outbox.clear()
+                return
             item = outbox.popleft()
             if isinstance(item, _CloseRequest):
                 self._send_close(item.code, item.reason)
@@ -343,9 +369,19 @@ class SignalingSocket(WSListener):
         little longer for it to read them."""
         if self._ended:
             return
+        raw = self._raw
+        if raw is not None and not raw.is_closing():
+            # What is queued, the close frame last, goes to the transport's own buffer now
+            # (bounded by the outbox budget), for a client that starts reading again.
+            outbox, self._outbox = self._outbox, None
+            for item in outbox or ():
+                if isinstance(item, _CloseRequest):
+                    self._send_close(item.code, item.reason)
+                elif not self._closed_on_wire():
+                    raw.write(item)
         self._end()
-        if self._raw is not None:
-            self._raw.close()
+        if raw is not None:
+            raw.close()
             self._sockets.loop.call_later(CLOSE_LINGER_SECONDS, self.cut)
 
     def _end(self) -> None:
@@ -421,7 +457,10 @@ class OpenSockets:
             await asyncio.sleep(0.02)
         for socket in tuple(self._sockets):
             socket.cut()
-            socket._end()
+            try:
+                socket._end()
+            except Exception:
+                log.exception("failed while ending a socket at shutdown")
 
 
 class HandshakeTurns:
@@ -517,13 +556,15 @@ def start_websocket(
         20.0,
         20.0,
         WSAutoPingStrategy.PING_WHEN_IDLE,
-        True,  # answer pings
+        False,  # pings are answered by SignalingSocket, within the client's limits
         max_message_bytes,
         None,
         READ_BUFFER_BYTES,
     )
     transport.set_protocol(protocol)
     protocol.connection_made(transport)
+    if not transport.is_reading():
+        transport.resume_reading()  # aiohttp pauses a connection whose early data piles up
     while received:
         view = protocol.get_buffer(len(received))
         size = min(len(view), len(received))
