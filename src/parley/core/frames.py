@@ -7,8 +7,8 @@ from parley.core.effects import Effect
 from parley.core.signaling import SignalingCore
 from parley.protocol.codec import DecodeFailure, decode_client_frame
 from parley.protocol.errors import ErrorCode
-from parley.protocol.forwarding import decode_route
 from parley.protocol.messages import RequestId
+from parley.protocol.routing import decode_route
 
 log = logging.getLogger(__name__)
 

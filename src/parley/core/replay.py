@@ -7,8 +7,8 @@ client says the highest `seq` it saw and is sent everything after it, once, in o
 
 from collections import deque
 
-from parley.protocol.forwarding import ForwardedAnswer, ForwardedOffer
 from parley.protocol.messages import RelayedAnswer, RelayedOffer, ServerMessage
+from parley.protocol.routing import ForwardedAnswer, ForwardedOffer
 
 # What a message that is not an SDP weighs in the log, roughly (candidates, presence, calls).
 SMALL_MESSAGE_BYTES = 256

@@ -32,7 +32,6 @@ from parley.core.rooms import Room, RoomRegistry
 from parley.identity import GuestIdentities, Identity, IdentityProvider
 from parley.protocol.close_codes import CloseCode
 from parley.protocol.errors import ErrorCode
-from parley.protocol.forwarding import RelayRoute, forwarded
 from parley.protocol.messages import (
     PROTOCOL_VERSION,
     Accept,
@@ -77,6 +76,7 @@ from parley.protocol.messages import (
     VideoRequest,
     Welcome,
 )
+from parley.protocol.routing import RelayRoute, forwarded
 from parley.turn.credentials import TurnCredentialIssuer
 
 HELLO_TIMER = "hello"
@@ -639,7 +639,7 @@ class SignalingCore:
             out.send(member.session, announcement)
 
     def forward(self, connection: str, route: RelayRoute, now: float) -> list[Effect]:
-        """An offer, answer or candidate read for routing only (protocol.forwarding): checked
+        """An offer, answer or candidate read for routing only (protocol.routing): checked
         and answered exactly as `receive` does the typed message, its payload passed on as is."""
         session_id = self._connections.get(connection)
         session = self._sessions.get(session_id) if session_id is not None else None

@@ -14,8 +14,8 @@ from prometheus_client.registry import Collector
 from parley.core.effects import RecordCall
 from parley.core.signaling import SignalingCore
 from parley.protocol.errors import ErrorCode
-from parley.protocol.forwarding import WIRE_TYPE
 from parley.protocol.messages import SERVER_MESSAGE_TYPES, Error, ServerMessage, message_type
+from parley.protocol.routing import WIRE_TYPE
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 

@@ -1,9 +1,10 @@
 """Signaling sockets on picows: frames in to the hub, frames out to the client.
 
-aiohttp answers the upgrade request (routing, Origin, admission and every refusal are ordinary
-aiohttp handling); the socket is then handed to picows, whose Cython frame parser and writer
-cost a fraction of aiohttp's per-message reader, queue and task wake-up, and a fraction of its
-memory per idle connection. No task or timer is held per idle socket: one sweeper keeps the
+picows's Cython frame parser and writer cost a fraction of aiohttp's per-message reader, queue
+and task wake-up, and a fraction of its memory per idle connection. A socket reaches picows
+from parley.server.site (a connection that opens with the upgrade) or from aiohttp
+(`take_over`, an upgrade on a connection that served a page first); parley.server.admission
+decides whether it is let in. No task or timer is held per idle socket: one sweeper keeps the
 heartbeat for all of them.
 """
 
@@ -259,6 +260,12 @@ class SignalingSocket(WSListener):
         self._enqueue(_CloseRequest(code, reason))
         self._sockets.loop.call_later(CLOSE_GRACE_SECONDS, self._close_timed_out)
 
+    def ping(self) -> None:
+        """Asks a silent client for a sign of life (once, until it sends anything)."""
+        self.pinged = True
+        if self._transport is not None:
+            self._transport.send_ping()
+
     def cut(self) -> None:
         """Drops the connection at once: the client is gone or must be."""
         if self._raw is not None:
@@ -443,10 +450,7 @@ class OpenSockets:
                 if silent >= 1.5 * self._heartbeat:
                     socket.cut()
                 elif silent >= self._heartbeat and not socket.pinged:
-                    socket.pinged = True
-                    transport = socket._transport
-                    if transport is not None:
-                        transport.send_ping()
+                    socket.ping()
 
     async def close_all(self, code: int, reason: str) -> None:
         """Closes every socket, waiting at most the grace period for them to go."""

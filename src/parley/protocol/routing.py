@@ -9,7 +9,7 @@ and the relayed message splices it back in.
 The checks are those of the typed models (messages.Offer, Answer, Candidate): anything this
 path cannot vouch for exactly is left to the typed decode, which refuses it with a precise
 error. A candidate is checked against `IceCandidate` and relayed as sent, so fields the model
-does not name (Chromium's `usernameFragment`) reach the other side.
+does not name reach the other side.
 """
 
 from typing import Final

@@ -1,4 +1,4 @@
-"""Relays read for routing only (protocol.forwarding) against the typed models: the fast path
+"""Relays read for routing only (protocol.routing) against the typed models: the fast path
 takes exactly the offers, answers and candidates the typed decode accepts, with the same
 routing fields and the same payload, and what it sends reads as the typed relay does."""
 
@@ -10,13 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from parley.protocol.codec import DecodeFailure, decode_client_frame, encode
-from parley.protocol.forwarding import (
-    CandidateRoute,
-    ForwardedCandidate,
-    ForwardedOffer,
-    decode_route,
-    forwarded,
-)
 from parley.protocol.messages import (
     SDP_MAX_LENGTH,
     Answer,
@@ -25,6 +18,13 @@ from parley.protocol.messages import (
     Offer,
     RelayedCandidate,
     RelayedOffer,
+)
+from parley.protocol.routing import (
+    CandidateRoute,
+    ForwardedCandidate,
+    ForwardedOffer,
+    decode_route,
+    forwarded,
 )
 from tests.protocol.test_parser_properties import (
     FAST,
