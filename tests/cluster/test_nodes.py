@@ -233,6 +233,25 @@ async def ring(caller: Tab, callee: Tab, request_id: int = 1) -> str:
     return str(ringing["call"])
 
 
+async def accept(callee: Tab, caller: Tab, call: str, request_id: int) -> None:
+    """The callee answers with video; both hear `call-accepted`, naming the other's session,
+    as the next thing they read."""
+    await send_json(callee.ws, {"type": "accept", "call": call, "media": "video", "id": request_id})
+    assert await callee.read() == {
+        "type": "call-accepted",
+        "id": request_id,
+        "call": call,
+        "media": "video",
+        "peer": caller.session,
+    }
+    assert await caller.read() == {
+        "type": "call-accepted",
+        "call": call,
+        "media": "video",
+        "peer": callee.session,
+    }
+
+
 async def no_timer_left(cluster: Cluster, key: tuple[str, str]) -> None:
     """Waits until no node holds a timer for `key` (a late report included)."""
 
@@ -346,20 +365,7 @@ async def test_a_direct_call_across_nodes_rings_connects_hangs_up_and_leaves_one
     }
 
     call = await ring(ana, bo)
-    await send_json(bo.ws, {"type": "accept", "call": call, "media": "video", "id": 2})
-    assert await bo.read() == {
-        "type": "call-accepted",
-        "id": 2,
-        "call": call,
-        "media": "video",
-        "peer": ana.session,
-    }
-    assert await ana.read() == {
-        "type": "call-accepted",
-        "call": call,
-        "media": "video",
-        "peer": bo.session,
-    }
+    await accept(bo, ana, call, request_id=2)
     sdp = offer(bo, 1)
     await send_json(ana.ws, sdp)
     assert await bo.read() == relayed(sdp, ana)
@@ -614,20 +620,7 @@ async def test_a_node_stopping_in_good_order_hands_its_clients_to_the_others(
     assert (welcome["resumed"], welcome["session"]) == (True, bo.session)
     bo.ws = ws
     # Nothing was missed, Ana heard nothing, and the call is still there to answer.
-    await send_json(bo.ws, {"type": "accept", "call": call, "media": "video", "id": 9})
-    assert await bo.read() == {
-        "type": "call-accepted",
-        "id": 9,
-        "call": call,
-        "media": "video",
-        "peer": ana.session,
-    }
-    assert await ana.read() == {
-        "type": "call-accepted",
-        "call": call,
-        "media": "video",
-        "peer": bo.session,
-    }
+    await accept(bo, ana, call, request_id=9)
 
 
 async def test_a_node_started_later_joins_the_running_cluster_and_serves_earlier_sessions(
