@@ -23,8 +23,8 @@ from parley.backplane.memory import MemoryBackplane
 from parley.core.signaling import CoreSettings, SignalingCore
 from parley.identity import GuestIdentities
 from parley.protocol.codec import decode_client_frame, encode
-from parley.server.websocket import text_frame
 from parley.server.hub import Hub
+from parley.server.websocket import text_frame
 
 
 class Sink:

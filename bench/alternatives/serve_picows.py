@@ -46,10 +46,10 @@ from parley.backplane.memory import MemoryBackplane
 from parley.core.signaling import SignalingCore
 from parley.identity import GuestIdentities
 from parley.protocol.close_codes import CloseCode
-from parley.server.websocket import text_frame
 from parley.server.hub import Hub
 from parley.server.limits import ConnectionCounter, TokenBucket, client_network
 from parley.server.metrics import Metrics
+from parley.server.websocket import text_frame
 from parley.storage.database import migrate, open_engine
 from parley.storage.history import CallHistory
 

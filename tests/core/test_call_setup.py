@@ -340,17 +340,17 @@ def test_invite_needs_hello_first(harness: Harness) -> None:
 # --- accept ---------------------------------------------------------------------------------
 
 
-def test_accept_tells_the_caller_and_the_answering_device_each_others_session(
+def test_accept_tells_each_side_the_others_session_and_that_the_caller_offers(
     harness: Harness,
 ) -> None:
     ann, bob = ann_and_bob(harness)
     call = harness.invite(ann.session, bob.user)
     effects = harness.send(bob.session, Accept(call=call, media="video", id="acc"))
     assert messages_to(effects, ann.session) == [
-        CallAccepted(call=call, media="video", peer=bob.session)
+        CallAccepted(call=call, media="video", peer=bob.session, polite=False)
     ]
     assert messages_to(effects, bob.session) == [
-        CallAccepted(id="acc", call=call, media="video", peer=ann.session)
+        CallAccepted(id="acc", call=call, media="video", peer=ann.session, polite=True)
     ]
     assert recipients(effects) == {ann.session, bob.session}
 
@@ -366,7 +366,7 @@ def test_accept_stops_the_callees_other_devices_with_answered_elsewhere(
     assert messages_to(effects, bob.session) == [stop]
     assert messages_to(effects, tablet.session) == [stop]
     assert messages_to(effects, ann.session) == [
-        CallAccepted(call=call, media="video", peer=phone.session)
+        CallAccepted(call=call, media="video", peer=phone.session, polite=False)
     ]
     assert of_type(effects, CallEnded) == [(bob.session, stop), (tablet.session, stop)]
 

@@ -33,10 +33,10 @@ def test_inviting_your_caller_answers_their_call(harness: Harness) -> None:
     call = harness.invite(ann.session, bob.user)
     effects = harness.send(bob.session, Invite(to=ann.user, media="video", id="bob-inv"))
     assert messages_to(effects, ann.session) == [
-        CallAccepted(call=call, media="video", peer=bob.session)
+        CallAccepted(call=call, media="video", peer=bob.session, polite=False)
     ]
     assert messages_to(effects, bob.session) == [
-        CallAccepted(id="bob-inv", call=call, media="video", peer=ann.session)
+        CallAccepted(id="bob-inv", call=call, media="video", peer=ann.session, polite=True)
     ]
 
 
@@ -94,7 +94,7 @@ def test_glare_stops_the_inviters_other_ringing_devices(harness: Harness) -> Non
         CallEnded(call=call, reason="answered-elsewhere", by=bob.user)
     ]
     assert messages_to(effects, ann.session) == [
-        CallAccepted(call=call, media="video", peer=phone.session)
+        CallAccepted(call=call, media="video", peer=phone.session, polite=False)
     ]
 
 
@@ -106,7 +106,7 @@ def test_glare_from_a_device_that_was_not_ringing_answers_on_that_device(
     call = harness.invite(ann.session, bob.user)
     effects = harness.send(plain.session, Invite(to=ann.user, media="audio", id=2))
     assert messages_to(effects, plain.session) == [
-        CallAccepted(id=2, call=call, media="audio", peer=ann.session)
+        CallAccepted(id=2, call=call, media="audio", peer=ann.session, polite=True)
     ]
     assert messages_to(effects, bob.session) == [
         CallEnded(call=call, reason="answered-elsewhere", by=bob.user)

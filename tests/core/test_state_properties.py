@@ -387,8 +387,17 @@ class SignalingMachine(RuleBasedStateMachine):
         accepted = sorted(sent(effects, CallAccepted), key=repr)
         assert accepted == sorted(
             [
-                (caller, CallAccepted(call=call, media=agreed, peer=device)),
-                (device, CallAccepted(id=request_id, call=call, media=agreed, peer=caller)),  # type: ignore[arg-type]
+                (caller, CallAccepted(call=call, media=agreed, peer=device, polite=False)),
+                (
+                    device,
+                    CallAccepted(
+                        id=request_id,  # type: ignore[arg-type]
+                        call=call,
+                        media=agreed,
+                        peer=caller,
+                        polite=True,
+                    ),
+                ),
             ],
             key=repr,
         ), accepted

@@ -73,6 +73,77 @@ def test_answered_call_carries_media_both_ways_and_hangup_reaches_the_caller(
     assert row["answered"] is not None and row["duration_seconds"] > 0
 
 
+# Every RTCPeerConnection the page makes, and each relayed message it receives.
+_WATCH_CONNECTIONS_AND_RELAYS = """(() => {
+  window.__made = [];
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) { super(...args); window.__made.push(this); }
+  };
+  window.__relayed = [];
+  const NativeSocket = window.WebSocket;
+  window.WebSocket = class extends NativeSocket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', ({ data }) => {
+        const type = JSON.parse(data).type;
+        if (['offer', 'answer', 'candidate'].includes(type)) window.__relayed.push(type);
+      });
+    }
+  };
+})()"""
+
+
+def _watched_person(open_page: OpenPage, base: str, name: str) -> tuple[Page, str]:
+    page = open_page("about:blank")
+    page.add_init_script(_WATCH_CONNECTIONS_AND_RELAYS)
+    return page, sign_in(page, base, name)
+
+
+def test_the_caller_makes_its_offer_while_ringing_and_the_callee_gets_it_only_once_answered(
+    server_url: str, open_page: OpenPage
+) -> None:
+    ana, _ = _watched_person(open_page, server_url, "Ana")
+    bo, bo_id = _watched_person(open_page, server_url, "Bo")
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    ana.wait_for_function("""() => window.parley.prepared?.iceGatheringState === 'complete'""")
+    prepared = ana.evaluate("() => window.parley.prepared")
+    assert prepared["signalingState"] == "have-local-offer"
+    assert prepared["unsent"][0] == "offer" and "candidate" in prepared["unsent"]
+    bo.wait_for_timeout(300)  # time enough for anything sent to arrive
+    assert bo.evaluate("() => window.__relayed") == [], "nothing reaches a callee that rings"
+    assert bo.evaluate("() => window.__made.length") == 0
+
+    bo.click("#accept-video")
+    for page in (ana, bo):
+        wait_for_state(page, "in-call")
+        assert_media_flows(page, ("audio", "video"))
+    assert ana.evaluate("() => window.__made.length") == 1, "the prepared connection is the call's"
+    assert ana.evaluate("() => window.parley.prepared") is None
+    relayed = bo.evaluate("() => window.__relayed")
+    assert relayed[0] == "offer" and relayed.count("offer") == 1
+    bo.click("#hangup-button")
+    assert ended_reason(ana) == "hangup"
+
+
+def test_a_call_cancelled_while_ringing_closes_the_connection_made_for_it(
+    server_url: str, open_page: OpenPage
+) -> None:
+    ana, _ = _watched_person(open_page, server_url, "Ana")
+    bo, bo_id = _watched_person(open_page, server_url, "Bo")
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    ana.wait_for_function("() => window.parley.prepared?.signalingState === 'have-local-offer'")
+    ana.click("#cancel-button")
+    assert ended_reason(ana) == "cancelled"
+    assert ended_reason(bo) == "cancelled"
+    _assert_released(ana)
+    states = ana.evaluate("() => window.__made.map((pc) => pc.signalingState)")
+    assert states == ["closed"]
+    assert bo.evaluate("() => window.__relayed") == []
+
+
 def test_declined_call_tells_the_caller_in_plain_words(
     server_url: str, open_page: OpenPage
 ) -> None:

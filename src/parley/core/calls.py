@@ -359,10 +359,17 @@ class CallService:
         call.ringing_sessions = set()
         out.effects.append(CancelTimer(_ring_key(call.id)))
         out.effects.append(RecordCall("answered", call.record()))
-        out.send(call.caller_session, CallAccepted(call=call.id, media=media, peer=session))
+        # The caller offers: it knows it will from the start, so it can prepare the offer while
+        # the call rings, before it learns which device answers.
+        out.send(
+            call.caller_session,
+            CallAccepted(call=call.id, media=media, peer=session, polite=False),
+        )
         out.send(
             session,
-            CallAccepted(id=request_id, call=call.id, media=media, peer=call.caller_session),
+            CallAccepted(
+                id=request_id, call=call.id, media=media, peer=call.caller_session, polite=True
+            ),
         )
         stop = CallEnded(call=call.id, reason="answered-elsewhere", by=call.callee.user)
         for device in elsewhere:

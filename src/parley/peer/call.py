@@ -1,7 +1,8 @@
 """One call from the Python side: an aiortc RTCPeerConnection negotiated like the browser does.
 
-Negotiation follows the browser's rule (static/js/call.js): the impolite side (whose session id
-sorts last) offers first; the polite side waits for that offer and answers it. aiortc cannot roll
+Negotiation follows the browser's rule (static/js/call.js): the impolite side offers first (in a
+direct call the caller, as `call-accepted.polite` says; in a room the member whose session id
+sorts last); the polite side waits for that offer and answers it. aiortc cannot roll
 back a local offer, and under this rule it never has to: when polite it only ever answers, and
 when impolite it ignores an offer that collides with its own. aiortc gathers its candidates
 inside setLocalDescription, so its SDP is complete; the browser's trickled candidates are added
@@ -94,12 +95,13 @@ class Call:
 
     # --- driven by Phone --------------------------------------------------------------------
 
-    def start(self, peer_session: str, own_session: str) -> None:
-        """The other side is known (answered, or ready in the room): negotiate with it."""
+    def start(self, peer_session: str, own_session: str, polite: bool | None = None) -> None:
+        """The other side is known (answered, or ready in the room): negotiate with it.
+        `polite` is the server's word in a direct call; a room uses the session-id rule."""
         if self.pc is not None:
             return
         self.peer_session = peer_session
-        self.polite = own_session < peer_session
+        self.polite = own_session < peer_session if polite is None else polite
         self.accepted.set()
         pc = RTCPeerConnection(self._configuration)
         self.pc = pc

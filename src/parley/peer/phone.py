@@ -71,7 +71,7 @@ class Phone:
             self._end(CallEnded(reply["reason"], reply.get("by")))
         elif reply["type"] == "call-accepted":  # glare: both called each other
             call.media = reply["media"]
-            call.start(reply["peer"], self.session)
+            call.start(reply["peer"], self.session, reply.get("polite"))
         return call
 
     async def next_incoming(self, timeout: float | None = None) -> Incoming:  # noqa: ASYNC109
@@ -101,7 +101,7 @@ class Phone:
             self._end(CallEnded("cancelled" if exc.code == "call-not-found" else exc.code))
             return call
         call.media = reply["media"]
-        call.start(reply["peer"], self.session)
+        call.start(reply["peer"], self.session, reply.get("polite"))
         return call
 
     async def reject(self, incoming: Incoming) -> None:
@@ -204,7 +204,7 @@ class Phone:
             elif kind == "call-accepted":
                 if call is not None and call.id == message["call"]:
                     call.media = message["media"]
-                    call.start(message["peer"], self.session)
+                    call.start(message["peer"], self.session, message.get("polite"))
             elif kind == "call-ended":
                 self._ringing.pop(message["call"], None)
                 if call is not None and call.id == message["call"]:

@@ -439,12 +439,17 @@ class IncomingCall(ServerMessage, tag="incoming-call", kw_only=True):
 
 class CallAccepted(ServerMessage, tag="call-accepted", kw_only=True):
     """The call is answered, to the caller and the answering device. `peer` is the other side's
-    session: negotiate with it (offer/answer/candidate `to`). `media` is what was agreed."""
+    session: negotiate with it (offer/answer/candidate `to`). `media` is what was agreed.
+    `polite` gives the roles of perfect negotiation: the caller's device gets `false` and makes
+    the first offer (it may have made it while the call rang, and sends it now); the answering
+    device gets `true`, waits for that offer and yields on a collision. (After a glare the
+    earlier invite is the caller.)"""
 
     id: RequestId = None
     call: str
     media: Media
     peer: str
+    polite: bool
 
 
 class CallEnded(ServerMessage, tag="call-ended", kw_only=True):

@@ -25,7 +25,8 @@ export class PeerCall extends EventTarget {
   /**
    * @param {object} options
    * @param {(message: object) => void} options.send  sends a protocol message
-   * @param {string} options.peerId   the other member's session id
+   * @param {string | null} options.peerId  the other member's session id; null while it is not
+   *   known yet (a call still ringing): what this side sends waits until connectTo() names it
    * @param {boolean} options.polite  true on exactly one of the two sides
    * @param {MediaStream} options.localStream
    * @param {RTCConfiguration} options.configuration  ICE servers and transport policy
@@ -34,6 +35,8 @@ export class PeerCall extends EventTarget {
     super();
     this.send = send;
     this.peerId = peerId;
+    /** @type {object[]} */
+    this.unsent = [];
     this.polite = polite;
     this.localStream = localStream;
     this.remoteStream = new MediaStream();
@@ -67,6 +70,13 @@ export class PeerCall extends EventTarget {
    * waits for that first offer. */
   start() {
     if (!this.polite) this.#addLocalTracks();
+  }
+
+  /** The other side is known now: what waited for it (an offer made while the call rang, the
+   * candidates found since) goes out, in the order it was made. @param {string} peerId */
+  connectTo(peerId) {
+    this.peerId = peerId;
+    for (const message of this.unsent.splice(0)) this.send({ ...message, to: peerId });
   }
 
   /** The transceiver that carries (or carried) our `kind` media, if any. @param {'audio' | 'video'} kind */
@@ -178,7 +188,7 @@ export class PeerCall extends EventTarget {
     });
     pc.addEventListener('icegatheringstatechange', () => console.debug('parley: gathering', pc.iceGatheringState));
     pc.addEventListener('icecandidate', ({ candidate }) => {
-      this.send({ type: 'candidate', to: this.peerId, candidate: candidate ? candidate.toJSON() : null });
+      this.#relay({ type: 'candidate', candidate: candidate ? candidate.toJSON() : null });
     });
     pc.addEventListener('track', ({ track }) => {
       this.remoteStream.addTrack(track);
@@ -226,7 +236,14 @@ export class PeerCall extends EventTarget {
   #sendDescription() {
     const { type, sdp } = this.pc.localDescription;
     console.debug('parley: send', type);
-    this.send({ type, to: this.peerId, sdp });
+    this.#relay({ type, sdp });
+  }
+
+  /** @param {object} message  an offer, answer or candidate, without its `to` */
+  #relay(message) {
+    if (this.closed) return;
+    if (this.peerId === null) this.unsent.push(message);
+    else this.send({ ...message, to: this.peerId });
   }
 
   /** @param {unknown} error */

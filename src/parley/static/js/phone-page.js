@@ -21,8 +21,10 @@ const SCREENS = ['name', 'phone', 'outgoing', 'incoming', 'call', 'ended'];
  * @typedef {{
  *   id: string | null, role: 'caller' | 'callee', peer: User, media: 'audio' | 'video',
  *   stream: MediaStream | null, peerCall: PeerCall | null, cancelWanted: boolean,
- *   configuration: RTCConfiguration, inCall?: InCall | null
+ *   configuration: RTCConfiguration, inCall?: InCall | null, prepared?: PeerCall | null
  * }} ActiveCall
+ * `prepared`: the caller's connection made while the call rings (offer and candidates held);
+ * it becomes `peerCall` when the call is answered.
  */
 
 const state = {
@@ -236,7 +238,29 @@ async function placeCall(peer, media) {
     $('outgoing-label').textContent = t('status.ringing');
     ringback.start();
     if (call.cancelWanted) cancelCall();
+    else prepareConnection(call);
   }
+}
+
+/**
+ * The caller always makes the first offer (`call-accepted.polite` is false for it), so it can
+ * make it now, while the call rings: its connection, tracks, offer and candidates are ready and
+ * go out the moment the answer names the answering device. Nothing reaches the callee before.
+ * @param {ActiveCall} call
+ */
+function prepareConnection(call) {
+  const signaling = state.signaling;
+  if (!signaling || !call.stream) return;
+  const prepared = new PeerCall({
+    send: (message) => signaling.send(message),
+    peerId: null,
+    polite: false,
+    localStream: call.stream,
+    configuration: call.configuration,
+  });
+  prepared.addEventListener('error', ({ detail }) => console.warn('negotiation error', detail));
+  call.prepared = prepared;
+  prepared.start();
 }
 
 function cancelCall() {
@@ -317,9 +341,20 @@ function decline() {
 
 // --- in the call -------------------------------------------------------------------------------
 
-/** @param {ActiveCall} call @param {{media: 'audio' | 'video', peer: string}} accepted */
+/** @param {ActiveCall} call @param {{media: 'audio' | 'video', peer: string, polite?: boolean}} accepted */
 function startMedia(call, accepted) {
   if (call.peerCall || !call.stream || !state.signaling) return;
+  const signaling = state.signaling;
+  // Servers before `polite` used the session-id rule, as rooms do.
+  const polite = accepted.polite ?? /** @type {string} */ (signaling.sessionId) < accepted.peer;
+  let prepared = call.prepared ?? null;
+  call.prepared = null;
+  if (prepared && (polite || accepted.media !== call.media)) {
+    // The offer made while ringing no longer fits: it carried video and the answer is voice
+    // only (or an older server's roles made us polite). Start afresh.
+    prepared.close();
+    prepared = null;
+  }
   if (state.incoming?.call === call.id) {
     // Glare: the call that rang here is this very call, now answered.
     state.incoming = null;
@@ -334,18 +369,20 @@ function startMedia(call, accepted) {
     }
   }
   call.media = accepted.media;
-  const signaling = state.signaling;
-  const peerCall = new PeerCall({
-    send: (message) => signaling.send(message),
-    peerId: accepted.peer,
-    polite: /** @type {string} */ (signaling.sessionId) < accepted.peer,
-    localStream: call.stream,
-    configuration: call.configuration,
-  });
+  const peerCall =
+    prepared ??
+    new PeerCall({
+      send: (message) => signaling.send(message),
+      peerId: accepted.peer,
+      polite,
+      localStream: call.stream,
+      configuration: call.configuration,
+    });
+  if (prepared) prepared.connectTo(accepted.peer);
+  else peerCall.addEventListener('error', ({ detail }) => console.warn('negotiation error', detail));
   call.peerCall = peerCall;
   stage.showLocal(call.stream, call.media);
   stage.attach(peerCall);
-  peerCall.addEventListener('error', ({ detail }) => console.warn('negotiation error', detail));
   call.inCall = new InCall({
     stage,
     call: peerCall,
@@ -422,6 +459,7 @@ function finishCall({ reason, by, detail = '' }) {
     call.inCall = null;
   }
   call?.peerCall?.close();
+  call?.prepared?.close();
   if (call) releaseStream(call);
   stage.clear();
   const peer = call?.peer ?? incoming?.caller;
@@ -693,6 +731,13 @@ window.parley = {
   },
   get peerId() {
     return state.call?.peerCall?.peerId ?? null;
+  },
+  /** The caller's connection made while the call rings, and what it holds back until answered. */
+  get prepared() {
+    const prepared = state.call?.prepared;
+    if (!prepared) return null;
+    const { signalingState, iceGatheringState } = prepared.pc;
+    return { signalingState, iceGatheringState, unsent: prepared.unsent.map((m) => m.type) };
   },
   /** Tests: the socket dies under us (not a goodbye), as on a network blip. */
   dropSignaling() {
