@@ -96,6 +96,22 @@ INSTRUMENT = """
       video.play().catch(() => {});
     });
   };
+  const getUserMedia = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    note('camera-asked');
+    const stream = await getUserMedia(constraints);
+    note('camera-open');
+    return stream;
+  };
+  // Signaling as the page sees it: each message's type, when sent and when received.
+  const NativeSocket = window.WebSocket;
+  window.WebSocket = class extends NativeSocket {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener('message', ({ data }) => note('got:' + JSON.parse(data).type));
+    }
+    send(data) { note('sent:' + JSON.parse(data).type); super.send(data); }
+  };
   const Native = window.RTCPeerConnection;
   window.RTCPeerConnection = class extends Native {
     constructor(...args) { super(...args); window.__benchWatch(this); }
@@ -125,10 +141,12 @@ async () => {
   await a.setRemoteDescription(answer);
   const marks = await window.__benchUntil(2, 2, 20000);
   const result = { ice_ms: Math.max(...marks.ice) - t0, frame_ms: Math.max(...marks.frame) - t0,
-                   complete: marks.ice.length >= 2 && marks.frame.length >= 2 };
+                   complete: marks.ice.length >= 2 && marks.frame.length >= 2,
+                   timeline: marks.events.filter(([, when]) => when >= t0)
+                     .map(([what, when]) => [what, Math.round((when - t0) * 10) / 10]) };
   for (const pc of [a, b]) pc.close();
   for (const s of [callerStream, calleeStream]) for (const t of s.getTracks()) t.stop();
-  marks.ice.length = 0; marks.frame.length = 0;
+  marks.ice.length = 0; marks.frame.length = 0; marks.events.length = 0;
   return result;
 }
 """

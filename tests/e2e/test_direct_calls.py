@@ -144,6 +144,33 @@ def test_a_call_cancelled_while_ringing_closes_the_connection_made_for_it(
     assert bo.evaluate("() => window.__relayed") == []
 
 
+# The camera answers only after a while, and then says no (as a user refusing the prompt).
+_CAMERA_REFUSED_LATE = """(() => {
+  navigator.mediaDevices.getUserMedia = () => new Promise((_, reject) => setTimeout(
+    () => reject(new DOMException('refused', 'NotAllowedError')), 300));
+})()"""
+
+
+def test_a_callee_whose_camera_fails_after_answering_ends_the_call_on_both_sides(
+    server_url: str, open_page: OpenPage
+) -> None:
+    ana, _ = _watched_person(open_page, server_url, "Ana")
+    bo = open_page("about:blank")
+    bo.add_init_script(_CAMERA_REFUSED_LATE)
+    bo_id = sign_in(bo, server_url, "Bo")
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    bo.click("#accept-video")
+    assert ended_reason(bo) == "failed"
+    assert bo.locator("#ended-text").inner_text().startswith("The call could not be set up.")
+    # The answer went out with the camera still opening: the caller is told the call ended.
+    assert ended_reason(ana) == "hangup"
+    assert ana.evaluate("() => window.__made.every((pc) => pc.signalingState === 'closed')")
+    assert all_local_tracks_ended(ana)
+    assert bo.evaluate("() => window.parley.pc") is None
+    assert bo.evaluate("() => window.parley.timerCount") == 0
+
+
 def test_declined_call_tells_the_caller_in_plain_words(
     server_url: str, open_page: OpenPage
 ) -> None:

@@ -30,8 +30,10 @@ export class PeerCall extends EventTarget {
    * @param {boolean} options.polite  true on exactly one of the two sides
    * @param {MediaStream} options.localStream
    * @param {RTCConfiguration} options.configuration  ICE servers and transport policy
+   * @param {Promise<unknown>} [options.tracksReady]  settles once localStream holds the tracks to
+   *   send: until then an offer may be taken in, but our answer (or first offer) waits for it
    */
-  constructor({ send, peerId, polite, localStream, configuration }) {
+  constructor({ send, peerId, polite, localStream, configuration, tracksReady = Promise.resolve() }) {
     super();
     this.send = send;
     this.peerId = peerId;
@@ -39,6 +41,7 @@ export class PeerCall extends EventTarget {
     this.unsent = [];
     this.polite = polite;
     this.localStream = localStream;
+    this.tracksReady = tracksReady;
     this.remoteStream = new MediaStream();
     this.makingOffer = false;
     this.ignoreOffer = false;
@@ -69,7 +72,7 @@ export class PeerCall extends EventTarget {
   /** The impolite side adds its tracks now (negotiationneeded then offers); the polite side
    * waits for that first offer. */
   start() {
-    if (!this.polite) this.#addLocalTracks();
+    if (!this.polite) this.tracksReady.then(() => this.#addLocalTracks());
   }
 
   /** The other side is known now: what waited for it (an offer made while the call rang, the
@@ -136,6 +139,8 @@ export class PeerCall extends EventTarget {
       await pc.setRemoteDescription(description);
       if (description.type === 'offer') {
         this.lastRemoteOfferAt = performance.now();
+        await this.tracksReady;
+        if (this.closed) return;
         // Tracks added now reuse the offer's transceivers, so the answer carries them.
         this.#addLocalTracks();
         await pc.setLocalDescription();
@@ -167,7 +172,7 @@ export class PeerCall extends EventTarget {
   }
 
   #addLocalTracks() {
-    if (this.tracksAdded) return;
+    if (this.tracksAdded || this.closed) return;
     this.tracksAdded = true;
     for (const track of this.localStream.getTracks()) this.pc.addTrack(track, this.localStream);
   }

@@ -312,22 +312,47 @@ async function accept(media) {
   state.lastPeer = { peer: incoming.caller, media: incoming.media };
   show('call', 'connecting');
   setStatus('negotiating');
-  try {
-    call.stream = await acquire(media);
-  } catch (error) {
-    state.signaling.send({ type: 'reject', call: incoming.call });
-    finishCall({ reason: 'failed', by: null, detail: mediaProblem(error) });
-    return;
-  }
   call.configuration = await state.signaling.iceConfiguration();
-  if (state.call !== call) return releaseStream(call);
+  if (state.call !== call) return;
+  // The camera starts while the answer travels and the caller's offer comes back: nothing
+  // before our own answer needs it, and a camera can take a good while to start.
+  call.stream = new MediaStream();
+  const opened = openInto(call, media);
   try {
     const reply = await state.signaling.request({ type: 'accept', call: call.id, media });
-    if (state.call === call) startMedia(call, reply);
+    if (state.call === call) startMedia(call, reply, opened);
   } catch {
     // The caller gave up (or another device answered) while we were getting ready.
     if (state.call === call) finishCall({ reason: 'cancelled', by: call.peer.id });
   }
+}
+
+/**
+ * Opens the callee's camera and microphone into `call.stream`. Resolves once they are there
+ * (true), or once the call is over (false): if they fail, the call ends as failed; `hangup`
+ * declines a call not yet answered and ends one that is.
+ * @param {ActiveCall} call @param {'audio' | 'video'} media
+ */
+async function openInto(call, media) {
+  let stream;
+  try {
+    stream = await acquire(media);
+  } catch (error) {
+    if (state.call !== call) return false;
+    state.signaling?.send({ type: 'hangup', call: call.id });
+    finishCall({ reason: 'failed', by: null, detail: mediaProblem(error) });
+    return false;
+  }
+  if (state.call !== call || !call.stream) {
+    stopStream(stream);
+    return false;
+  }
+  for (const track of stream.getTracks()) {
+    if (track.kind === 'video' && call.media === 'audio') track.stop(); // agreed on voice only
+    else call.stream.addTrack(track);
+  }
+  if (call.peerCall) stage.showLocal(call.stream, call.media);
+  return true;
 }
 
 function decline() {
@@ -341,8 +366,11 @@ function decline() {
 
 // --- in the call -------------------------------------------------------------------------------
 
-/** @param {ActiveCall} call @param {{media: 'audio' | 'video', peer: string, polite?: boolean}} accepted */
-function startMedia(call, accepted) {
+/**
+ * @param {ActiveCall} call @param {{media: 'audio' | 'video', peer: string, polite?: boolean}} accepted
+ * @param {Promise<unknown>} [tracksReady]  settles once call.stream holds the local tracks
+ */
+function startMedia(call, accepted, tracksReady) {
   if (call.peerCall || !call.stream || !state.signaling) return;
   const signaling = state.signaling;
   // Servers before `polite` used the session-id rule, as rooms do.
@@ -377,6 +405,7 @@ function startMedia(call, accepted) {
       polite,
       localStream: call.stream,
       configuration: call.configuration,
+      tracksReady,
     });
   if (prepared) prepared.connectTo(accepted.peer);
   else peerCall.addEventListener('error', ({ detail }) => console.warn('negotiation error', detail));
