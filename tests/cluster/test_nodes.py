@@ -243,12 +243,14 @@ async def accept(callee: Tab, caller: Tab, call: str, request_id: int) -> None:
         "call": call,
         "media": "video",
         "peer": caller.session,
+        "polite": True,
     }
     assert await caller.read() == {
         "type": "call-accepted",
         "call": call,
         "media": "video",
         "peer": callee.session,
+        "polite": False,
     }
 
 

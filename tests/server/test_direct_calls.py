@@ -138,8 +138,9 @@ async def test_answered_call_relays_negotiation_and_leaves_one_finished_row(
         "call": call,
         "media": "video",
         "peer": ana.session,
+        "polite": True,
     }
-    assert accepted_ana["peer"] == bo.session
+    assert (accepted_ana["peer"], accepted_ana["polite"]) == (bo.session, False)
 
     await send_json(ana.ws, {"type": "offer", "to": bo.session, "sdp": "v=0 x", "from": "forged"})
     assert await next_of(bo, "offer") == {"type": "offer", "from": ana.session, "sdp": "v=0 x"}
