@@ -128,16 +128,20 @@ class Harness:
         assert other.user == of.user
         return other
 
-    def invite(self, session: str, to: str, media: Media = "video") -> str:
+    def invite(
+        self, session: str, to: str, media: Media = "video", *, caller_offers: bool = True
+    ) -> str:
         """`session` calls the user `to`, which must ring; returns the call id."""
-        effects = self.send(session, Invite(to=to, media=media))
+        effects = self.send(session, Invite(to=to, media=media, caller_offers=caller_offers))
         ringing = only_message_to(effects, session)
         assert isinstance(ringing, Ringing), ringing
         return ringing.call
 
-    def accept(self, session: str, call: str, media: Media = "video") -> list[Effect]:
+    def accept(
+        self, session: str, call: str, media: Media = "video", *, caller_offers: bool = True
+    ) -> list[Effect]:
         """`session` answers `call`, which must succeed."""
-        effects = self.send(session, Accept(call=call, media=media))
+        effects = self.send(session, Accept(call=call, media=media, caller_offers=caller_offers))
         accepted = only_message_to(effects, session)
         assert isinstance(accepted, CallAccepted), accepted
         return effects

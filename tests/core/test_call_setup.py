@@ -345,7 +345,9 @@ def test_accept_tells_each_side_the_others_session_and_that_the_caller_offers(
 ) -> None:
     ann, bob = ann_and_bob(harness)
     call = harness.invite(ann.session, bob.user)
-    effects = harness.send(bob.session, Accept(call=call, media="video", id="acc"))
+    effects = harness.send(
+        bob.session, Accept(call=call, media="video", id="acc", caller_offers=True)
+    )
     assert messages_to(effects, ann.session) == [
         CallAccepted(call=call, media="video", peer=bob.session, polite=False)
     ]
@@ -353,6 +355,27 @@ def test_accept_tells_each_side_the_others_session_and_that_the_caller_offers(
         CallAccepted(id="acc", call=call, media="video", peer=ann.session, polite=True)
     ]
     assert recipients(effects) == {ann.session, bob.session}
+
+
+@pytest.mark.parametrize(("caller_knows", "callee_knows"), [(False, True), (True, False)])
+def test_a_client_without_the_caller_offers_rule_gets_the_roles_it_works_out_itself(
+    harness: Harness, caller_knows: bool, callee_knows: bool
+) -> None:
+    # An older client ignores `polite` and takes the room rule: the session id sorting first
+    # is polite. Both sides must agree, or both offer (or both wait) and the call never starts.
+    one, two = harness.user("One"), harness.user("Two")
+    orders = set()
+    for caller, callee in ((one, two), (two, one)):
+        call = harness.invite(caller.session, callee.user, caller_offers=caller_knows)
+        effects = harness.accept(callee.session, call, caller_offers=callee_knows)
+        [to_caller] = messages_to(effects, caller.session)
+        [to_callee] = messages_to(effects, callee.session)
+        assert isinstance(to_caller, CallAccepted) and isinstance(to_callee, CallAccepted)
+        assert to_caller.polite == (caller.session < callee.session)
+        assert to_callee.polite == (callee.session < caller.session)
+        orders.add(caller.session < callee.session)
+        harness.send(caller.session, Hangup(call=call))
+    assert orders == {True, False}
 
 
 def test_accept_stops_the_callees_other_devices_with_answered_elsewhere(

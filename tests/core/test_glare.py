@@ -31,7 +31,9 @@ from tests.core.helpers import (
 def test_inviting_your_caller_answers_their_call(harness: Harness) -> None:
     ann, bob = harness.user("Ann"), harness.user("Bob")
     call = harness.invite(ann.session, bob.user)
-    effects = harness.send(bob.session, Invite(to=ann.user, media="video", id="bob-inv"))
+    effects = harness.send(
+        bob.session, Invite(to=ann.user, media="video", id="bob-inv", caller_offers=True)
+    )
     assert messages_to(effects, ann.session) == [
         CallAccepted(call=call, media="video", peer=bob.session, polite=False)
     ]
@@ -89,7 +91,9 @@ def test_glare_stops_the_inviters_other_ringing_devices(harness: Harness) -> Non
     ann, bob = harness.user("Ann"), harness.user("Bob")
     phone = harness.device(bob, "Bob")
     call = harness.invite(ann.session, bob.user)
-    effects = harness.send(phone.session, Invite(to=ann.user, media="video", id=1))
+    effects = harness.send(
+        phone.session, Invite(to=ann.user, media="video", id=1, caller_offers=True)
+    )
     assert messages_to(effects, bob.session) == [
         CallEnded(call=call, reason="answered-elsewhere", by=bob.user)
     ]
@@ -104,7 +108,9 @@ def test_glare_from_a_device_that_was_not_ringing_answers_on_that_device(
     ann, bob = harness.user("Ann"), harness.user("Bob")
     plain = harness.device(bob, "Bob", presence=False)
     call = harness.invite(ann.session, bob.user)
-    effects = harness.send(plain.session, Invite(to=ann.user, media="audio", id=2))
+    effects = harness.send(
+        plain.session, Invite(to=ann.user, media="audio", id=2, caller_offers=True)
+    )
     assert messages_to(effects, plain.session) == [
         CallAccepted(id=2, call=call, media="audio", peer=ann.session, polite=True)
     ]

@@ -121,6 +121,12 @@ class CountingGuests:
         return self._users.get(token)
 
 
+def knows_roles(session: str) -> bool:
+    """Half the sessions are clients that take their role from `call-accepted.polite`
+    (`caller_offers`), half are older ones."""
+    return sum(map(ord, session)) % 2 == 0
+
+
 @dataclass
 class CallModel:
     """One call as the effects described it (never read from the core's own state)."""
@@ -130,6 +136,7 @@ class CallModel:
     media: Media
     caller_session: str | None = None
     callee_session: str | None = None  # set once answered
+    caller_offers: bool = False  # the invite said the caller's client follows `polite`
     ringing: set[str] = field(default_factory=set)  # devices told incoming-call, still ringing
 
     @property
@@ -385,9 +392,12 @@ class SignalingMachine(RuleBasedStateMachine):
         assert model.callee_session == device
         caller = model.caller_session
         accepted = sorted(sent(effects, CallAccepted), key=repr)
+        assert caller is not None
+        # Both clients know the caller-offers rule, or else the room rule (ids in order).
+        caller_polite = not (model.caller_offers and knows_roles(device)) and caller < device
         assert accepted == sorted(
             [
-                (caller, CallAccepted(call=call, media=agreed, peer=device, polite=False)),
+                (caller, CallAccepted(call=call, media=agreed, peer=device, polite=caller_polite)),
                 (
                     device,
                     CallAccepted(
@@ -395,7 +405,7 @@ class SignalingMachine(RuleBasedStateMachine):
                         call=call,
                         media=agreed,
                         peer=caller,
-                        polite=True,
+                        polite=not caller_polite,
                     ),
                 ),
             ],
@@ -704,7 +714,8 @@ class SignalingMachine(RuleBasedStateMachine):
             and (self.calls[own].caller, self.calls[own].callee) == (to, user)
         )
         calls_before = set(self.calls)
-        effects = self.send(session, Invite(to=to, media=media, id=request_id))
+        invite = Invite(to=to, media=media, id=request_id, caller_offers=knows_roles(session))
+        effects = self.send(session, invite)
         if len(recent) >= INVITES_PER_MINUTE:
             self.expect_error(effects, session, ErrorCode.RATE_LIMITED)
             return None
@@ -724,6 +735,7 @@ class SignalingMachine(RuleBasedStateMachine):
         assert len(new) == 1, f"an invite that passed made {len(new)} calls: {effects}"
         (call,) = new
         model = self.calls[call]
+        model.caller_offers = invite.caller_offers
         assert (model.caller, model.callee, model.media) == (user, to, media)
         if not devices or callee_call is not None:
             reason: EndReason = "offline" if not devices else "busy"
@@ -765,7 +777,9 @@ class SignalingMachine(RuleBasedStateMachine):
         message: Accept | Reject | Cancel | Hangup
         match kind:
             case "accept":
-                message = Accept(call=call, media=media, id=request_id)
+                message = Accept(
+                    call=call, media=media, id=request_id, caller_offers=knows_roles(session)
+                )
             case "reject":
                 message = Reject(call=call, id=request_id)
             case "cancel":

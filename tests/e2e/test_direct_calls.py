@@ -9,6 +9,7 @@ from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import (
     all_local_tracks_ended,
     assert_media_flows,
+    video_receiver_count,
     wait_for_remote_video,
     wait_for_state,
 )
@@ -144,20 +145,85 @@ def test_a_call_cancelled_while_ringing_closes_the_connection_made_for_it(
     assert bo.evaluate("() => window.__relayed") == []
 
 
-# The camera answers only after a while, and then says no (as a user refusing the prompt).
-_CAMERA_REFUSED_LATE = """(() => {
+# The camera answers only after a while, then says no (as a camera taken by another app).
+_CAMERA_FAILS_LATE = """(() => {
   navigator.mediaDevices.getUserMedia = () => new Promise((_, reject) => setTimeout(
-    () => reject(new DOMException('refused', 'NotAllowedError')), 300));
+    () => reject(new DOMException('busy', 'NotReadableError')), 300));
 })()"""
+
+# The camera opens, but only after 800 ms (as a real one warming up); the page notes when its
+# answer went out and when the camera opened.
+_CAMERA_SLOW = """(() => {
+  window.__order = [];
+  const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    const stream = await open(constraints);
+    window.__order.push('camera-open');
+    return stream;
+  };
+  const NativeSocket = window.WebSocket;
+  window.WebSocket = class extends NativeSocket {
+    send(data) {
+      if (JSON.parse(data).type === 'accept') window.__order.push('accept-sent');
+      super.send(data);
+    }
+  };
+})()"""
+
+# A browser that will ask before it opens camera or microphone. (Chromium's fake media UI
+# counts as allowed for good: the permission query is where a prompt would show.)
+_WILL_ASK = """(() => {
+  const query = navigator.permissions.query.bind(navigator.permissions);
+  navigator.permissions.query = async (descriptor) =>
+    ['camera', 'microphone'].includes(descriptor.name) ? { state: 'prompt' } : query(descriptor);
+})()"""
+
+# The user allowed camera and microphone for good on an earlier visit: nothing will ask.
+ALLOWED = {"permissions": ["camera", "microphone"]}
+
+
+def _callee(open_page: OpenPage, base: str, *scripts: str, **context: object) -> tuple[Page, str]:
+    page = open_page("about:blank", **context)
+    for script in scripts:
+        page.add_init_script(script)
+    return page, sign_in(page, base, "Bo")
+
+
+def test_a_callee_with_allowed_devices_answers_while_its_camera_opens(
+    server_url: str, open_page: OpenPage
+) -> None:
+    ana, _ = _watched_person(open_page, server_url, "Ana")
+    bo, bo_id = _callee(open_page, server_url, _CAMERA_SLOW, **ALLOWED)
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    bo.click("#accept-video")
+    for page in (ana, bo):
+        wait_for_state(page, "in-call")
+        assert_media_flows(page, ("audio", "video"))
+    assert bo.evaluate("() => window.__order") == ["accept-sent", "camera-open"]
+    assert ana.evaluate("() => window.__made.length") == 1
+
+
+def test_a_callee_the_browser_will_ask_answers_only_once_its_camera_is_open(
+    server_url: str, open_page: OpenPage
+) -> None:
+    ana, _ = _person(open_page, server_url, "Ana")
+    bo, bo_id = _callee(open_page, server_url, _CAMERA_SLOW, _WILL_ASK)
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    bo.click("#accept-video")
+    for page in (ana, bo):
+        wait_for_state(page, "in-call")
+        assert_media_flows(page, ("audio", "video"))
+    assert bo.evaluate("() => window.__order") == ["camera-open", "accept-sent"]
 
 
 def test_a_callee_whose_camera_fails_after_answering_ends_the_call_on_both_sides(
     server_url: str, open_page: OpenPage
 ) -> None:
     ana, _ = _watched_person(open_page, server_url, "Ana")
-    bo = open_page("about:blank")
-    bo.add_init_script(_CAMERA_REFUSED_LATE)
-    bo_id = sign_in(bo, server_url, "Bo")
+    bo, bo_id = _callee(open_page, server_url, _CAMERA_FAILS_LATE, **ALLOWED)
     call(ana, bo_id)
     wait_for_state(bo, "incoming")
     bo.click("#accept-video")
@@ -169,6 +235,38 @@ def test_a_callee_whose_camera_fails_after_answering_ends_the_call_on_both_sides
     assert all_local_tracks_ended(ana)
     assert bo.evaluate("() => window.parley.pc") is None
     assert bo.evaluate("() => window.parley.timerCount") == 0
+
+
+def test_a_callee_whose_camera_fails_before_answering_declines(
+    server_url: str, open_page: OpenPage
+) -> None:
+    ana, _ = _watched_person(open_page, server_url, "Ana")
+    bo, bo_id = _callee(open_page, server_url, _CAMERA_FAILS_LATE, _WILL_ASK)
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    bo.click("#accept-video")
+    assert ended_reason(bo) == "failed"
+    assert ended_reason(ana) == "declined"
+    assert ana.evaluate("() => window.__made.every((pc) => pc.signalingState === 'closed')")
+    assert all_local_tracks_ended(ana)
+
+
+def test_a_video_call_answered_with_voice_drops_the_offer_made_while_ringing(
+    server_url: str, open_page: OpenPage
+) -> None:
+    ana, _ = _watched_person(open_page, server_url, "Ana")
+    bo, bo_id = _watched_person(open_page, server_url, "Bo")
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    ana.wait_for_function("() => window.parley.prepared?.signalingState === 'have-local-offer'")
+    bo.click("#accept-voice")
+    for page in (ana, bo):
+        wait_for_state(page, "in-call")
+        assert_media_flows(page, ("audio",))
+    states = ana.evaluate("() => window.__made.map((pc) => pc.signalingState)")
+    assert states == ["closed", "stable"], "the video offer was dropped, a voice one made"
+    assert bo.evaluate("() => window.__relayed.filter((t) => t === 'offer').length") == 1
+    assert video_receiver_count(bo) == 0
 
 
 def test_declined_call_tells_the_caller_in_plain_words(

@@ -58,6 +58,8 @@ class Call:
     answered: float | None = None
     # Taken up again after a restart: its history row was written by an earlier process.
     reclaimed: bool = False
+    # The caller's client takes its negotiation role from call-accepted.polite.
+    caller_offers: bool = False
 
     def involved_sessions(self) -> list[str]:
         if self.state is CallState.RECLAIMING:
@@ -157,7 +159,13 @@ class CallService:
                 # Glare: both called each other. The later invite answers the earlier call, so
                 # both sides end up in the same single call whatever order they pressed in.
                 self._answer(
-                    own, session, _narrower(own.media, message.media), message.id, now, out
+                    own,
+                    session,
+                    _narrower(own.media, message.media),
+                    message.caller_offers,
+                    message.id,
+                    now,
+                    out,
                 )
                 return
             out.error(session, ErrorCode.ALREADY_IN_CALL, "you are already in a call", message.id)
@@ -165,6 +173,7 @@ class CallService:
         callee_info = self._presence.info(message.to)
         callee = Identity(message.to, callee_info.name if callee_info else "")
         call = Call(self._new_id(), caller, session, callee, message.media, now)
+        call.caller_offers = message.caller_offers
         out.effects.append(RecordCall("created", call.record()))
         if callee_info is None:
             self._end_unconnected(call, "offline", message.id, now, out)
@@ -195,7 +204,8 @@ class CallService:
     def accept(self, session: str, user: str, message: Accept, now: float, out: Outcome) -> None:
         call = self._ringing_for_callee(session, user, message.call, message.id, out)
         if call is not None:
-            self._answer(call, session, _narrower(call.media, message.media), message.id, now, out)
+            media = _narrower(call.media, message.media)
+            self._answer(call, session, media, message.caller_offers, message.id, now, out)
 
     def reject(self, session: str, user: str, message: Reject, now: float, out: Outcome) -> None:
         call = self._ringing_for_callee(session, user, message.call, message.id, out)
@@ -347,6 +357,7 @@ class CallService:
         call: Call,
         session: str,
         media: Media,
+        answerer_follows_polite: bool,
         request_id: RequestId,
         now: float,
         out: Outcome,
@@ -359,16 +370,25 @@ class CallService:
         call.ringing_sessions = set()
         out.effects.append(CancelTimer(_ring_key(call.id)))
         out.effects.append(RecordCall("answered", call.record()))
-        # The caller offers: it knows it will from the start, so it can prepare the offer while
-        # the call rings, before it learns which device answers.
+        # The caller offers when both clients know this rule: it knows it will from the start,
+        # so it can prepare the offer while the call rings. Otherwise the rule an older client
+        # applies by itself (the room rule), so that both sides agree.
+        if call.caller_offers and answerer_follows_polite:
+            caller_polite = False
+        else:
+            caller_polite = call.caller_session < session
         out.send(
             call.caller_session,
-            CallAccepted(call=call.id, media=media, peer=session, polite=False),
+            CallAccepted(call=call.id, media=media, peer=session, polite=caller_polite),
         )
         out.send(
             session,
             CallAccepted(
-                id=request_id, call=call.id, media=media, peer=call.caller_session, polite=True
+                id=request_id,
+                call=call.id,
+                media=media,
+                peer=call.caller_session,
+                polite=not caller_polite,
             ),
         )
         stop = CallEnded(call=call.id, reason="answered-elsewhere", by=call.callee.user)

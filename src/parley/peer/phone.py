@@ -65,7 +65,10 @@ class Phone:
     ) -> Call:
         """Rings `user_id`. Returns the call once ringing; `call.ended` resolves on any end."""
         call = self._new_call(media, play=play, record_to=record_to, echo=echo, kind="direct")
-        reply = await self._signaling.request({"type": "invite", "to": user_id, "media": media})
+        # caller_offers: this peer takes its role from call-accepted.polite.
+        reply = await self._signaling.request(
+            {"type": "invite", "to": user_id, "media": media, "caller_offers": True}
+        )
         call.id = reply["call"]
         if reply["type"] == "call-ended":
             self._end(CallEnded(reply["reason"], reply.get("by")))
@@ -95,7 +98,7 @@ class Phone:
         call.id = incoming.call
         try:
             reply = await self._signaling.request(
-                {"type": "accept", "call": incoming.call, "media": chosen}
+                {"type": "accept", "call": incoming.call, "media": chosen, "caller_offers": True}
             )
         except PeerError as exc:
             self._end(CallEnded("cancelled" if exc.code == "call-not-found" else exc.code))

@@ -132,17 +132,22 @@ class IceServersRequest(ClientMessage, tag="ice-servers", kw_only=True):
 
 
 class Invite(ClientMessage, tag="invite", kw_only=True):
-    """Calls a user: each device they are online on rings. Answered by `ringing` or `call-ended`."""
+    """Calls a user: each device they are online on rings. Answered by `ringing` or `call-ended`.
+    `caller_offers: true` says this client takes its negotiation role from
+    `call-accepted.polite` (see `call-accepted`)."""
 
     to: UserId
     media: Media
+    caller_offers: bool = False
 
 
 class Accept(ClientMessage, tag="accept", kw_only=True):
-    """Answers a ringing call; `media: "audio"` answers a video call with voice only."""
+    """Answers a ringing call; `media: "audio"` answers a video call with voice only.
+    `caller_offers` as in `invite`."""
 
     call: CallId
     media: Media
+    caller_offers: bool = False
 
 
 class Reject(ClientMessage, tag="reject", kw_only=True):
@@ -440,10 +445,11 @@ class IncomingCall(ServerMessage, tag="incoming-call", kw_only=True):
 class CallAccepted(ServerMessage, tag="call-accepted", kw_only=True):
     """The call is answered, to the caller and the answering device. `peer` is the other side's
     session: negotiate with it (offer/answer/candidate `to`). `media` is what was agreed.
-    `polite` gives the roles of perfect negotiation: the caller's device gets `false` and makes
-    the first offer (it may have made it while the call rang, and sends it now); the answering
-    device gets `true`, waits for that offer and yields on a collision. (After a glare the
-    earlier invite is the caller.)"""
+    `polite` gives the roles of perfect negotiation. When both the invite and the answer said
+    `caller_offers: true`, the caller's device gets `false` and makes the first offer (it may
+    have made it while the call rang, and sends it now) and the answering device gets `true`;
+    otherwise the rule of rooms, which older clients apply by themselves: the session whose id
+    sorts first is polite. (After a glare the earlier invite is the caller's.)"""
 
     id: RequestId = None
     call: str

@@ -19,7 +19,8 @@ const RESTART_RETRY_MAX_MS = 20_000;
 
 /**
  * Events: `track` (detail: the remote MediaStream), `state` (detail: connectionState),
- * `restarting` (an ICE restart began), `error` (detail: Error).
+ * `restarting` (an ICE restart began), `local-ready` (localStream holds the tracks to send),
+ * `error` (detail: Error).
  */
 export class PeerCall extends EventTarget {
   /**
@@ -42,6 +43,11 @@ export class PeerCall extends EventTarget {
     this.polite = polite;
     this.localStream = localStream;
     this.tracksReady = tracksReady;
+    this.localReady = false;
+    tracksReady.then(() => {
+      this.localReady = true;
+      this.dispatchEvent(new CustomEvent('local-ready'));
+    });
     this.remoteStream = new MediaStream();
     this.makingOffer = false;
     this.ignoreOffer = false;
@@ -50,6 +56,7 @@ export class PeerCall extends EventTarget {
     this.iceRestarts = 0;
     this.restartsInARow = 0;
     this.lastRemoteOfferAt = 0;
+    this.offersTaken = 0;
     /** @type {number | null} */
     this.restartTimer = null;
     this.pc = new RTCPeerConnection(configuration);
@@ -136,11 +143,14 @@ export class PeerCall extends EventTarget {
       const collision = description.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
       this.ignoreOffer = !this.polite && collision;
       if (this.ignoreOffer) return;
+      const taken = description.type === 'offer' ? ++this.offersTaken : this.offersTaken;
       await pc.setRemoteDescription(description);
       if (description.type === 'offer') {
         this.lastRemoteOfferAt = performance.now();
         await this.tracksReady;
-        if (this.closed) return;
+        // A later offer taken in while we waited for the tracks replaced this one: that one
+        // answers (one answer, to the offer now set).
+        if (this.closed || taken !== this.offersTaken) return;
         // Tracks added now reuse the offer's transceivers, so the answer carries them.
         this.#addLocalTracks();
         await pc.setLocalDescription();

@@ -98,6 +98,7 @@ export class InCall extends EventTarget {
     this.onDeviceChange = () => this.#devicesChanged();
     call.addEventListener('track', () => this.#remoteTrackArrived());
     call.addEventListener('state', () => this.refresh());
+    call.addEventListener('local-ready', () => this.refresh());
     document.addEventListener('keydown', this.onKey);
     navigator.mediaDevices?.addEventListener('devicechange', this.onDeviceChange);
     this.#bind();
@@ -118,7 +119,9 @@ export class InCall extends EventTarget {
     const video = this.hasVideo || this.call.localStream.getVideoTracks().length > 0;
     q('.camera').hidden = !video;
     q('.share').hidden = !video || !navigator.mediaDevices?.getDisplayMedia;
-    q('.add-video').hidden = video;
+    // Until our camera and microphone are in (the callee's open while the call connects),
+    // there is nothing to add video to.
+    q('.add-video').hidden = video || !this.call.localReady;
     q('.pip').hidden = !document.pictureInPictureEnabled;
     this.#press('.mute', this.local.muted, this.local.muted ? 'control.unmute' : 'control.mute');
     this.#press('.camera', this.local.cameraOff, this.local.cameraOff ? 'control.cameraOn' : 'control.cameraOff');
@@ -162,7 +165,8 @@ export class InCall extends EventTarget {
   }
 
   async startVideo() {
-    if (this.hasVideo || this.startingVideo || this.call.localStream.getVideoTracks().length) return;
+    if (this.hasVideo || this.startingVideo || !this.call.localReady) return;
+    if (this.call.localStream.getVideoTracks().length) return;
     this.startingVideo = true;
     try {
       const track = await this.#open('video');

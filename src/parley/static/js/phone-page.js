@@ -220,7 +220,7 @@ async function placeCall(peer, media) {
   if (state.call !== call) return releaseStream(call);
   let reply;
   try {
-    reply = await state.signaling.request({ type: 'invite', to: peer.id, media });
+    reply = await state.signaling.request({ type: 'invite', to: peer.id, media, caller_offers: true });
   } catch (error) {
     finishCall({ reason: 'failed', by: null, detail: error instanceof SignalingError ? error.code : '' });
     return;
@@ -314,16 +314,42 @@ async function accept(media) {
   setStatus('negotiating');
   call.configuration = await state.signaling.iceConfiguration();
   if (state.call !== call) return;
-  // The camera starts while the answer travels and the caller's offer comes back: nothing
-  // before our own answer needs it, and a camera can take a good while to start.
   call.stream = new MediaStream();
-  const opened = openInto(call, media);
+  let opened;
+  if (await mediaAllowed(media)) {
+    // The camera starts while the answer travels and the caller's offer comes back: nothing
+    // before our own answer needs it, and a camera can take a good while to start.
+    opened = openInto(call, media);
+  } else {
+    // The browser will ask first: the call keeps ringing until the user has allowed it (a
+    // prompt left open must not hold an answered call).
+    if (!(await openInto(call, media))) return;
+    opened = Promise.resolve(true);
+  }
+  if (state.call !== call) return;
   try {
-    const reply = await state.signaling.request({ type: 'accept', call: call.id, media });
+    const reply = await state.signaling.request({ type: 'accept', call: call.id, media, caller_offers: true });
     if (state.call === call) startMedia(call, reply, opened);
   } catch {
     // The caller gave up (or another device answered) while we were getting ready.
     if (state.call === call) finishCall({ reason: 'cancelled', by: call.peer.id });
+  }
+}
+
+/**
+ * Whether the browser lets this page use the devices `media` needs without asking (the user
+ * allowed them for good). False when it will ask, or cannot tell.
+ * @param {'audio' | 'video'} media
+ */
+async function mediaAllowed(media) {
+  const names = media === 'video' ? ['camera', 'microphone'] : ['microphone'];
+  try {
+    const states = await Promise.all(
+      names.map((name) => navigator.permissions.query({ name: /** @type {PermissionName} */ (name) })),
+    );
+    return states.every((status) => status.state === 'granted');
+  } catch {
+    return false;
   }
 }
 
@@ -347,9 +373,14 @@ async function openInto(call, media) {
     stopStream(stream);
     return false;
   }
+  const muted = call.inCall?.local.muted ?? false; // muted while the camera was opening
   for (const track of stream.getTracks()) {
-    if (track.kind === 'video' && call.media === 'audio') track.stop(); // agreed on voice only
-    else call.stream.addTrack(track);
+    if (track.kind === 'video' && call.media === 'audio') {
+      track.stop(); // agreed on voice only
+      continue;
+    }
+    if (track.kind === 'audio') track.enabled = !muted;
+    call.stream.addTrack(track);
   }
   if (call.peerCall) stage.showLocal(call.stream, call.media);
   return true;
@@ -704,6 +735,13 @@ function bindControls() {
   window.addEventListener('online', () => {
     state.signaling?.reconnectNow();
     state.call?.peerCall?.restartIce();
+    const ringing = state.call?.prepared ? state.call : null;
+    if (ringing) {
+      // Still ringing: the candidates gathered for the answer belong to the old network.
+      ringing.prepared?.close();
+      ringing.prepared = null;
+      prepareConnection(ringing);
+    }
   });
 }
 
