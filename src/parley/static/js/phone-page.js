@@ -36,7 +36,12 @@ const state = {
   online: new Map(),
   /** @type {ActiveCall | null} */
   call: null,
-  /** @type {{call: string, caller: User, media: 'audio' | 'video'} | null} */
+  /**
+   * The call ringing here. `allowed`: whether the devices for each answer are allowed without
+   * asking (asked while it rings, so answering waits for nothing).
+   * @type {{call: string, caller: User, media: 'audio' | 'video',
+   *   allowed?: {audio: Promise<boolean>, video: Promise<boolean>}} | null}
+   */
   incoming: null,
   /** @type {{peer: User, media: 'audio' | 'video'} | null} */
   lastPeer: null,
@@ -288,7 +293,12 @@ function onIncoming(detail) {
     }
     return;
   }
-  state.incoming = { call: detail.call, caller: detail.caller, media: detail.media };
+  state.incoming = {
+    call: detail.call,
+    caller: detail.caller,
+    media: detail.media,
+    allowed: { audio: mediaAllowed('audio'), video: mediaAllowed('video') },
+  };
   $('incoming-name').textContent = detail.caller.name || '—';
   const label = detail.media === 'video' ? 'incomingVideo' : 'incomingVoice';
   $('incoming-label').dataset.i18n = label;
@@ -316,7 +326,7 @@ async function accept(media) {
   if (state.call !== call) return;
   call.stream = new MediaStream();
   let opened;
-  if (await mediaAllowed(media)) {
+  if (await (incoming.allowed?.[media] ?? mediaAllowed(media))) {
     // The camera starts while the answer travels and the caller's offer comes back: nothing
     // before our own answer needs it, and a camera can take a good while to start.
     opened = openInto(call, media);
