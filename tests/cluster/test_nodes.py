@@ -223,7 +223,14 @@ async def join(tab: Tab, room: str, request_id: str = "j") -> dict[str, Any]:
 
 async def ring(caller: Tab, callee: Tab, request_id: int = 1) -> str:
     await send_json(
-        caller.ws, {"type": "invite", "to": callee.user, "media": "video", "id": request_id}
+        caller.ws,
+        {
+            "type": "invite",
+            "to": callee.user,
+            "media": "video",
+            "id": request_id,
+            "caller_offers": True,
+        },
     )
     ringing = await caller.next_of("ringing")
     assert ringing["id"] == request_id
@@ -236,7 +243,8 @@ async def ring(caller: Tab, callee: Tab, request_id: int = 1) -> str:
 async def accept(callee: Tab, caller: Tab, call: str, request_id: int) -> None:
     """The callee answers with video; both hear `call-accepted`, naming the other's session,
     as the next thing they read."""
-    await send_json(callee.ws, {"type": "accept", "call": call, "media": "video", "id": request_id})
+    accept = {"type": "accept", "call": call, "media": "video", "id": request_id}
+    await send_json(callee.ws, {**accept, "caller_offers": True})
     assert await callee.read() == {
         "type": "call-accepted",
         "id": request_id,

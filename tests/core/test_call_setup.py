@@ -357,7 +357,9 @@ def test_accept_tells_each_side_the_others_session_and_that_the_caller_offers(
     assert recipients(effects) == {ann.session, bob.session}
 
 
-@pytest.mark.parametrize(("caller_knows", "callee_knows"), [(False, True), (True, False)])
+@pytest.mark.parametrize(
+    ("caller_knows", "callee_knows"), [(False, True), (True, False), (False, False)]
+)
 def test_a_client_without_the_caller_offers_rule_gets_the_roles_it_works_out_itself(
     harness: Harness, caller_knows: bool, callee_knows: bool
 ) -> None:

@@ -128,6 +128,28 @@ def test_the_caller_makes_its_offer_while_ringing_and_the_callee_gets_it_only_on
     assert ended_reason(ana) == "hangup"
 
 
+def test_a_network_change_while_ringing_gathers_again_for_the_answer(
+    server_url: str, open_page: OpenPage
+) -> None:
+    ana, _ = _watched_person(open_page, server_url, "Ana")
+    bo, bo_id = _watched_person(open_page, server_url, "Bo")
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    ana.wait_for_function("() => window.parley.prepared?.iceGatheringState === 'complete'")
+    ana.evaluate("() => window.dispatchEvent(new Event('online'))")
+    ana.wait_for_function(
+        """() => window.__made.length === 2
+             && window.parley.prepared?.iceGatheringState === 'complete'"""
+    )
+    assert ana.evaluate("() => window.__made[0].signalingState") == "closed"
+    wait_for_state(bo, "incoming")  # the call rings on through the resumed session
+    bo.click("#accept-video")
+    for page in (ana, bo):
+        wait_for_state(page, "in-call")
+        assert_media_flows(page, ("audio", "video"))
+    assert ana.evaluate("() => window.__made[1] === window.parley.pc")
+
+
 def test_a_call_cancelled_while_ringing_closes_the_connection_made_for_it(
     server_url: str, open_page: OpenPage
 ) -> None:
@@ -203,6 +225,26 @@ def test_a_callee_with_allowed_devices_answers_while_its_camera_opens(
         assert_media_flows(page, ("audio", "video"))
     assert bo.evaluate("() => window.__order") == ["accept-sent", "camera-open"]
     assert ana.evaluate("() => window.__made.length") == 1
+
+
+def test_mute_pressed_while_the_callees_camera_opens_holds(
+    server_url: str, open_page: OpenPage
+) -> None:
+    ana, _ = _person(open_page, server_url, "Ana")
+    bo, bo_id = _callee(open_page, server_url, _CAMERA_SLOW, **ALLOWED)
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    bo.click("#accept-video")
+    bo.click(".control.mute")  # the camera takes 800 ms: nothing is in the call yet
+    assert bo.evaluate("() => window.__order") == ["accept-sent"]
+    wait_for_state(bo, "in-call")
+    assert_media_flows(ana, ("video",))
+    sent_audio = bo.evaluate(
+        """() => window.parley.pc.getSenders()
+             .filter((s) => s.track?.kind === 'audio').map((s) => s.track.enabled)"""
+    )
+    assert sent_audio == [False], "the microphone joined muted"
+    assert bo.evaluate("() => window.parley.inCall.local.muted") is True
 
 
 def test_a_callee_the_browser_will_ask_answers_only_once_its_camera_is_open(

@@ -110,7 +110,10 @@ async def next_of(phone: Phone, kind: str) -> dict[str, Any]:
 
 
 async def ring(caller: Phone, callee: Phone, media: str = "video", rid: int = 1) -> str:
-    await send_json(caller.ws, {"type": "invite", "to": callee.user, "media": media, "id": rid})
+    await send_json(
+        caller.ws,
+        {"type": "invite", "to": callee.user, "media": media, "id": rid, "caller_offers": True},
+    )
     ringing = await next_of(caller, "ringing")
     assert ringing["id"] == rid
     incoming = await next_of(callee, "incoming-call")
@@ -129,7 +132,9 @@ async def test_answered_call_relays_negotiation_and_leaves_one_finished_row(
     dial, rows = phones.dial, phones.rows
     ana, bo = await dial("Ana"), await dial("Bo")
     call = await ring(ana, bo)
-    await send_json(bo.ws, {"type": "accept", "call": call, "media": "video", "id": 2})
+    await send_json(
+        bo.ws, {"type": "accept", "call": call, "media": "video", "id": 2, "caller_offers": True}
+    )
     accepted_bo = await next_of(bo, "call-accepted")
     accepted_ana = await next_of(ana, "call-accepted")
     assert accepted_bo == {

@@ -143,9 +143,9 @@ export class PeerCall extends EventTarget {
       const collision = description.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
       this.ignoreOffer = !this.polite && collision;
       if (this.ignoreOffer) return;
-      const taken = description.type === 'offer' ? ++this.offersTaken : this.offersTaken;
       await pc.setRemoteDescription(description);
       if (description.type === 'offer') {
+        const taken = ++this.offersTaken; // counted once set: one that failed replaced nothing
         this.lastRemoteOfferAt = performance.now();
         await this.tracksReady;
         // A later offer taken in while we waited for the tracks replaced this one: that one

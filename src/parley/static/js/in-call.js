@@ -158,17 +158,20 @@ export class InCall extends EventTarget {
 
   /** In a voice call: ask the other side first; video starts only if they agree. */
   askForVideo() {
-    if (this.hasVideo || this.videoAsked) return;
+    if (this.hasVideo || this.videoAsked || !this.call.localReady) return;
     this.videoAsked = true;
     this.relay({ type: 'video-request' });
     this.#notice('video.asked', { name: this.peerName() });
   }
 
   async startVideo() {
-    if (this.hasVideo || this.startingVideo || !this.call.localReady) return;
-    if (this.call.localStream.getVideoTracks().length) return;
+    if (this.hasVideo || this.startingVideo) return;
     this.startingVideo = true;
     try {
+      // Agreed to before our microphone was in (the callee's opens while the call connects):
+      // the camera joins once it is, or it would stand in for the tracks not yet added.
+      await this.call.tracksReady;
+      if (this.disposed || this.call.closed || this.call.localStream.getVideoTracks().length) return;
       const track = await this.#open('video');
       if (!track) return;
       this.call.addTrack(track);

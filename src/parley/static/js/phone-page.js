@@ -37,10 +37,10 @@ const state = {
   /** @type {ActiveCall | null} */
   call: null,
   /**
-   * The call ringing here. `allowed`: whether the devices for each answer are allowed without
-   * asking (asked while it rings, so answering waits for nothing).
+   * The call ringing here. `allowed`: the permissions of the devices each answer needs (asked
+   * while it rings, so answering waits for nothing; their state stays current).
    * @type {{call: string, caller: User, media: 'audio' | 'video',
-   *   allowed?: {audio: Promise<boolean>, video: Promise<boolean>}} | null}
+   *   allowed?: {audio: Promise<PermissionStatus[] | null>, video: Promise<PermissionStatus[] | null>}} | null}
    */
   incoming: null,
   /** @type {{peer: User, media: 'audio' | 'video'} | null} */
@@ -248,9 +248,11 @@ async function placeCall(peer, media) {
 }
 
 /**
- * The caller always makes the first offer (`call-accepted.polite` is false for it), so it can
- * make it now, while the call rings: its connection, tracks, offer and candidates are ready and
- * go out the moment the answer names the answering device. Nothing reaches the callee before.
+ * The caller makes the first offer when both sides know that rule (`caller_offers`; then
+ * `call-accepted.polite` is false for it), so it makes it now, while the call rings: its
+ * connection, tracks, offer and candidates are ready and go out the moment the answer names
+ * the answering device. Nothing reaches the callee before. (Told `polite: true`, by an older
+ * callee, it drops them: startMedia.)
  * @param {ActiveCall} call
  */
 function prepareConnection(call) {
@@ -297,7 +299,7 @@ function onIncoming(detail) {
     call: detail.call,
     caller: detail.caller,
     media: detail.media,
-    allowed: { audio: mediaAllowed('audio'), video: mediaAllowed('video') },
+    allowed: { audio: devicePermissions('audio'), video: devicePermissions('video') },
   };
   $('incoming-name').textContent = detail.caller.name || '—';
   const label = detail.media === 'video' ? 'incomingVideo' : 'incomingVoice';
@@ -326,7 +328,8 @@ async function accept(media) {
   if (state.call !== call) return;
   call.stream = new MediaStream();
   let opened;
-  if (await (incoming.allowed?.[media] ?? mediaAllowed(media))) {
+  const permissions = await (incoming.allowed?.[media] ?? devicePermissions(media));
+  if (permissions?.every((status) => status.state === 'granted')) {
     // The camera starts while the answer travels and the caller's offer comes back: nothing
     // before our own answer needs it, and a camera can take a good while to start.
     opened = openInto(call, media);
@@ -347,19 +350,20 @@ async function accept(media) {
 }
 
 /**
- * Whether the browser lets this page use the devices `media` needs without asking (the user
- * allowed them for good). False when it will ask, or cannot tell.
+ * The permissions of the devices `media` needs; all `granted`: the browser lets this page use
+ * them without asking (the user allowed them for good). Each status follows later changes.
+ * Null when the browser cannot tell (then it may ask).
  * @param {'audio' | 'video'} media
+ * @returns {Promise<PermissionStatus[] | null>}
  */
-async function mediaAllowed(media) {
+async function devicePermissions(media) {
   const names = media === 'video' ? ['camera', 'microphone'] : ['microphone'];
   try {
-    const states = await Promise.all(
+    return await Promise.all(
       names.map((name) => navigator.permissions.query({ name: /** @type {PermissionName} */ (name) })),
     );
-    return states.every((status) => status.state === 'granted');
   } catch {
-    return false;
+    return null;
   }
 }
 
