@@ -36,6 +36,14 @@ def _person(open_page: OpenPage, base: str, name: str) -> tuple[Page, str]:
     return page, sign_in(page, base, name)
 
 
+def _in_call_with_media(
+    pages: tuple[Page, ...], kinds: tuple[str, ...] = ("audio", "video")
+) -> None:
+    for page in pages:
+        wait_for_state(page, "in-call")
+        assert_media_flows(page, kinds)
+
+
 def _assert_released(page: Page) -> None:
     assert all_local_tracks_ended(page)
     assert page.evaluate("() => window.parley.pc") is None
@@ -54,9 +62,8 @@ def test_answered_call_carries_media_both_ways_and_hangup_reaches_the_caller(
     assert bo.locator("#incoming-label").inner_text() == "Incoming video call"
     assert bo.evaluate("() => window.parley.timerCount") == 1, "the ringtone plays"
     bo.click("#accept-video")
+    _in_call_with_media((ana, bo))
     for page in (ana, bo):
-        wait_for_state(page, "in-call")
-        assert_media_flows(page, ("audio", "video"))
         wait_for_remote_video(page)
     bo.screenshot(path=str(ARTIFACTS / "direct-call.png"))
 
@@ -101,13 +108,19 @@ def _watched_person(open_page: OpenPage, base: str, name: str) -> tuple[Page, st
     return page, sign_in(page, base, name)
 
 
+def _watched_call_ringing(open_page: OpenPage, base: str) -> tuple[Page, Page]:
+    """Ana calls Bo, both pages watched; returns once Bo's rings."""
+    ana, _ = _watched_person(open_page, base, "Ana")
+    bo, bo_id = _watched_person(open_page, base, "Bo")
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    return ana, bo
+
+
 def test_the_caller_makes_its_offer_while_ringing_and_the_callee_gets_it_only_once_answered(
     server_url: str, open_page: OpenPage
 ) -> None:
-    ana, _ = _watched_person(open_page, server_url, "Ana")
-    bo, bo_id = _watched_person(open_page, server_url, "Bo")
-    call(ana, bo_id)
-    wait_for_state(bo, "incoming")
+    ana, bo = _watched_call_ringing(open_page, server_url)
     ana.wait_for_function("""() => window.parley.prepared?.iceGatheringState === 'complete'""")
     prepared = ana.evaluate("() => window.parley.prepared")
     assert prepared["signalingState"] == "have-local-offer"
@@ -117,9 +130,7 @@ def test_the_caller_makes_its_offer_while_ringing_and_the_callee_gets_it_only_on
     assert bo.evaluate("() => window.__made.length") == 0
 
     bo.click("#accept-video")
-    for page in (ana, bo):
-        wait_for_state(page, "in-call")
-        assert_media_flows(page, ("audio", "video"))
+    _in_call_with_media((ana, bo))
     assert ana.evaluate("() => window.__made.length") == 1, "the prepared connection is the call's"
     assert ana.evaluate("() => window.parley.prepared") is None
     relayed = bo.evaluate("() => window.__relayed")
@@ -131,10 +142,7 @@ def test_the_caller_makes_its_offer_while_ringing_and_the_callee_gets_it_only_on
 def test_a_network_change_while_ringing_gathers_again_for_the_answer(
     server_url: str, open_page: OpenPage
 ) -> None:
-    ana, _ = _watched_person(open_page, server_url, "Ana")
-    bo, bo_id = _watched_person(open_page, server_url, "Bo")
-    call(ana, bo_id)
-    wait_for_state(bo, "incoming")
+    ana, bo = _watched_call_ringing(open_page, server_url)
     ana.wait_for_function("() => window.parley.prepared?.iceGatheringState === 'complete'")
     ana.evaluate("() => window.dispatchEvent(new Event('online'))")
     ana.wait_for_function(
@@ -144,19 +152,14 @@ def test_a_network_change_while_ringing_gathers_again_for_the_answer(
     assert ana.evaluate("() => window.__made[0].signalingState") == "closed"
     wait_for_state(bo, "incoming")  # the call rings on through the resumed session
     bo.click("#accept-video")
-    for page in (ana, bo):
-        wait_for_state(page, "in-call")
-        assert_media_flows(page, ("audio", "video"))
+    _in_call_with_media((ana, bo))
     assert ana.evaluate("() => window.__made[1] === window.parley.pc")
 
 
 def test_a_call_cancelled_while_ringing_closes_the_connection_made_for_it(
     server_url: str, open_page: OpenPage
 ) -> None:
-    ana, _ = _watched_person(open_page, server_url, "Ana")
-    bo, bo_id = _watched_person(open_page, server_url, "Bo")
-    call(ana, bo_id)
-    wait_for_state(bo, "incoming")
+    ana, bo = _watched_call_ringing(open_page, server_url)
     ana.wait_for_function("() => window.parley.prepared?.signalingState === 'have-local-offer'")
     ana.click("#cancel-button")
     assert ended_reason(ana) == "cancelled"
@@ -220,9 +223,7 @@ def test_a_callee_with_allowed_devices_answers_while_its_camera_opens(
     call(ana, bo_id)
     wait_for_state(bo, "incoming")
     bo.click("#accept-video")
-    for page in (ana, bo):
-        wait_for_state(page, "in-call")
-        assert_media_flows(page, ("audio", "video"))
+    _in_call_with_media((ana, bo))
     assert bo.evaluate("() => window.__order") == ["accept-sent", "camera-open"]
     assert ana.evaluate("() => window.__made.length") == 1
 
@@ -255,9 +256,7 @@ def test_a_callee_the_browser_will_ask_answers_only_once_its_camera_is_open(
     call(ana, bo_id)
     wait_for_state(bo, "incoming")
     bo.click("#accept-video")
-    for page in (ana, bo):
-        wait_for_state(page, "in-call")
-        assert_media_flows(page, ("audio", "video"))
+    _in_call_with_media((ana, bo))
     assert bo.evaluate("() => window.__order") == ["camera-open", "accept-sent"]
 
 
@@ -296,15 +295,10 @@ def test_a_callee_whose_camera_fails_before_answering_declines(
 def test_a_video_call_answered_with_voice_drops_the_offer_made_while_ringing(
     server_url: str, open_page: OpenPage
 ) -> None:
-    ana, _ = _watched_person(open_page, server_url, "Ana")
-    bo, bo_id = _watched_person(open_page, server_url, "Bo")
-    call(ana, bo_id)
-    wait_for_state(bo, "incoming")
+    ana, bo = _watched_call_ringing(open_page, server_url)
     ana.wait_for_function("() => window.parley.prepared?.signalingState === 'have-local-offer'")
     bo.click("#accept-voice")
-    for page in (ana, bo):
-        wait_for_state(page, "in-call")
-        assert_media_flows(page, ("audio",))
+    _in_call_with_media((ana, bo), ("audio",))
     states = ana.evaluate("() => window.__made.map((pc) => pc.signalingState)")
     assert states == ["closed", "stable"], "the video offer was dropped, a voice one made"
     assert bo.evaluate("() => window.__relayed.filter((t) => t === 'offer').length") == 1
@@ -418,9 +412,7 @@ def test_cancelled_call_is_explained_in_chinese_and_can_be_called_back_from_hist
     wait_for_state(ana, "incoming")
     assert ana.locator("#incoming-name").inner_text() == "Bo"
     ana.click("#accept-video")
-    for page in (ana, bo):
-        wait_for_state(page, "in-call")
-        assert_media_flows(page, ("audio", "video"))
+    _in_call_with_media((ana, bo))
     [latest, _cancelled] = history_rows(ana, server_url)
     assert (latest["direction"], latest["peer"]) == ("incoming", bo_id)
     assert ana_id != bo_id
