@@ -5,11 +5,12 @@ only loopback, starts Parley there, and drives Debian's Chromium with Playwright
 candidate or packet can leave the machine. Prints one JSON line with every repetition.
 
 Through Parley (a direct call on the phone page `/`): the callee clicks "Accept with video";
-that click is t0. Until the call is up the callee opens its camera and microphone, sends
-`accept`, both sides get `call-accepted`, build their RTCPeerConnection and negotiate through
-Parley. We take the later of the two pages' ICE `connected`, and the later of the two pages'
-first remote video frame (requestVideoFrameCallback on a video element fed by the `track`
-event).
+that click is t0. The caller made its RTCPeerConnection, offer and candidates while the call
+rang; after t0 the callee sends `accept` as its camera opens (the fake media UI counts as
+allowed), the caller's held offer and candidates go out on `call-accepted`, and the callee
+answers once its tracks are in. We take the later of the two pages' ICE `connected`, and
+the later of the two pages' first remote video frame (requestVideoFrameCallback on a video
+element fed by the `track` event).
 
 Lower bound (one page, no server): t0, the callee's getUserMedia with the same constraints, two
 RTCPeerConnections wired to each other directly (offer/answer/candidates by function call), the

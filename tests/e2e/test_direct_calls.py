@@ -31,8 +31,13 @@ def quick_ring_url(private_network: list[str]) -> Iterator[str]:
         yield url
 
 
-def _person(open_page: OpenPage, base: str, name: str) -> tuple[Page, str]:
-    page = open_page("about:blank")
+def _person(
+    open_page: OpenPage, base: str, name: str, *scripts: str, **context: object
+) -> tuple[Page, str]:
+    """A signed-in person on their own page; `scripts` run in it before the page's own."""
+    page = open_page("about:blank", **context)
+    for script in scripts:
+        page.add_init_script(script)
     return page, sign_in(page, base, name)
 
 
@@ -103,9 +108,7 @@ _WATCH_CONNECTIONS_AND_RELAYS = """(() => {
 
 
 def _watched_person(open_page: OpenPage, base: str, name: str) -> tuple[Page, str]:
-    page = open_page("about:blank")
-    page.add_init_script(_WATCH_CONNECTIONS_AND_RELAYS)
-    return page, sign_in(page, base, name)
+    return _person(open_page, base, name, _WATCH_CONNECTIONS_AND_RELAYS)
 
 
 def _watched_call_ringing(open_page: OpenPage, base: str) -> tuple[Page, Page]:
@@ -208,18 +211,11 @@ _WILL_ASK = """(() => {
 ALLOWED = {"permissions": ["camera", "microphone"]}
 
 
-def _callee(open_page: OpenPage, base: str, *scripts: str, **context: object) -> tuple[Page, str]:
-    page = open_page("about:blank", **context)
-    for script in scripts:
-        page.add_init_script(script)
-    return page, sign_in(page, base, "Bo")
-
-
 def test_a_callee_with_allowed_devices_answers_while_its_camera_opens(
     server_url: str, open_page: OpenPage
 ) -> None:
     ana, _ = _watched_person(open_page, server_url, "Ana")
-    bo, bo_id = _callee(open_page, server_url, _CAMERA_SLOW, **ALLOWED)
+    bo, bo_id = _person(open_page, server_url, "Bo", _CAMERA_SLOW, **ALLOWED)
     call(ana, bo_id)
     wait_for_state(bo, "incoming")
     bo.click("#accept-video")
@@ -232,7 +228,7 @@ def test_mute_pressed_while_the_callees_camera_opens_holds(
     server_url: str, open_page: OpenPage
 ) -> None:
     ana, _ = _person(open_page, server_url, "Ana")
-    bo, bo_id = _callee(open_page, server_url, _CAMERA_SLOW, **ALLOWED)
+    bo, bo_id = _person(open_page, server_url, "Bo", _CAMERA_SLOW, **ALLOWED)
     call(ana, bo_id)
     wait_for_state(bo, "incoming")
     bo.click("#accept-video")
@@ -252,7 +248,7 @@ def test_a_callee_the_browser_will_ask_answers_only_once_its_camera_is_open(
     server_url: str, open_page: OpenPage
 ) -> None:
     ana, _ = _person(open_page, server_url, "Ana")
-    bo, bo_id = _callee(open_page, server_url, _CAMERA_SLOW, _WILL_ASK)
+    bo, bo_id = _person(open_page, server_url, "Bo", _CAMERA_SLOW, _WILL_ASK)
     call(ana, bo_id)
     wait_for_state(bo, "incoming")
     bo.click("#accept-video")
@@ -264,7 +260,7 @@ def test_a_callee_whose_camera_fails_after_answering_ends_the_call_on_both_sides
     server_url: str, open_page: OpenPage
 ) -> None:
     ana, _ = _watched_person(open_page, server_url, "Ana")
-    bo, bo_id = _callee(open_page, server_url, _CAMERA_FAILS_LATE, **ALLOWED)
+    bo, bo_id = _person(open_page, server_url, "Bo", _CAMERA_FAILS_LATE, **ALLOWED)
     call(ana, bo_id)
     wait_for_state(bo, "incoming")
     bo.click("#accept-video")
@@ -282,7 +278,7 @@ def test_a_callee_whose_camera_fails_before_answering_declines(
     server_url: str, open_page: OpenPage
 ) -> None:
     ana, _ = _watched_person(open_page, server_url, "Ana")
-    bo, bo_id = _callee(open_page, server_url, _CAMERA_FAILS_LATE, _WILL_ASK)
+    bo, bo_id = _person(open_page, server_url, "Bo", _CAMERA_FAILS_LATE, _WILL_ASK)
     call(ana, bo_id)
     wait_for_state(bo, "incoming")
     bo.click("#accept-video")

@@ -172,8 +172,15 @@ class CallService:
             return
         callee_info = self._presence.info(message.to)
         callee = Identity(message.to, callee_info.name if callee_info else "")
-        call = Call(self._new_id(), caller, session, callee, message.media, now)
-        call.caller_offers = message.caller_offers
+        call = Call(
+            self._new_id(),
+            caller,
+            session,
+            callee,
+            message.media,
+            now,
+            caller_offers=message.caller_offers,
+        )
         out.effects.append(RecordCall("created", call.record()))
         if callee_info is None:
             self._end_unconnected(call, "offline", message.id, now, out)

@@ -3,11 +3,10 @@
 Negotiation follows the browser's rule (static/js/call.js): the impolite side offers first (in a
 direct call as `call-accepted.polite` says: the caller, when both sides said `caller_offers`; in
 a room the member whose session id sorts last); the polite side waits for that offer and
-answers it. aiortc cannot roll
-back a local offer, and under this rule it never has to: when polite it only ever answers, and
-when impolite it ignores an offer that collides with its own. aiortc gathers its candidates
-inside setLocalDescription, so its SDP is complete; the browser's trickled candidates are added
-as they come.
+answers it. aiortc cannot roll back a local offer, and under this rule it never has to: when
+polite it only ever answers, and when impolite it ignores an offer that collides with its own.
+aiortc gathers its candidates inside setLocalDescription, so its SDP is complete; the browser's
+trickled candidates are added as they come.
 """
 
 import asyncio

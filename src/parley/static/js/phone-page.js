@@ -256,18 +256,27 @@ async function placeCall(peer, media) {
  * @param {ActiveCall} call
  */
 function prepareConnection(call) {
-  const signaling = state.signaling;
-  if (!signaling || !call.stream) return;
-  const prepared = new PeerCall({
+  if (!state.signaling || !call.stream) return;
+  call.prepared = newPeerCall(state.signaling, call, null, false);
+  call.prepared.start();
+}
+
+/**
+ * The connection of `call` to the session `peerId` (null: not known yet, see PeerCall).
+ * @param {Signaling} signaling @param {ActiveCall} call @param {string | null} peerId
+ * @param {boolean} polite @param {Promise<unknown>} [tracksReady]
+ */
+function newPeerCall(signaling, call, peerId, polite, tracksReady) {
+  const peerCall = new PeerCall({
     send: (message) => signaling.send(message),
-    peerId: null,
-    polite: false,
-    localStream: call.stream,
+    peerId,
+    polite,
+    localStream: /** @type {MediaStream} */ (call.stream),
     configuration: call.configuration,
+    tracksReady,
   });
-  prepared.addEventListener('error', ({ detail }) => console.warn('negotiation error', detail));
-  call.prepared = prepared;
-  prepared.start();
+  peerCall.addEventListener('error', ({ detail }) => console.warn('negotiation error', detail));
+  return peerCall;
 }
 
 function cancelCall() {
@@ -442,18 +451,8 @@ function startMedia(call, accepted, tracksReady) {
     }
   }
   call.media = accepted.media;
-  const peerCall =
-    prepared ??
-    new PeerCall({
-      send: (message) => signaling.send(message),
-      peerId: accepted.peer,
-      polite,
-      localStream: call.stream,
-      configuration: call.configuration,
-      tracksReady,
-    });
-  if (prepared) prepared.connectTo(accepted.peer);
-  else peerCall.addEventListener('error', ({ detail }) => console.warn('negotiation error', detail));
+  const peerCall = prepared ?? newPeerCall(signaling, call, accepted.peer, polite, tracksReady);
+  prepared?.connectTo(accepted.peer);
   call.peerCall = peerCall;
   stage.showLocal(call.stream, call.media);
   stage.attach(peerCall);
@@ -749,12 +748,12 @@ function bindControls() {
   window.addEventListener('online', () => {
     state.signaling?.reconnectNow();
     state.call?.peerCall?.restartIce();
-    const ringing = state.call?.prepared ? state.call : null;
-    if (ringing) {
+    const call = state.call;
+    if (call?.prepared) {
       // Still ringing: the candidates gathered for the answer belong to the old network.
-      ringing.prepared?.close();
-      ringing.prepared = null;
-      prepareConnection(ringing);
+      call.prepared.close();
+      call.prepared = null;
+      prepareConnection(call);
     }
   });
 }
