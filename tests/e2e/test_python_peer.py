@@ -102,6 +102,7 @@ def test_python_peer_calls_the_browser_media_flows_both_ways(
     page = open_page("about:blank")
     ana_id = sign_in(page, server_url, "Ana")
     with parley("call", ana_id, "--server", server_url, "--name", "Py", "--seconds", "8") as peer:
+        peer.wait_for("ringing")  # else the peer's own words on why not
         wait_for_state(page, "incoming")
         assert page.locator("#incoming-name").inner_text() == "Py"
         page.click("#accept-video")
@@ -117,6 +118,7 @@ def test_ctrl_c_hangs_the_python_peer_up_cleanly(server_url: str, open_page: Ope
     page = open_page("about:blank")
     ana_id = sign_in(page, server_url, "Ana")
     with parley("call", ana_id, "--server", server_url, "--name", "Py") as peer:
+        peer.wait_for("ringing")  # else the peer's own words on why not
         wait_for_state(page, "incoming")
         page.click("#accept-voice")
         wait_for_state(page, "in-call", timeout_ms=30_000)
