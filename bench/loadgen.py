@@ -353,12 +353,14 @@ class Window:
         self.pids = dict(pids) if pids else {"server": server_pid}
         self.wall0 = time.monotonic()
         self.cpu0 = time.process_time()
+        self.sys0 = os.times().system
         self.start = {name: proc_cpu_seconds(pid) for name, pid in self.pids.items()}
         self.busy0 = machine_busy_seconds()
 
     def close(self) -> dict[str, Any]:
         wall = time.monotonic() - self.wall0
         loadgen = (time.process_time() - self.cpu0) / wall
+        loadgen_sys = (os.times().system - self.sys0) / wall
         each = {
             name: (proc_cpu_seconds(pid) - self.start[name]) / wall
             for name, pid in self.pids.items()
@@ -368,6 +370,7 @@ class Window:
         measured: dict[str, Any] = {
             "seconds": wall,
             "loadgen_cpu": loadgen,
+            "loadgen_sys_cpu": loadgen_sys,  # of which in the kernel (its syscalls)
             "server_cpu": server,
             "other_cpu": max(0.0, busy - loadgen - server),
         }
@@ -430,40 +433,39 @@ async def relay(job: dict[str, Any]) -> dict[str, Any]:
     mode = job["mode"]
     warmup, duration = float(job.get("warmup", 1.0)), float(job.get("duration", 5.0))
     max_duration = float(job.get("max_duration", duration))
-    state = {
-        "measuring": False,
-        "sending": True,
-        "delivered": 0,
-        "received": 0,
-        "other": 0,
-        "reordered": 0,
-    }
+    # The counters are the closure's own variables, not a dict's items: this runs for every
+    # frame, on the generator's one core, which must keep headroom.
+    measuring = False
+    sending = True
+    delivered = received = other = reordered = 0
     latencies: list[int] = []
     record = latencies.append
     # With "timeline": also when each measured frame arrived (to line spikes up with server events).
     arrivals: list[int] | None = [] if job.get("timeline") else None
+    send_next = mode == "max"
 
     def on_relay(client: Client, payload: bytes) -> None:
+        nonlocal delivered, received, other, reordered
         received_at = now_ns()
         sent_at = read_timestamp(payload)
         if sent_at < 0:
-            state["other"] += 1
-            if state["other"] <= 3:
+            other += 1
+            if other <= 3:
                 print(f"unexpected frame: {payload[:200]!r}", file=sys.stderr)
             return
-        state["received"] += 1
+        received += 1
         # Each client hears from one peer only: its send times must arrive in order.
         if sent_at < client.last_stamp:
-            state["reordered"] += 1
+            reordered += 1
         client.last_stamp = sent_at
-        if state["measuring"]:
-            state["delivered"] += 1
+        if measuring:
+            delivered += 1
             record(received_at - sent_at)
             if arrivals is not None:
                 arrivals.append(received_at)
-        if mode == "max" and state["sending"]:
-            assert client.peer is not None
-            client.peer.send_stamped()  # the one that sent this may send the next
+        if send_next and sending:
+            # The one that sent this may send the next.
+            client.peer.send_stamped()  # type: ignore[union-attr]
 
     for client in clients:
         client.on_relay = on_relay
@@ -483,7 +485,7 @@ async def relay(job: dict[str, Any]) -> dict[str, Any]:
         latencies.clear()
         if arrivals is not None:
             arrivals.clear()
-        state["measuring"], window = True, Window(job["server_pid"], job.get("pids"))
+        measuring, window = True, Window(job["server_pid"], job.get("pids"))
         await asyncio.sleep(duration)
     else:
         rate = float(job["rate"])
@@ -499,7 +501,7 @@ async def relay(job: dict[str, Any]) -> dict[str, Any]:
                 latencies.clear()
                 if arrivals is not None:
                     arrivals.clear()
-                state["measuring"], window = True, Window(job["server_pid"], job.get("pids"))
+                measuring, window = True, Window(job["server_pid"], job.get("pids"))
                 sent_at_window = sent
             if now >= stop_at or (stop_file and os.path.exists(stop_file)):  # noqa: ASYNC240
                 break
@@ -515,35 +517,35 @@ async def relay(job: dict[str, Any]) -> dict[str, Any]:
             await asyncio.sleep(0.001)
     assert window is not None
     measured = window.close()
-    state["measuring"] = False
-    state["sending"] = False
+    measuring = False
+    sending = False
     # Let what is in flight land, then hang up: 0.3 s by default; with `drain`, until all has
     # landed, or nothing has for 3 s, or `drain` seconds have passed. What never landed is
     # counted: a relay that was sent and not delivered (lost, or stuck for more than 3 s).
     sent_total = sum(c.stamped_sent for c in clients)
     drain_from = time.monotonic()
     drain_until = drain_from + max(0.3, float(job.get("drain", 0.3)))
-    progress_at, received_then = drain_from, state["received"]
+    progress_at, received_then = drain_from, received
     for _ in range(int((drain_until - drain_from) * 100)):  # and by time: a busy loop is slower
         now = time.monotonic()
-        if state["received"] != received_then:
-            progress_at, received_then = now, state["received"]
-        if state["received"] >= sent_total or now >= drain_until or now - progress_at > 3.0:
+        if received != received_then:
+            progress_at, received_then = now, received
+        if received >= sent_total or now >= drain_until or now - progress_at > 3.0:
             break
         await asyncio.sleep(0.01)
     drained_in = time.monotonic() - drain_from
     for client in clients:
         client.close()
     result: dict[str, Any] = {
-        "delivered": state["delivered"],
-        "delivered_per_s": state["delivered"] / measured["seconds"],
+        "delivered": delivered,
+        "delivered_per_s": delivered / measured["seconds"],
         "latency": percentiles(latencies),
-        "other_frames": state["other"],
+        "other_frames": other,
         "closed_by_server": sum(1 for c in clients if c.close_code is not None),
         "sent_total": sent_total,
-        "received_total": state["received"],
-        "undelivered": sent_total - state["received"],
-        "reordered": state["reordered"],
+        "received_total": received,
+        "undelivered": sent_total - received,
+        "reordered": reordered,
         "drained_in_s": drained_in,
         **measured,
     }

@@ -146,17 +146,9 @@ _RAW_TYPES: dict[str, Any] = {
     "answer": (RawRelayedAnswer, RelayedAnswer, b"sdp"),
 }
 
-_original_size = replay.approximate_size
-
-
-def _approximate_size(message: ServerMessage) -> int:
-    # The replay log weighs SDPs by their length; a raw SDP is its JSON (quotes included).
-    if type(message) is RawRelayedOffer or type(message) is RawRelayedAnswer:
-        return len(message.sdp) + replay.SMALL_MESSAGE_BYTES
-    return _original_size(message)
-
-
-replay.approximate_size = _approximate_size  # ReplayLog.append looks it up at call time
+# The replay log weighs SDPs by their length; a raw SDP is its JSON (quotes included).
+# ReplayLog.append looks the tuple up at call time.
+replay._DESCRIPTIONS = (*replay._DESCRIPTIONS, RawRelayedOffer, RawRelayedAnswer)
 
 
 class RawRelayHub(Hub):

@@ -5,6 +5,7 @@ and in order. And `resume-call`: taking an answered call back after a server res
 Everything here drives the core directly with a fake clock: no sockets, no sleeping.
 """
 
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,8 +21,10 @@ from parley.core.effects import (
     Send,
     StartTimer,
 )
+from parley.core.frames import effects_of_frame
 from parley.core.signaling import RESUME_TIMER, CoreSettings
 from parley.protocol.close_codes import CloseCode
+from parley.protocol.codec import encode
 from parley.protocol.errors import ErrorCode
 from parley.protocol.messages import (
     PROTOCOL_VERSION,
@@ -366,14 +369,21 @@ def test_a_resume_from_a_second_socket_takes_over_and_the_old_one_changes_nothin
 # --- the missed-message queue ---------------------------------------------------------------
 
 
-def test_a_session_away_that_misses_more_than_the_queue_is_ended_and_its_peers_told() -> None:
+@pytest.mark.parametrize("routed", [False, True], ids=["typed", "routing-only"])
+def test_a_session_away_that_misses_more_than_the_queue_is_ended_and_its_peers_told(
+    routed: bool,
+) -> None:
     h = Harness(CoreSettings(resume_queue=3))
     ana, bo = in_room(h), in_room(h)
     lose(h, ana)
     for n in range(3):
         relay(h, bo, ana, n)
     assert h.core.session(ana.session) is not None, "exactly the queue still fits"
-    effects = h.send(bo.connection, Candidate(to=ana.session, candidate=None))
+    if routed:  # the hub's path for relays (core.frames, SignalingCore.forward)
+        frame = json.dumps({"type": "candidate", "to": ana.session, "candidate": None})
+        effects = logged(h, effects_of_frame(h.core, bo.connection, frame, h.now))
+    else:
+        effects = h.send(bo.connection, Candidate(to=ana.session, candidate=None))
     assert PeerLeft(peer=ana.session, reason="disconnected") in messages_to(effects, bo.session)
     assert CancelTimer((RESUME_TIMER, ana.session)) in effects
     assert h.core.session(ana.session) is None
@@ -835,3 +845,37 @@ def test_one_user_cannot_keep_more_than_a_few_sessions_waiting_for_a_resume() ->
     assert welcome.resumed
     lose(h, sign_in(h, token=first.token))
     assert h.core.session(tabs[2].session) is not None, "a resumed session no longer counts"
+
+
+def test_relays_read_for_routing_only_are_numbered_and_replayed_like_the_others() -> None:
+    """The hub's path for offers, answers and candidates (core.frames, SignalingCore.forward)
+    numbers them into the same log: connected or away, a resume replays them in order."""
+    h = Harness()
+    ana, bo = in_room(h), in_room(h)
+    last = seen(h, ana.session)
+
+    def forward(n: int) -> list[Effect]:
+        frame = encode_frame(n, ana.session)
+        return logged(h, effects_of_frame(h.core, bo.connection, frame, h.now))
+
+    swallowed = [forward(n) for n in range(3)]
+    lose(h, ana)
+    missed = [forward(n) for n in range(3, 5)]
+    sent = [numbered_to(effects, ana.session) for effects in swallowed + missed]
+    assert [seq for [(seq, _)] in sent] == list(range(last + 1, last + 6))
+
+    welcome, effects = resume(h, ana, last_seq=last)
+    assert welcome.resumed
+    replayed = numbered_to(effects, ana.session)[1:]
+    assert replayed == [numbered for [numbered] in sent]
+    assert [json.loads(encode(message)) for _, message in replayed] == [
+        {"type": "candidate", "from": bo.session, "candidate": candidate_json(n)} for n in range(5)
+    ]
+
+
+def candidate_json(n: int) -> dict[str, object]:
+    return {"candidate": f"candidate:{n} 1 udp 1 192.0.2.1 {4000 + n} typ host", "sdpMid": "0"}
+
+
+def encode_frame(n: int, to: str) -> str:
+    return json.dumps({"type": "candidate", "to": to, "candidate": candidate_json(n)})

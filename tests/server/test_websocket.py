@@ -14,6 +14,7 @@ from typing import Any
 from yarl import URL
 
 from parley.config import ServerSettings
+from parley.server.websocket import text_frame
 from tests.server.helpers import (
     HELLO,
     Client,
@@ -378,3 +379,22 @@ async def test_a_client_that_stops_reading_still_gets_its_close_frame_later(
     close_at = tail.rfind(b"\x88")
     assert close_at >= 0, f"no close frame at the end: {tail!r}"
     assert int.from_bytes(tail[close_at + 2 : close_at + 4], "big") == 4429
+
+
+def test_server_frames_carry_their_length_in_the_smallest_form_rfc_6455_allows() -> None:
+    """7-bit up to 125 bytes, then 16-bit, then 64-bit lengths; FIN and the text opcode set,
+    no mask (a server never masks)."""
+    for size in (0, 1, 125, 126, 127, 65535, 65536, 70000):
+        payload = bytes(size)
+        frame = text_frame(payload)
+        assert frame[0] == 0x81
+        short = frame[1]
+        assert short & 0x80 == 0, "unmasked"
+        if size < 126:
+            assert short == size and frame[2:] == payload
+        elif size < 65536:
+            assert short == 126 and int.from_bytes(frame[2:4], "big") == size
+            assert frame[4:] == payload
+        else:
+            assert short == 127 and int.from_bytes(frame[2:10], "big") == size
+            assert frame[10:] == payload

@@ -17,12 +17,6 @@ SMALL_MESSAGE_BYTES = 256
 _DESCRIPTIONS = (RelayedOffer, RelayedAnswer, ForwardedOffer, ForwardedAnswer)
 
 
-def approximate_size(message: ServerMessage) -> int:
-    if type(message) in _DESCRIPTIONS:
-        return len(message.sdp) + SMALL_MESSAGE_BYTES  # type: ignore[attr-defined]
-    return SMALL_MESSAGE_BYTES
-
-
 class ReplayLog:
     __slots__ = ("_bytes", "_capacity", "_entries", "_max_bytes", "last_seq")
 
@@ -35,19 +29,26 @@ class ReplayLog:
         self.last_seq = 0
 
     def append(self, message: ServerMessage) -> int:
-        self.last_seq += 1
+        seq = self.last_seq = self.last_seq + 1
         if self._capacity <= 0:
-            return self.last_seq
-        if self._entries is None:
-            self._entries = deque()
-        size = approximate_size(message)
-        self._entries.append((self.last_seq, message, size))
+            return seq
+        entries = self._entries
+        if entries is None:
+            entries = self._entries = deque()
+        # What the message weighs in the log, roughly.
+        if type(message) in _DESCRIPTIONS:
+            size = len(message.sdp) + SMALL_MESSAGE_BYTES  # type: ignore[attr-defined]
+        else:
+            size = SMALL_MESSAGE_BYTES
+        entries.append((seq, message, size))
         self._bytes += size
-        while len(self._entries) > self._capacity or (
-            self._bytes > self._max_bytes and len(self._entries) > 1
-        ):
-            self._bytes -= self._entries.popleft()[2]
-        return self.last_seq
+        if len(entries) > self._capacity or self._bytes > self._max_bytes:
+            self._trim(entries)
+        return seq
+
+    def _trim(self, entries: deque[tuple[int, ServerMessage, int]]) -> None:
+        while len(entries) > self._capacity or (self._bytes > self._max_bytes and len(entries) > 1):
+            self._bytes -= entries.popleft()[2]
 
     @property
     def oldest_seq(self) -> int:

@@ -11,6 +11,7 @@ heartbeat for all of them.
 import asyncio
 import contextlib
 import logging
+import struct
 import time
 from collections import deque
 from collections.abc import Callable
@@ -54,16 +55,19 @@ GOODBYE_CODES = (1000, 1001)
 UNRESUMABLE_CLOSES = (CloseCode.SLOW_CONSUMER, CloseCode.POLICY_VIOLATION)
 
 
+_SHORT_HEADER = struct.Struct("!BB")
+_MEDIUM_HEADER = struct.Struct("!BBH")
+_LONG_HEADER = struct.Struct("!BBQ")
+
+
 def text_frame(payload: bytes) -> bytes:
     """An unmasked, unfragmented WebSocket text frame (RFC 6455 §5.2), as a server sends it."""
     size = len(payload)
     if size < 126:
-        header = bytes((0x81, size))
-    elif size < 65536:
-        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
-    else:
-        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
-    return header + payload
+        return _SHORT_HEADER.pack(0x81, size) + payload
+    if size < 65536:
+        return _MEDIUM_HEADER.pack(0x81, 126, size) + payload
+    return _LONG_HEADER.pack(0x81, 127, size) + payload
 
 
 class SocketHub(Protocol):
@@ -179,7 +183,8 @@ class SignalingSocket(WSListener):
             except UnicodeDecodeError:
                 self._fail(CloseCode.INVALID_TEXT, "text frame is not UTF-8")
                 return
-            self._text(text, now)
+            if self._take_token(now):
+                self._hub.on_text(self.connection_id, text)
         elif kind == WSMsgType.TEXT or kind == WSMsgType.BINARY:
             if self._fragments is not None:
                 self._fail(CloseCode.PROTOCOL_ERROR, "a new message inside a fragmented one")
