@@ -6,15 +6,16 @@ candidate or packet can leave the machine. Prints one JSON line with every repet
 
 Through Parley (a direct call on the phone page `/`): the callee clicks "Accept with video";
 that click is t0. The caller made its RTCPeerConnection, offer and candidates while the call
-rang; after t0 the callee sends `accept` as its camera opens (the fake media UI counts as
-allowed), the caller's held offer and candidates go out on `call-accepted`, and the callee
-answers once its tracks are in. We take the later of the two pages' ICE `connected`, and
+rang, and the callee's page opened its camera and microphone for its preview while it rang
+(the fake media UI counts as allowed for good); the click comes a second after the ringing
+starts, as a person's would. After t0 the callee sends `accept` and takes the preview's tracks,
+the caller's held offer and candidates go out on `call-accepted`, and the callee answers. We take the later of the two pages' ICE `connected`, and
 the later of the two pages' first remote video frame (requestVideoFrameCallback on a video
 element fed by the `track` event).
 
-Lower bound (one page, no server): t0, the callee's getUserMedia with the same constraints, two
-RTCPeerConnections wired to each other directly (offer/answer/candidates by function call), the
-caller's stream opened before t0 as on the phone page. Same two measurements, same video sink.
+Lower bound (one page, no server): both streams opened before t0 with the same constraints, as
+on the phone page; from t0, two RTCPeerConnections wired to each other directly
+(offer/answer/candidates by function call). Same two measurements, same video sink.
 """
 
 from __future__ import annotations
@@ -126,9 +127,11 @@ async () => {
     audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
     video: { width: { ideal: 1280 }, height: { ideal: 720 } },
   };
+  // Both streams open before t0, as on the phone page: the caller's before it calls, the
+  // callee's while the call rings.
   const callerStream = await navigator.mediaDevices.getUserMedia(constraints);
-  const t0 = performance.timeOrigin + performance.now();
   const calleeStream = await navigator.mediaDevices.getUserMedia(constraints);
+  const t0 = performance.timeOrigin + performance.now();
   const a = new RTCPeerConnection(), b = new RTCPeerConnection();
   a.onicecandidate = (e) => { if (e.candidate) b.addIceCandidate(e.candidate); };
   b.onicecandidate = (e) => { if (e.candidate) a.addIceCandidate(e.candidate); };
@@ -188,7 +191,7 @@ def parley_call(browser: Browser, base: str, rep: int) -> dict[str, Any]:
         callee_id = sign_in(callee, base, f"Callee {rep}")
         caller.click(f'#online-list li[data-user="{callee_id}"] .call-video', timeout=10_000)
         callee.wait_for_selector("#accept-video", state="visible", timeout=10_000)
-        callee.wait_for_timeout(300)  # ringing settles; the caller's media is already open
+        callee.wait_for_timeout(1000)  # a person takes a second or more to answer
         callee.click("#accept-video")
         # One after the other is fine: the marks are absolute times, taken in the pages.
         marks = [page.evaluate(UNTIL_CONNECTED) for page in (callee, caller)]

@@ -288,6 +288,87 @@ def test_a_callee_whose_camera_fails_before_answering_declines(
     assert all_local_tracks_ended(ana)
 
 
+# Notes the page's state each time it opens camera and microphone.
+_COUNT_CAMERA_OPENS = """(() => {
+  window.__opens = [];
+  const open = navigator.mediaDevices.getUserMedia.bind(navigator.mediaDevices);
+  navigator.mediaDevices.getUserMedia = async (constraints) => {
+    window.__opens.push(document.body.dataset.state);
+    return open(constraints);
+  };
+})()"""
+
+_PREVIEW_PLAYING = """() => {
+  const video = document.getElementById('incoming-preview');
+  return !video.hidden && video.videoWidth > 0
+    && video.srcObject?.getVideoTracks()[0]?.readyState === 'live';
+}"""
+_PREVIEW_HIDDEN = """() => {
+  const video = document.getElementById('incoming-preview');
+  return video.hidden && video.srcObject === null;
+}"""
+
+
+def test_a_video_call_ringing_shows_the_callee_itself_and_answering_sends_those_tracks(
+    server_url: str, open_page: OpenPage
+) -> None:
+    ana, _ = _person(open_page, server_url, "Ana")
+    bo, bo_id = _person(open_page, server_url, "Bo", _COUNT_CAMERA_OPENS, **ALLOWED)
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    bo.wait_for_function(_PREVIEW_PLAYING)
+    previewed = bo.evaluate(
+        "() => document.getElementById('incoming-preview').srcObject.getTracks().map((t) => t.id)"
+    )
+    bo.click("#accept-video")
+    _in_call_with_media((ana, bo))
+    sent = bo.evaluate(
+        "() => window.parley.pc.getSenders().map((s) => s.track?.id).filter(Boolean)"
+    )
+    assert sorted(sent) == sorted(previewed) and len(sent) == 2
+    assert bo.evaluate("() => window.__opens") == ["incoming"], "opened once, while ringing"
+    assert bo.evaluate(_PREVIEW_HIDDEN)
+
+
+@pytest.mark.parametrize("ending", ["caller cancels", "callee declines"])
+def test_the_preview_stops_when_the_ringing_ends_unanswered(
+    server_url: str, open_page: OpenPage, ending: str
+) -> None:
+    ana, _ = _person(open_page, server_url, "Ana")
+    bo, bo_id = _person(open_page, server_url, "Bo", **ALLOWED)
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    bo.wait_for_function(_PREVIEW_PLAYING)
+    if ending == "caller cancels":
+        ana.click("#cancel-button")
+        assert ended_reason(bo) == "cancelled"
+    else:
+        bo.click("#decline-button")
+        assert ended_reason(bo) == "declined"
+    assert bo.evaluate("() => window.parley.openedTracks.length") == 2
+    assert all_local_tracks_ended(bo)
+    assert bo.evaluate(_PREVIEW_HIDDEN)
+
+
+@pytest.mark.parametrize("case", ["voice call", "the browser would ask"])
+def test_no_camera_opens_while_a_voice_call_rings_or_when_the_browser_would_ask(
+    server_url: str, open_page: OpenPage, case: str
+) -> None:
+    ana, _ = _person(open_page, server_url, "Ana")
+    if case == "voice call":
+        bo, bo_id = _person(open_page, server_url, "Bo", _COUNT_CAMERA_OPENS, **ALLOWED)
+        call(ana, bo_id, "voice")
+    else:
+        bo, bo_id = _person(open_page, server_url, "Bo", _COUNT_CAMERA_OPENS, _WILL_ASK)
+        call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    bo.wait_for_timeout(1500)  # a preview plays within ~0.2 s of the ringing here
+    assert bo.evaluate("() => window.__opens") == []
+    assert bo.evaluate(_PREVIEW_HIDDEN)
+    bo.click("#decline-button")
+    assert ended_reason(bo) == "declined"
+
+
 def test_a_video_call_answered_with_voice_drops_the_offer_made_while_ringing(
     server_url: str, open_page: OpenPage
 ) -> None:

@@ -38,9 +38,11 @@ const state = {
   call: null,
   /**
    * The call ringing here. `allowed`: the permissions of the devices each answer needs (asked
-   * while it rings, so answering waits for nothing; their state stays current).
+   * while it rings, so answering waits for nothing; their state stays current). `preview`: the
+   * camera and microphone opened while a video call rings (previewWhileRinging); null on failure.
    * @type {{call: string, caller: User, media: 'audio' | 'video',
-   *   allowed?: {audio: Promise<PermissionStatus[] | null>, video: Promise<PermissionStatus[] | null>}} | null}
+   *   allowed?: {audio: Promise<PermissionStatus[] | null>, video: Promise<PermissionStatus[] | null>},
+   *   preview?: Promise<MediaStream | null> | null} | null}
    */
   incoming: null,
   /** @type {{peer: User, media: 'audio' | 'video'} | null} */
@@ -318,13 +320,49 @@ function onIncoming(detail) {
   show('incoming');
   ringtone.start();
   notifyIncoming(t(label), detail.caller.name, detail.call);
+  if (detail.media === 'video') previewWhileRinging(state.incoming);
+}
+
+/**
+ * A video call rings: the callee sees itself as the caller will, when the browser lets this
+ * page use camera and microphone without asking (allowed for good; a prompt for a call not yet
+ * answered would be a surprise). Nothing is sent before the answer, and answering takes these
+ * very tracks, so the call does not wait for a camera to start.
+ * @param {NonNullable<typeof state.incoming>} incoming
+ */
+async function previewWhileRinging(incoming) {
+  const permissions = await incoming.allowed?.video;
+  if (state.incoming !== incoming || !permissions?.every((status) => status.state === 'granted')) return;
+  incoming.preview = acquire('video').catch(() => null); // answering opens them again
+  const stream = await incoming.preview;
+  if (stream && state.incoming === incoming) {
+    const video = /** @type {HTMLVideoElement} */ ($('incoming-preview'));
+    video.srcObject = stream;
+    video.hidden = false;
+  }
+}
+
+/**
+ * The ringing is over, answered or not: the preview leaves the screen. Its tracks go with the
+ * answer (`keep`), or are stopped, whenever they finish opening.
+ * @param {NonNullable<typeof state.incoming>} incoming @param {boolean} keep
+ */
+function endRinging(incoming, keep = false) {
+  if (state.incoming === incoming) state.incoming = null;
+  const video = /** @type {HTMLVideoElement} */ ($('incoming-preview'));
+  video.hidden = true;
+  video.srcObject = null;
+  const preview = incoming.preview;
+  incoming.preview = null;
+  if (preview && !keep) preview.then((stream) => stream && stopStream(stream));
 }
 
 /** @param {'audio' | 'video'} media */
 async function accept(media) {
   const incoming = state.incoming;
   if (!incoming || !state.signaling) return;
-  state.incoming = null;
+  const preview = incoming.preview;
+  endRinging(incoming, true);
   stopAllTones();
   closeNotification();
   /** @type {ActiveCall} */
@@ -338,7 +376,9 @@ async function accept(media) {
   call.stream = new MediaStream();
   let opened;
   const permissions = await (incoming.allowed?.[media] ?? devicePermissions(media));
-  if (permissions?.every((status) => status.state === 'granted')) {
+  if (preview) {
+    opened = openInto(call, media, preview);
+  } else if (permissions?.every((status) => status.state === 'granted')) {
     // The camera starts while the answer travels and the caller's offer comes back: nothing
     // before our own answer needs it, and a camera can take a good while to start.
     opened = openInto(call, media);
@@ -377,15 +417,17 @@ async function devicePermissions(media) {
 }
 
 /**
- * Opens the callee's camera and microphone into `call.stream`. Resolves once they are there
- * (true), or once the call is over (false): if they fail, the call ends as failed; `hangup`
- * declines a call not yet answered and ends one that is.
+ * Opens the callee's camera and microphone into `call.stream`, or takes the ones the ringing
+ * opened (`opening`; opened again if those failed). Resolves once they are there (true), or once
+ * the call is over (false): if they fail, the call ends as failed; `hangup` declines a call not
+ * yet answered and ends one that is.
  * @param {ActiveCall} call @param {'audio' | 'video'} media
+ * @param {Promise<MediaStream | null>} [opening]
  */
-async function openInto(call, media) {
+async function openInto(call, media, opening) {
   let stream;
   try {
-    stream = await acquire(media);
+    stream = (await opening) ?? (await acquire(media));
   } catch (error) {
     if (state.call !== call) return false;
     state.signaling?.send({ type: 'hangup', call: call.id });
@@ -439,7 +481,7 @@ function startMedia(call, accepted, tracksReady) {
   }
   if (state.incoming?.call === call.id) {
     // Glare: the call that rang here is this very call, now answered.
-    state.incoming = null;
+    endRinging(state.incoming);
     closeNotification();
   }
   stopAllTones();
@@ -504,7 +546,7 @@ function onCallEnded(ended, call = null) {
   }
   if (state.incoming?.call === ended.call) {
     const caller = state.incoming.caller;
-    state.incoming = null;
+    endRinging(state.incoming);
     stopAllTones();
     closeNotification();
     if (ended.reason === 'answered-elsewhere') {
@@ -522,7 +564,7 @@ function finishCall({ reason, by, detail = '' }) {
   const call = state.call;
   const incoming = state.incoming;
   state.call = null;
-  state.incoming = null;
+  if (incoming) endRinging(incoming);
   stopAllTones();
   closeNotification();
   if (call?.inCall) {
