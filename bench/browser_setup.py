@@ -9,9 +9,11 @@ that click is t0. The caller made its RTCPeerConnection, offer and candidates wh
 rang, and the callee's page opened its camera and microphone for its preview while it rang
 (the fake media UI counts as allowed for good); the click comes a second after the ringing
 starts, as a person's would. After t0 the callee sends `accept` and takes the preview's tracks,
-the caller's held offer and candidates go out on `call-accepted`, and the callee answers. We take the later of the two pages' ICE `connected`, and
-the later of the two pages' first remote video frame (requestVideoFrameCallback on a video
-element fed by the `track` event).
+the caller's held offer and candidates go out on `call-accepted`, and the callee answers. We
+take the later of the two pages' ICE `connected`, and the later of the two pages' first remote
+video frame (requestVideoFrameCallback on a video element fed by the `track` event). A call in
+which the callee's camera opened only after the click is flagged (`callee_camera_after_click`):
+it would not be comparable with the bound.
 
 Lower bound (one page, no server): both streams opened before t0 with the same constraints, as
 on the phone page; from t0, two RTCPeerConnections wired to each other directly
@@ -199,8 +201,13 @@ def parley_call(browser: Browser, base: str, rep: int) -> dict[str, Any]:
         complete = all(len(m["ice"]) >= 1 and len(m["frame"]) >= 1 for m in marks)
         if t0 is None or not complete:
             return {"complete": False, "marks": marks}
+        callee_events = [(what, when - t0) for what, when in marks[0]["events"]]
         return {
             "complete": True,
+            # The bound opens both cameras before t0; so must the page, or it is not comparable.
+            "callee_camera_after_click": any(
+                what == "camera-asked" and when >= 0 for what, when in callee_events
+            ),
             "ice_ms": max(m["ice"][0] for m in marks) - t0,
             "frame_ms": max(m["frame"][0] for m in marks) - t0,
             # What happened when on each page, in ms after the accept click (for diagnosis).
@@ -258,6 +265,9 @@ def main() -> None:
             {
                 "reps": reps,
                 "parley": {
+                    "callee_camera_after_click": sum(
+                        1 for r in parley_runs if r.get("callee_camera_after_click")
+                    ),
                     "ice_ms": median(parley_runs, "ice_ms"),
                     "frame_ms": median(parley_runs, "frame_ms"),
                     "runs": parley_runs,

@@ -407,6 +407,12 @@ def browser(reps: int) -> dict[str, Any]:
         f"{result['bound']['ice_ms']}), first frame {result['parley']['frame_ms']} ms "
         f"(bound {result['bound']['frame_ms']})"
     )
+    late = result["parley"].get("callee_camera_after_click", 0)
+    if late:
+        console.print(
+            f"  [red]in {late} of {reps} calls the callee's camera opened after the click: "
+            "those calls are not comparable with the bound[/red]"
+        )
     return result
 
 

@@ -306,6 +306,8 @@ function onIncoming(detail) {
     }
     return;
   }
+  // One call rings at a time (the server says busy); one whose end never arrived gives way.
+  if (state.incoming) endRinging(state.incoming);
   state.incoming = {
     call: detail.call,
     caller: detail.caller,
@@ -372,7 +374,10 @@ async function accept(media) {
   show('call', 'connecting');
   setStatus('negotiating');
   call.configuration = await state.signaling.iceConfiguration();
-  if (state.call !== call) return;
+  if (state.call !== call) {
+    preview?.then(stopStream); // ended before it had a stream
+    return;
+  }
   call.stream = new MediaStream();
   let opened;
   const permissions = await (incoming.allowed?.[media] ?? devicePermissions(media));
