@@ -201,12 +201,11 @@ def parley_call(browser: Browser, base: str, rep: int) -> dict[str, Any]:
         complete = all(len(m["ice"]) >= 1 and len(m["frame"]) >= 1 for m in marks)
         if t0 is None or not complete:
             return {"complete": False, "marks": marks}
-        callee_events = [(what, when - t0) for what, when in marks[0]["events"]]
         return {
             "complete": True,
             # The bound opens both cameras before t0; so must the page, or it is not comparable.
             "callee_camera_after_click": any(
-                what == "camera-asked" and when >= 0 for what, when in callee_events
+                what == "camera-asked" and when >= t0 for what, when in marks[0]["events"]
             ),
             "ice_ms": max(m["ice"][0] for m in marks) - t0,
             "frame_ms": max(m["frame"][0] for m in marks) - t0,

@@ -333,8 +333,8 @@ function onIncoming(detail) {
  * @param {NonNullable<typeof state.incoming>} incoming
  */
 async function previewWhileRinging(incoming) {
-  const permissions = await incoming.allowed?.video;
-  if (state.incoming !== incoming || !permissions?.every((status) => status.state === 'granted')) return;
+  const allowed = allGranted(await incoming.allowed?.video);
+  if (state.incoming !== incoming || !allowed) return;
   incoming.preview = acquire('video').catch(() => null); // answering opens them again
   const stream = await incoming.preview;
   if (stream && state.incoming === incoming) {
@@ -356,7 +356,7 @@ function endRinging(incoming, keep = false) {
   video.srcObject = null;
   const preview = incoming.preview;
   incoming.preview = null;
-  if (preview && !keep) preview.then((stream) => stream && stopStream(stream));
+  if (preview && !keep) preview.then(stopStream);
 }
 
 /** @param {'audio' | 'video'} media */
@@ -380,10 +380,9 @@ async function accept(media) {
   }
   call.stream = new MediaStream();
   let opened;
-  const permissions = await (incoming.allowed?.[media] ?? devicePermissions(media));
   if (preview) {
     opened = openInto(call, media, preview);
-  } else if (permissions?.every((status) => status.state === 'granted')) {
+  } else if (allGranted(await (incoming.allowed?.[media] ?? devicePermissions(media)))) {
     // The camera starts while the answer travels and the caller's offer comes back: nothing
     // before our own answer needs it, and a camera can take a good while to start.
     opened = openInto(call, media);
@@ -419,6 +418,11 @@ async function devicePermissions(media) {
   } catch {
     return null;
   }
+}
+
+/** @param {PermissionStatus[] | null | undefined} permissions */
+function allGranted(permissions) {
+  return permissions?.every((status) => status.state === 'granted') ?? false;
 }
 
 /**
