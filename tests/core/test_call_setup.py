@@ -380,6 +380,126 @@ def test_a_client_without_the_caller_offers_rule_gets_the_roles_it_works_out_its
     assert orders == {True, False}
 
 
+# --- the offer that rides the invite --------------------------------------------------------
+
+
+def ring_with_offer(harness: Harness, ann: Device, bob: Device, media: Media = "video") -> str:
+    effects = harness.send(
+        ann.session, Invite(to=bob.user, media=media, caller_offers=True, offer=SDP)
+    )
+    [(_, ringing)] = of_type(effects, Ringing)
+    return ringing.call
+
+
+def test_an_offer_in_the_invite_rings_every_device_with_it_and_never_goes_back_to_the_caller(
+    harness: Harness,
+) -> None:
+    ann, bob = ann_and_bob(harness)
+    phone = harness.device(bob, "Bob")
+    effects = harness.send(
+        ann.session, Invite(to=bob.user, media="video", caller_offers=True, offer=SDP)
+    )
+    [(_, ringing)] = of_type(effects, Ringing)
+    ring = IncomingCall(
+        call=ringing.call, caller=UserInfo(id=ann.user, name="Ann"), media="video", offer=SDP
+    )
+    assert messages_to(effects, bob.session) == [ring]
+    assert messages_to(effects, phone.session) == [ring]
+    assert SDP not in msgspec.json.encode(ringing).decode()
+
+
+def test_an_offer_without_the_caller_offers_rule_is_not_rung(harness: Harness) -> None:
+    # Such a caller may be polite once answered; an offer it did not promise to make first
+    # would only mislead the callee.
+    ann, bob = ann_and_bob(harness)
+    effects = harness.send(ann.session, Invite(to=bob.user, media="video", offer=SDP))
+    [(_, ring)] = of_type(effects, IncomingCall)
+    assert ring.offer is None
+
+
+def test_an_answer_to_the_rung_offer_tells_both_sides_it_was_taken(harness: Harness) -> None:
+    ann, bob = ann_and_bob(harness)
+    call = ring_with_offer(harness, ann, bob)
+    effects = harness.send(
+        bob.session,
+        Accept(call=call, media="video", id="acc", caller_offers=True, offer_taken=True),
+    )
+    assert messages_to(effects, ann.session) == [
+        CallAccepted(call=call, media="video", peer=bob.session, polite=False, offer_taken=True)
+    ]
+    assert messages_to(effects, bob.session) == [
+        CallAccepted(
+            id="acc",
+            call=call,
+            media="video",
+            peer=ann.session,
+            polite=True,
+            offer_taken=True,
+        )
+    ]
+    stored = harness.core.calls.get(call)
+    assert stored is not None and stored.offer is None, "the offer is not kept once answered"
+
+
+@pytest.mark.parametrize(
+    ("offered", "answered", "callee_follows_polite", "callee_took", "taken"),
+    [
+        ("video", "video", True, True, True),
+        ("audio", "audio", True, True, True),
+        ("video", "audio", True, True, False),  # the video offer no longer fits
+        ("video", "video", True, False, False),  # an older callee ignored it
+        ("video", "video", False, True, False),  # the room rule decides who offers
+    ],
+)
+def test_the_rung_offer_counts_as_taken_only_when_it_still_fits(
+    harness: Harness,
+    offered: Media,
+    answered: Media,
+    callee_follows_polite: bool,
+    callee_took: bool,
+    taken: bool,
+) -> None:
+    # Both orders of session ids: without the rule, the room rule's roles depend on them.
+    one, two = harness.user("One"), harness.user("Two")
+    for caller, callee in ((one, two), (two, one)):
+        call = ring_with_offer(harness, caller, callee, offered)
+        effects = harness.send(
+            callee.session,
+            Accept(
+                call=call,
+                media=answered,
+                caller_offers=callee_follows_polite,
+                offer_taken=callee_took,
+            ),
+        )
+        accepted = [m for _, m in of_type(effects, CallAccepted)]
+        assert [m.offer_taken for m in accepted] == [taken, taken]
+        harness.send(caller.session, Hangup(call=call))
+
+
+def test_an_answer_claiming_an_offer_the_invite_never_carried_is_not_taken(
+    harness: Harness,
+) -> None:
+    ann, bob = ann_and_bob(harness)
+    call = harness.invite(ann.session, bob.user)
+    effects = harness.send(
+        bob.session, Accept(call=call, media="video", caller_offers=True, offer_taken=True)
+    )
+    assert [m.offer_taken for _, m in of_type(effects, CallAccepted)] == [False, False]
+
+
+def test_an_invite_whose_offer_is_too_long_is_refused_and_rings_nobody(harness: Harness) -> None:
+    ann, bob = ann_and_bob(harness)
+    invite = {"type": "invite", "to": bob.user, "media": "video", "caller_offers": True, "id": 5}
+    effects = harness.send_frame(
+        ann.session, msgspec.json.encode({**invite, "offer": "v" * 60_001})
+    )
+    error = only_error_to(effects, ann.session)
+    assert error.code is ErrorCode.BAD_MESSAGE and error.id == 5
+    assert of_type(effects, IncomingCall) == []
+    assert len(harness.core.calls) == 0
+
+
 def test_accept_stops_the_callees_other_devices_with_answered_elsewhere(
     harness: Harness,
 ) -> None:

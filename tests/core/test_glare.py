@@ -42,6 +42,18 @@ def test_inviting_your_caller_answers_their_call(harness: Harness) -> None:
     ]
 
 
+def test_after_a_glare_the_offer_either_invite_carried_is_sent_again(harness: Harness) -> None:
+    # The second caller rang nobody with its offer, and its device never answered the first
+    # one's: the first caller (who offers) sends its offer once answered.
+    ann, bob = harness.user("Ann"), harness.user("Bob")
+    harness.send(ann.session, Invite(to=bob.user, media="video", caller_offers=True, offer="v=0"))
+    effects = harness.send(
+        bob.session, Invite(to=ann.user, media="video", caller_offers=True, offer="v=0")
+    )
+    accepted = [message for _, message in of_type(effects, CallAccepted)]
+    assert len(accepted) == 2 and not any(message.offer_taken for message in accepted)
+
+
 def test_glare_leaves_one_active_call(harness: Harness) -> None:
     ann, bob = harness.user("Ann"), harness.user("Bob")
     call_id = harness.invite(ann.session, bob.user)

@@ -1,5 +1,6 @@
 """Direct calls between people on the phone page, in real Chromium, with real media."""
 
+import re
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -86,7 +87,8 @@ def test_answered_call_carries_media_both_ways_and_hangup_reaches_the_caller(
     assert row["answered"] is not None and row["duration_seconds"] > 0
 
 
-# Every RTCPeerConnection the page makes, and each relayed message it receives.
+# Every RTCPeerConnection the page makes, each relayed message it receives and sends, and the
+# offer a ringing call brought.
 _WATCH_CONNECTIONS_AND_RELAYS = """(() => {
   window.__made = [];
   const Native = window.RTCPeerConnection;
@@ -94,17 +96,41 @@ _WATCH_CONNECTIONS_AND_RELAYS = """(() => {
     constructor(...args) { super(...args); window.__made.push(this); }
   };
   window.__relayed = [];
+  window.__sentRelays = [];
+  window.__rungOffer = null;
+  const relays = ['offer', 'answer', 'candidate'];
   const NativeSocket = window.WebSocket;
   window.WebSocket = class extends NativeSocket {
     constructor(...args) {
       super(...args);
       this.addEventListener('message', ({ data }) => {
-        const type = JSON.parse(data).type;
-        if (['offer', 'answer', 'candidate'].includes(type)) window.__relayed.push(type);
+        const message = JSON.parse(data);
+        if (relays.includes(message.type)) window.__relayed.push(message.type);
+        if (message.type === 'incoming-call') window.__rungOffer = message.offer ?? null;
       });
+    }
+    send(data) {
+      const type = JSON.parse(data).type;
+      if (relays.includes(type)) window.__sentRelays.push(type);
+      super.send(data);
     }
   };
 })()"""
+
+_UFRAG = "(sdp) => /a=ice-ufrag:(\\S+)/.exec(sdp)[1]"
+
+
+def _assert_no_addresses(sdp: str) -> None:
+    assert "a=candidate" not in sdp
+    assert set(re.findall(r"^c=.*$|^a=rtcp:.*$", sdp, re.M)) <= {
+        "c=IN IP4 0.0.0.0\r",
+        "a=rtcp:9 IN IP4 0.0.0.0\r",
+    }
+    assert {line.split()[1] for line in re.findall(r"^m=.*$", sdp, re.M)} == {"9"}
+
+
+def _ice_and_dtls(sdp: str) -> list[str]:
+    return re.findall(r"^a=(?:ice-ufrag|ice-pwd|fingerprint):.*$", sdp, re.M)
 
 
 def _watched_person(open_page: OpenPage, base: str, name: str) -> tuple[Page, str]:
@@ -120,7 +146,7 @@ def _watched_call_ringing(open_page: OpenPage, base: str) -> tuple[Page, Page]:
     return ana, bo
 
 
-def test_the_caller_makes_its_offer_while_ringing_and_the_callee_gets_it_only_once_answered(
+def test_the_callers_offer_rides_the_invite_and_no_address_crosses_before_the_answer(
     server_url: str, open_page: OpenPage
 ) -> None:
     ana, bo = _watched_call_ringing(open_page, server_url)
@@ -128,49 +154,92 @@ def test_the_caller_makes_its_offer_while_ringing_and_the_callee_gets_it_only_on
     prepared = ana.evaluate("() => window.parley.prepared")
     assert prepared["signalingState"] == "have-local-offer"
     assert prepared["unsent"][0] == "offer" and "candidate" in prepared["unsent"]
+    rung = bo.evaluate("() => window.__rungOffer")
+    assert rung and "a=fingerprint:" in rung, "the ringing brought the caller's offer"
+    sent = ana.evaluate("() => window.__made[0].localDescription.sdp")
+    assert "a=candidate:" in sent, "the caller has gathered its addresses"
+    assert _ice_and_dtls(rung) == _ice_and_dtls(sent), "the offer the caller set"
+    assert "a=candidate" not in rung, "but none of the caller's addresses came with it"
+    _assert_no_addresses(rung)
+    # What the invite would carry had the offer been taken after gathering: still none.
+    stripped = ana.evaluate(
+        """async () => (await import('/static/js/sdp.js'))
+             .withoutAddresses(window.__made[0].localDescription.sdp)"""
+    )
+    assert re.search(r"^c=IN IP4 127\.0\.0\.1", sent, re.M), "gathering filled in an address"
+    _assert_no_addresses(stripped)
+    assert _ice_and_dtls(stripped) == _ice_and_dtls(sent)
+    assert len(stripped.splitlines()) == len(sent.splitlines()) - sent.count("a=candidate:")
+    # The callee took the offer in, and made no answer and gathered nothing.
+    bo.wait_for_function("() => window.parley.prepared?.signalingState === 'have-remote-offer'")
+    assert bo.evaluate("() => window.parley.prepared") == {
+        "signalingState": "have-remote-offer",
+        "iceGatheringState": "new",
+        "unsent": [],
+    }
     bo.wait_for_timeout(300)  # time enough for anything sent to arrive
-    assert bo.evaluate("() => window.__relayed") == [], "nothing reaches a callee that rings"
-    assert bo.evaluate("() => window.__made.length") == 0
+    assert bo.evaluate("() => window.__relayed") == [], "no candidate reaches a callee that rings"
+    assert bo.evaluate("() => window.__sentRelays") == [], "a ringing callee sends nothing"
+    assert ana.evaluate("() => window.__made[0].remoteDescription") is None
 
     bo.click("#accept-video")
     _in_call_with_media((ana, bo))
     assert ana.evaluate("() => window.__made.length") == 1, "the prepared connection is the call's"
+    assert bo.evaluate("() => window.__made.length === 1 && window.__made[0] === window.parley.pc")
     assert ana.evaluate("() => window.parley.prepared") is None
-    relayed = bo.evaluate("() => window.__relayed")
-    assert relayed[0] == "offer" and relayed.count("offer") == 1
+    assert "offer" not in bo.evaluate("() => window.__relayed"), "the offer was not sent twice"
+    assert "offer" not in ana.evaluate("() => window.__sentRelays")
+    assert bo.evaluate("() => window.__sentRelays")[0] == "answer"
     bo.click("#hangup-button")
     assert ended_reason(ana) == "hangup"
 
 
-def test_a_network_change_while_ringing_gathers_again_for_the_answer(
+def test_a_network_change_while_ringing_restarts_ice_once_answered(
     server_url: str, open_page: OpenPage
 ) -> None:
     ana, bo = _watched_call_ringing(open_page, server_url)
     ana.wait_for_function("() => window.parley.prepared?.iceGatheringState === 'complete'")
     ana.evaluate("() => window.dispatchEvent(new Event('online'))")
-    ana.wait_for_function(
-        """() => window.__made.length === 2
-             && window.parley.prepared?.iceGatheringState === 'complete'"""
-    )
-    assert ana.evaluate("() => window.__made[0].signalingState") == "closed"
     wait_for_state(bo, "incoming")  # the call rings on through the resumed session
+    rung_ufrag = bo.evaluate(f"() => ({_UFRAG})(window.__rungOffer)")
     bo.click("#accept-video")
+    # The offer that rode the invite is answered, then ICE restarts with new candidates.
+    ana.wait_for_function(
+        f"""() => window.parley.pc?.signalingState === 'stable'
+             && ({_UFRAG})(window.parley.pc.localDescription.sdp) !== {rung_ufrag!r}"""
+    )
     _in_call_with_media((ana, bo))
-    assert ana.evaluate("() => window.__made[1] === window.parley.pc")
+    assert ana.evaluate("() => window.__made.length") == 1
+    assert bo.evaluate("() => window.__relayed.filter((t) => t === 'offer').length") == 1
 
 
-def test_a_call_cancelled_while_ringing_closes_the_connection_made_for_it(
+def test_a_call_cancelled_while_ringing_closes_the_connections_made_for_it(
     server_url: str, open_page: OpenPage
 ) -> None:
     ana, bo = _watched_call_ringing(open_page, server_url)
     ana.wait_for_function("() => window.parley.prepared?.signalingState === 'have-local-offer'")
+    bo.wait_for_function("() => window.parley.prepared?.signalingState === 'have-remote-offer'")
     ana.click("#cancel-button")
     assert ended_reason(ana) == "cancelled"
     assert ended_reason(bo) == "cancelled"
     _assert_released(ana)
-    states = ana.evaluate("() => window.__made.map((pc) => pc.signalingState)")
-    assert states == ["closed"]
+    assert ana.evaluate("() => window.__made.map((pc) => pc.signalingState)") == ["closed"]
+    assert bo.evaluate("() => window.__made.map((pc) => pc.signalingState)") == ["closed"]
     assert bo.evaluate("() => window.__relayed") == []
+    assert bo.evaluate("() => window.__sentRelays") == []
+
+
+def test_a_call_declined_closes_the_callees_connection_and_sends_nothing(
+    server_url: str, open_page: OpenPage
+) -> None:
+    ana, bo = _watched_call_ringing(open_page, server_url)
+    bo.wait_for_function("() => window.parley.prepared?.signalingState === 'have-remote-offer'")
+    bo.click("#decline-button")
+    assert ended_reason(bo) == "declined"
+    assert ended_reason(ana) == "declined"
+    assert bo.evaluate("() => window.__made.map((pc) => pc.signalingState)") == ["closed"]
+    assert bo.evaluate("() => window.__sentRelays") == []
+    assert ana.evaluate("() => window.__made.map((pc) => pc.signalingState)") == ["closed"]
 
 
 # The camera answers only after a while, then says no (as a camera taken by another app).
@@ -378,6 +447,8 @@ def test_a_video_call_answered_with_voice_drops_the_offer_made_while_ringing(
     _in_call_with_media((ana, bo), ("audio",))
     states = ana.evaluate("() => window.__made.map((pc) => pc.signalingState)")
     assert states == ["closed", "stable"], "the video offer was dropped, a voice one made"
+    states = bo.evaluate("() => window.__made.map((pc) => pc.signalingState)")
+    assert states == ["closed", "stable"], "and so was the callee's answer to it"
     assert bo.evaluate("() => window.__relayed.filter((t) => t === 'offer').length") == 1
     assert video_receiver_count(bo) == 0
 

@@ -60,6 +60,8 @@ class Call:
     reclaimed: bool = False
     # The caller's client takes its negotiation role from call-accepted.polite.
     caller_offers: bool = False
+    # The caller's first offer, rung with the call; dropped once answered.
+    offer: str | None = None
 
     def involved_sessions(self) -> list[str]:
         if self.state is CallState.RECLAIMING:
@@ -163,6 +165,7 @@ class CallService:
                     session,
                     _narrower(own.media, message.media),
                     message.caller_offers,
+                    False,  # its devices rang with the other invite's offer, if any
                     message.id,
                     now,
                     out,
@@ -180,6 +183,7 @@ class CallService:
             message.media,
             now,
             caller_offers=message.caller_offers,
+            offer=message.offer if message.caller_offers else None,
         )
         out.effects.append(RecordCall("created", call.record()))
         if callee_info is None:
@@ -202,7 +206,10 @@ class CallService:
             ),
         )
         ring = IncomingCall(
-            call=call.id, caller=UserInfo(id=caller.user, name=caller.name), media=call.media
+            call=call.id,
+            caller=UserInfo(id=caller.user, name=caller.name),
+            media=call.media,
+            offer=call.offer,
         )
         for device in sorted(call.ringing_sessions):
             out.send(device, ring)
@@ -212,7 +219,16 @@ class CallService:
         call = self._ringing_for_callee(session, user, message.call, message.id, out)
         if call is not None:
             media = _narrower(call.media, message.media)
-            self._answer(call, session, media, message.caller_offers, message.id, now, out)
+            self._answer(
+                call,
+                session,
+                media,
+                message.caller_offers,
+                message.offer_taken,
+                message.id,
+                now,
+                out,
+            )
 
     def reject(self, session: str, user: str, message: Reject, now: float, out: Outcome) -> None:
         call = self._ringing_for_callee(session, user, message.call, message.id, out)
@@ -365,11 +381,14 @@ class CallService:
         session: str,
         media: Media,
         answerer_follows_polite: bool,
+        answerer_took_offer: bool,
         request_id: RequestId,
         now: float,
         out: Outcome,
     ) -> None:
         elsewhere = sorted(call.ringing_sessions - {session})
+        media_kept = media == call.media
+        rung_offer, call.offer = call.offer, None
         call.state = CallState.ACTIVE
         call.callee_session = session
         call.answered = now
@@ -384,9 +403,24 @@ class CallService:
             caller_polite = False
         else:
             caller_polite = call.caller_session < session
+        # The answer answers the offer the devices rang with only if that offer still fits: the
+        # caller offers, and nothing was narrowed (a voice answer drops the video offer).
+        offer_taken = (
+            answerer_took_offer
+            and answerer_follows_polite
+            and rung_offer is not None
+            and not caller_polite
+            and media_kept
+        )
         out.send(
             call.caller_session,
-            CallAccepted(call=call.id, media=media, peer=session, polite=caller_polite),
+            CallAccepted(
+                call=call.id,
+                media=media,
+                peer=session,
+                polite=caller_polite,
+                offer_taken=offer_taken,
+            ),
         )
         out.send(
             session,
@@ -396,6 +430,7 @@ class CallService:
                 media=media,
                 peer=call.caller_session,
                 polite=not caller_polite,
+                offer_taken=offer_taken,
             ),
         )
         stop = CallEnded(call=call.id, reason="answered-elsewhere", by=call.callee.user)

@@ -134,20 +134,28 @@ class IceServersRequest(ClientMessage, tag="ice-servers", kw_only=True):
 class Invite(ClientMessage, tag="invite", kw_only=True):
     """Calls a user: each device they are online on rings. Answered by `ringing` or `call-ended`.
     `caller_offers: true` says this client takes its negotiation role from
-    `call-accepted.polite` (see `call-accepted`)."""
+    `call-accepted.polite` (see `call-accepted`). With it, `offer` may carry the caller's first
+    offer, made before inviting: the ringing devices get it with `incoming-call` and can work on
+    their answer while they ring. It should hold none of the caller's addresses (no
+    `a=candidate` lines; `c=IN IP4 0.0.0.0`, port 9, as before gathering): those reach the
+    callee only once it answers, as trickled candidates."""
 
     to: UserId
     media: Media
     caller_offers: bool = False
+    offer: Sdp | None = None
 
 
 class Accept(ClientMessage, tag="accept", kw_only=True):
     """Answers a ringing call; `media: "audio"` answers a video call with voice only.
-    `caller_offers` as in `invite`."""
+    `caller_offers` as in `invite`. `offer_taken: true` says this device answers the offer that
+    came with `incoming-call` (its answer follows `call-accepted`): the caller does not send
+    that offer again (see `call-accepted`)."""
 
     call: CallId
     media: Media
     caller_offers: bool = False
+    offer_taken: bool = False
 
 
 class Reject(ClientMessage, tag="reject", kw_only=True):
@@ -435,11 +443,15 @@ class Ringing(ServerMessage, tag="ringing", kw_only=True):
 
 
 class IncomingCall(ServerMessage, tag="incoming-call", kw_only=True):
-    """Rings this device. Answer with `accept` or `reject`."""
+    """Rings this device. Answer with `accept` or `reject`. `offer`: the caller's first offer,
+    when its invite carried one (see `invite`); set it as the remote description while ringing
+    (without any addresses it may hold), but make the answer only once answering: nothing goes
+    to the caller before `call-accepted`."""
 
     call: str
     caller: UserInfo
     media: Media
+    offer: str | None = None
 
 
 class CallAccepted(ServerMessage, tag="call-accepted", kw_only=True):
@@ -447,15 +459,20 @@ class CallAccepted(ServerMessage, tag="call-accepted", kw_only=True):
     session: negotiate with it (offer/answer/candidate `to`). `media` is what was agreed.
     `polite` gives the roles of perfect negotiation. When both the invite and the answer said
     `caller_offers: true`, the caller's device gets `false` and makes the first offer (it may
-    have made it while the call rang, and sends it now) and the answering device gets `true`;
+    have made it before the answer, and sends it now unless `offer_taken`) and the answering
+    device gets `true`;
     otherwise the rule of rooms, which older clients apply by themselves: the session whose id
-    sorts first is polite. (After a glare the earlier invite is the caller's.)"""
+    sorts first is polite. (After a glare the earlier invite is the caller's.)
+    `offer_taken: true` (only when the caller offers, and the agreed media are the invite's):
+    the answering device answers the offer the invite carried; the caller sends its trickled
+    candidates, not that offer again. Otherwise the caller sends its offer now."""
 
     id: RequestId = None
     call: str
     media: Media
     peer: str
     polite: bool
+    offer_taken: bool = False
 
 
 class CallEnded(ServerMessage, tag="call-ended", kw_only=True):

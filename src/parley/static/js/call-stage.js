@@ -34,10 +34,13 @@ export class CallStage {
 
   /** Shows the call's remote media and follows its connection. @param {import('./call.js').PeerCall} call */
   attach(call) {
-    call.addEventListener('track', ({ detail }) => {
-      this.remote.srcObject = detail;
+    const show = () => {
+      this.remote.srcObject = call.remoteStream;
       playWithSound(this.remote, this.unmute);
-    });
+    };
+    call.addEventListener('track', show);
+    // A connection made while the call rang may have its remote tracks already.
+    if (call.remoteStream.getTracks().length > 0) show();
     call.addEventListener('state', ({ detail }) => {
       this.root.dataset.connection = detail;
       if (detail === 'connected') {

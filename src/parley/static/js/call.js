@@ -23,6 +23,15 @@ const RESTART_RETRY_MAX_MS = 20_000;
  * `error` (detail: Error).
  */
 export class PeerCall extends EventTarget {
+  /** @type {(sdp: string) => void} */
+  #offerHeld = () => {};
+  /** @type {() => void} */
+  #closedNow = () => {};
+  /** Settles on close(): what waits for the tracks stops waiting. */
+  #whenClosed = new Promise((resolve) => {
+    this.#closedNow = () => resolve(undefined);
+  });
+
   /**
    * @param {object} options
    * @param {(message: object) => void} options.send  sends a protocol message
@@ -40,6 +49,11 @@ export class PeerCall extends EventTarget {
     this.peerId = peerId;
     /** @type {object[]} */
     this.unsent = [];
+    /** The SDP of the first offer made while the peer is not known yet (held in `unsent`).
+     * @type {Promise<string>} */
+    this.heldOffer = new Promise((resolve) => {
+      this.#offerHeld = resolve;
+    });
     this.polite = polite;
     this.localStream = localStream;
     this.tracksReady = tracksReady;
@@ -82,11 +96,18 @@ export class PeerCall extends EventTarget {
     if (!this.polite) this.tracksReady.then(() => this.#addLocalTracks());
   }
 
-  /** The other side is known now: what waited for it (an offer made while the call rang, the
-   * candidates found since) goes out, in the order it was made. @param {string} peerId */
-  connectTo(peerId) {
+  /**
+   * The other side is known now: what waited for it (an offer made while the call rang, the
+   * candidates found since, or an answer made at the click) goes out, in the order it was made;
+   * but not the offer `delivered` already (it rode the invite).
+   * @param {string} peerId @param {string | null} [delivered]  the SDP of that offer
+   */
+  connectTo(peerId, delivered = null) {
     this.peerId = peerId;
-    for (const message of this.unsent.splice(0)) this.send({ ...message, to: peerId });
+    for (const message of this.unsent.splice(0)) {
+      if (delivered !== null && /** @type {any} */ (message).sdp === delivered) continue;
+      this.send({ ...message, to: peerId });
+    }
   }
 
   /** The transceiver that carries (or carried) our `kind` media, if any. @param {'audio' | 'video'} kind */
@@ -147,7 +168,7 @@ export class PeerCall extends EventTarget {
       if (description.type === 'offer') {
         const taken = ++this.offersTaken; // counted once set: one that failed replaced nothing
         this.lastRemoteOfferAt = performance.now();
-        await this.tracksReady;
+        await Promise.race([this.tracksReady, this.#whenClosed]);
         // A later offer taken in while we waited for the tracks replaced this one: that one
         // answers (one answer, to the offer now set).
         if (this.closed || taken !== this.offersTaken) return;
@@ -176,6 +197,8 @@ export class PeerCall extends EventTarget {
   close() {
     if (this.closed) return;
     this.closed = true;
+    this.#closedNow();
+    this.unsent = [];
     this.#clearRestartTimer();
     this.pc.close();
     for (const track of this.remoteStream.getTracks()) this.remoteStream.removeTrack(track);
@@ -257,8 +280,12 @@ export class PeerCall extends EventTarget {
   /** @param {object} message  an offer, answer or candidate, without its `to` */
   #relay(message) {
     if (this.closed) return;
-    if (this.peerId === null) this.unsent.push(message);
-    else this.send({ ...message, to: this.peerId });
+    if (this.peerId === null) {
+      this.unsent.push(message);
+      if (/** @type {any} */ (message).type === 'offer') this.#offerHeld(/** @type {any} */ (message).sdp);
+    } else {
+      this.send({ ...message, to: this.peerId });
+    }
   }
 
   /** @param {unknown} error */

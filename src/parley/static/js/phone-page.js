@@ -3,6 +3,7 @@ import { bindLocaleSelect, format, t, translatePage } from './i18n.js';
 import { Signaling, SignalingError } from './signaling.js';
 import { MediaStartError, openLocalMedia, stopStream } from './media.js';
 import { PeerCall } from './call.js';
+import { withoutAddresses } from './sdp.js';
 import { CallStage } from './call-stage.js';
 import { InCall } from './in-call.js';
 import { bindDevicePicker } from './device-picker.js';
@@ -21,11 +22,21 @@ const SCREENS = ['name', 'phone', 'outgoing', 'incoming', 'call', 'ended'];
  * @typedef {{
  *   id: string | null, role: 'caller' | 'callee', peer: User, media: 'audio' | 'video',
  *   stream: MediaStream | null, peerCall: PeerCall | null, cancelWanted: boolean,
- *   configuration: RTCConfiguration, inCall?: InCall | null, prepared?: PeerCall | null
+ *   configuration: RTCConfiguration, inCall?: InCall | null, prepared?: PeerCall | null,
+ *   invitedOffer?: string | null
  * }} ActiveCall
- * `prepared`: the caller's connection made while the call rings (offer and candidates held);
- * it becomes `peerCall` when the call is answered.
+ * `prepared`: the caller's connection made before the invite (offer and candidates held), or
+ * the callee's made while it rang (the caller's offer taken in, the answer made at the click);
+ * it becomes `peerCall` when the call is answered. `invitedOffer`: the caller's offer that rode
+ * the invite.
+ *
+ * @typedef {{peerCall: PeerCall, stream: MediaStream, go: () => void}} PreparedAnswer
+ * A ringing device's connection holding the caller's offer; `go` lets it make the answer, once
+ * `stream` holds the tracks to send.
  */
+
+// How long the invite waits for the offer it carries; a slower one goes once answered.
+const INVITE_OFFER_WAIT_MS = 1500;
 
 const state = {
   /** @type {Signaling | null} */
@@ -40,9 +51,10 @@ const state = {
    * The call ringing here. `allowed`: the permissions of the devices each answer needs (asked
    * while it rings, so answering waits for nothing; their state stays current). `preview`: the
    * camera and microphone opened while a video call rings (previewWhileRinging); null on failure.
+   * `answer`: the connection holding the offer that came with the ringing (prepareAnswer).
    * @type {{call: string, caller: User, media: 'audio' | 'video',
    *   allowed?: {audio: Promise<PermissionStatus[] | null>, video: Promise<PermissionStatus[] | null>},
-   *   preview?: Promise<MediaStream | null> | null} | null}
+   *   preview?: Promise<MediaStream | null> | null, answer?: PreparedAnswer | null} | null}
    */
   incoming: null,
   /** @type {{peer: User, media: 'audio' | 'video'} | null} */
@@ -225,9 +237,19 @@ async function placeCall(peer, media) {
   // ICE servers before the invite: once answered, negotiation must start without a wait.
   call.configuration = await state.signaling.iceConfiguration();
   if (state.call !== call) return releaseStream(call);
+  // The offer is made before the invite and rides it: the callee's devices take it in while
+  // they ring, so that answering makes only the answer.
+  prepareConnection(call);
+  const prepared = call.prepared;
+  const offer = prepared ? await heldOffer(prepared) : null;
+  if (state.call !== call || !state.signaling) return;
+  // Replaced meanwhile (a network change): its offer goes once answered, as without one here.
+  call.invitedOffer = call.prepared === prepared ? offer : null;
+  const invite = { type: 'invite', to: peer.id, media, caller_offers: true };
+  if (call.invitedOffer) invite.offer = withoutAddresses(call.invitedOffer);
   let reply;
   try {
-    reply = await state.signaling.request({ type: 'invite', to: peer.id, media, caller_offers: true });
+    reply = await state.signaling.request(invite);
   } catch (error) {
     finishCall({ reason: 'failed', by: null, detail: error instanceof SignalingError ? error.code : '' });
     return;
@@ -245,16 +267,29 @@ async function placeCall(peer, media) {
     $('outgoing-label').textContent = t('status.ringing');
     ringback.start();
     if (call.cancelWanted) cancelCall();
-    else prepareConnection(call);
   }
 }
 
 /**
+ * The offer `peerCall` holds for the peer it does not know yet, once made; null if that takes
+ * longer than an invite should wait. @param {PeerCall} peerCall
+ * @returns {Promise<string | null>}
+ */
+function heldOffer(peerCall) {
+  let timer = 0;
+  const late = new Promise((resolve) => {
+    timer = window.setTimeout(() => resolve(null), INVITE_OFFER_WAIT_MS);
+  });
+  return Promise.race([peerCall.heldOffer, late]).finally(() => window.clearTimeout(timer));
+}
+
+/**
  * The caller makes the first offer when both sides know that rule (`caller_offers`; then
- * `call-accepted.polite` is false for it), so it makes it now, while the call rings: its
- * connection, tracks, offer and candidates are ready and go out the moment the answer names
- * the answering device. Nothing reaches the callee before. (Told `polite: true`, by an older
- * callee, it drops them: startMedia.)
+ * `call-accepted.polite` is false for it), so it makes it now, before it invites: its
+ * connection, tracks, offer and candidates are ready. The offer (without addresses) rides the
+ * invite; the candidates (and the offer, when the answering device did not take it) go out the
+ * moment the answer names the answering device. (Told `polite: true`, by an older callee, it
+ * drops them: startMedia.)
  * @param {ActiveCall} call
  */
 function prepareConnection(call) {
@@ -264,17 +299,19 @@ function prepareConnection(call) {
 }
 
 /**
- * The connection of `call` to the session `peerId` (null: not known yet, see PeerCall).
- * @param {Signaling} signaling @param {ActiveCall} call @param {string | null} peerId
- * @param {boolean} polite @param {Promise<unknown>} [tracksReady]
+ * The connection of a call to the session `peerId` (null: not known yet, see PeerCall),
+ * sending `stream`.
+ * @param {Signaling} signaling
+ * @param {{stream: MediaStream | null, configuration: RTCConfiguration}} call
+ * @param {string | null} peerId @param {boolean} polite @param {Promise<unknown>} [tracksReady]
  */
-function newPeerCall(signaling, call, peerId, polite, tracksReady) {
+function newPeerCall(signaling, { stream, configuration }, peerId, polite, tracksReady) {
   const peerCall = new PeerCall({
     send: (message) => signaling.send(message),
     peerId,
     polite,
-    localStream: /** @type {MediaStream} */ (call.stream),
-    configuration: call.configuration,
+    localStream: /** @type {MediaStream} */ (stream),
+    configuration,
     tracksReady,
   });
   peerCall.addEventListener('error', ({ detail }) => console.warn('negotiation error', detail));
@@ -323,6 +360,33 @@ function onIncoming(detail) {
   ringtone.start();
   notifyIncoming(t(label), detail.caller.name, detail.call);
   if (detail.media === 'video') previewWhileRinging(state.incoming);
+  if (typeof detail.offer === 'string') prepareAnswer(state.incoming, detail.offer);
+}
+
+/**
+ * The caller's offer came with the ringing: this device takes it in now (the remote
+ * description, its transceivers and remote tracks), the longest step of an answer, so that
+ * answering makes only the answer. It makes no answer and sends nothing (none of this device's
+ * addresses) until the user answers: `go`.
+ * @param {NonNullable<typeof state.incoming>} incoming @param {string} offer
+ */
+async function prepareAnswer(incoming, offer) {
+  const signaling = state.signaling;
+  if (!signaling) return;
+  const configuration = await signaling.iceConfiguration();
+  if (state.incoming !== incoming) return;
+  let go = () => {};
+  const tracksReady = new Promise((resolve) => {
+    go = () => resolve(undefined);
+  });
+  const stream = new MediaStream();
+  // Its candidates are gathered now too (local interfaces, STUN and TURN servers; nothing
+  // reaches the caller): they are ready when the answer is made, and checks start at once.
+  const pooled = { ...configuration, iceCandidatePoolSize: 1 };
+  const peerCall = newPeerCall(signaling, { stream, configuration: pooled }, null, true, tracksReady);
+  incoming.answer = { peerCall, stream, go };
+  // Addresses in it (a caller other than this page's) would draw checks from this device.
+  peerCall.acceptDescription({ type: 'offer', sdp: withoutAddresses(offer) });
 }
 
 /**
@@ -351,6 +415,9 @@ async function previewWhileRinging(incoming) {
  */
 function endRinging(incoming, keep = false) {
   if (state.incoming === incoming) state.incoming = null;
+  const answer = incoming.answer;
+  incoming.answer = null;
+  if (answer && !keep) answer.peerCall.close();
   const video = /** @type {HTMLVideoElement} */ ($('incoming-preview'));
   video.hidden = true;
   video.srcObject = null;
@@ -364,11 +431,19 @@ async function accept(media) {
   const incoming = state.incoming;
   if (!incoming || !state.signaling) return;
   const preview = incoming.preview;
+  // The caller's offer taken in while ringing fits an answer with the call's own media only.
+  let answer = incoming.answer ?? null;
+  // (Still taking it in at the click, or failed to: the caller sends it again.)
+  if (answer && (media !== incoming.media || answer.peerCall.pc.signalingState !== 'have-remote-offer')) {
+    answer.peerCall.close();
+    answer = null;
+  }
   endRinging(incoming, true);
   stopAllTones();
   closeNotification();
   /** @type {ActiveCall} */
   const call = { id: incoming.call, role: 'callee', peer: incoming.caller, media, stream: null, peerCall: null, cancelWanted: false, configuration: {} };
+  call.prepared = answer?.peerCall ?? null;
   state.call = call;
   state.lastPeer = { peer: incoming.caller, media: incoming.media };
   show('call', 'connecting');
@@ -378,7 +453,7 @@ async function accept(media) {
     preview?.then(stopStream); // ended before it had a stream
     return;
   }
-  call.stream = new MediaStream();
+  call.stream = answer?.stream ?? new MediaStream();
   let opened;
   if (preview) {
     opened = openInto(call, media, preview);
@@ -392,9 +467,18 @@ async function accept(media) {
     if (!(await openInto(call, media))) return;
     opened = Promise.resolve(true);
   }
+  // The answer is made once the tracks are in, while the accept travels; it goes out when
+  // call-accepted names the caller's session.
+  if (answer) opened.then(answer.go);
   if (state.call !== call) return;
   try {
-    const reply = await state.signaling.request({ type: 'accept', call: call.id, media, caller_offers: true });
+    const reply = await state.signaling.request({
+      type: 'accept',
+      call: call.id,
+      media,
+      caller_offers: true,
+      offer_taken: answer !== null,
+    });
     if (state.call === call) startMedia(call, reply, opened);
   } catch {
     // The caller gave up (or another device answered) while we were getting ready.
@@ -472,7 +556,8 @@ function decline() {
 // --- in the call -------------------------------------------------------------------------------
 
 /**
- * @param {ActiveCall} call @param {{media: 'audio' | 'video', peer: string, polite?: boolean}} accepted
+ * @param {ActiveCall} call
+ * @param {{media: 'audio' | 'video', peer: string, polite?: boolean, offer_taken?: boolean}} accepted
  * @param {Promise<unknown>} [tracksReady]  settles once call.stream holds the local tracks
  */
 function startMedia(call, accepted, tracksReady) {
@@ -480,11 +565,18 @@ function startMedia(call, accepted, tracksReady) {
   const signaling = state.signaling;
   // Servers before `polite` used the session-id rule, as rooms do.
   const polite = accepted.polite ?? /** @type {string} */ (signaling.sessionId) < accepted.peer;
+  const offerTaken = accepted.offer_taken === true;
   let prepared = call.prepared ?? null;
   call.prepared = null;
-  if (prepared && (polite || accepted.media !== call.media)) {
-    // The offer made while ringing no longer fits: it carried video and the answer is voice
-    // only (or an older server's roles made us polite). Start afresh.
+  if (
+    prepared &&
+    (prepared.polite !== polite ||
+      accepted.media !== call.media ||
+      (call.role === 'callee' && !offerTaken))
+  ) {
+    // What was made while ringing no longer fits: the caller's offer carried video and the
+    // answer is voice only, or an older server's roles differ, or (callee) the server did not
+    // count our answer to the rung offer. Start afresh.
     prepared.close();
     prepared = null;
   }
@@ -503,7 +595,7 @@ function startMedia(call, accepted, tracksReady) {
   }
   call.media = accepted.media;
   const peerCall = prepared ?? newPeerCall(signaling, call, accepted.peer, polite, tracksReady);
-  prepared?.connectTo(accepted.peer);
+  prepared?.connectTo(accepted.peer, call.role === 'caller' && offerTaken ? call.invitedOffer : null);
   call.peerCall = peerCall;
   stage.showLocal(call.stream, call.media);
   stage.attach(peerCall);
@@ -800,7 +892,11 @@ function bindControls() {
     state.signaling?.reconnectNow();
     state.call?.peerCall?.restartIce();
     const call = state.call;
-    if (call?.prepared) {
+    if (call?.prepared && call.role === 'caller' && call.invitedOffer) {
+      // Still ringing, and the callee may be answering the offer that rode the invite: it
+      // stays, and ICE restarts (new candidates) the moment the answer has come.
+      call.prepared.pc.restartIce();
+    } else if (call?.prepared && call.role === 'caller') {
       // Still ringing: the candidates gathered for the answer belong to the old network.
       call.prepared.close();
       call.prepared = null;
@@ -863,9 +959,10 @@ window.parley = {
   get peerId() {
     return state.call?.peerCall?.peerId ?? null;
   },
-  /** The caller's connection made while the call rings, and what it holds back until answered. */
+  /** The connection made while the call rings (the caller's; the callee's with the caller's
+   * offer), and what it holds back until answered. */
   get prepared() {
-    const prepared = state.call?.prepared;
+    const prepared = state.call?.prepared ?? state.incoming?.answer?.peerCall;
     if (!prepared) return null;
     const { signalingState, iceGatheringState } = prepared.pc;
     return { signalingState, iceGatheringState, unsent: prepared.unsent.map((m) => m.type) };

@@ -1,0 +1,21 @@
+// What of an SDP blob may be shown to whom.
+
+/**
+ * `sdp` without the addresses of the side that made it: no candidates, and the default address
+ * and ports that gathering may have filled in put back to the "none yet" of a fresh offer
+ * (RFC 8839: 0.0.0.0, port 9). A call's addresses cross only once it is answered, as trickled
+ * candidates.
+ * @param {string} sdp
+ */
+export function withoutAddresses(sdp) {
+  return sdp
+    .split('\r\n')
+    .filter((line) => !line.startsWith('a=candidate:') && line !== 'a=end-of-candidates')
+    .map((line) => {
+      if (line.startsWith('m=')) return line.replace(/^(m=\S+) \d+/, '$1 9');
+      if (line.startsWith('c=')) return 'c=IN IP4 0.0.0.0';
+      if (line.startsWith('a=rtcp:')) return 'a=rtcp:9 IN IP4 0.0.0.0';
+      return line;
+    })
+    .join('\r\n');
+}
