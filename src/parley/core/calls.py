@@ -404,12 +404,12 @@ class CallService:
         else:
             caller_polite = call.caller_session < session
         # The answer answers the offer the devices rang with only if that offer still fits: the
-        # caller offers, and nothing was narrowed (a voice answer drops the video offer).
+        # caller offers (a rung offer means it said caller_offers; the answerer must too), and
+        # nothing was narrowed (a voice answer drops the video offer).
         offer_taken = (
             answerer_took_offer
             and answerer_follows_polite
             and rung_offer is not None
-            and not caller_polite
             and media_kept
         )
         out.send(

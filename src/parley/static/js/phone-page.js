@@ -442,8 +442,7 @@ async function accept(media) {
   stopAllTones();
   closeNotification();
   /** @type {ActiveCall} */
-  const call = { id: incoming.call, role: 'callee', peer: incoming.caller, media, stream: null, peerCall: null, cancelWanted: false, configuration: {} };
-  call.prepared = answer?.peerCall ?? null;
+  const call = { id: incoming.call, role: 'callee', peer: incoming.caller, media, stream: null, peerCall: null, cancelWanted: false, configuration: {}, prepared: answer?.peerCall ?? null };
   state.call = call;
   state.lastPeer = { peer: incoming.caller, media: incoming.media };
   show('call', 'connecting');
@@ -892,15 +891,17 @@ function bindControls() {
     state.signaling?.reconnectNow();
     state.call?.peerCall?.restartIce();
     const call = state.call;
-    if (call?.prepared && call.role === 'caller' && call.invitedOffer) {
-      // Still ringing, and the callee may be answering the offer that rode the invite: it
-      // stays, and ICE restarts (new candidates) the moment the answer has come.
-      call.prepared.pc.restartIce();
-    } else if (call?.prepared && call.role === 'caller') {
+    if (call?.prepared && call.role === 'caller') {
       // Still ringing: the candidates gathered for the answer belong to the old network.
-      call.prepared.close();
-      call.prepared = null;
-      prepareConnection(call);
+      if (call.invitedOffer) {
+        // The callee may be answering the offer that rode the invite: it stays, and ICE
+        // restarts (new candidates) the moment the answer has come.
+        call.prepared.pc.restartIce();
+      } else {
+        call.prepared.close();
+        call.prepared = null;
+        prepareConnection(call);
+      }
     }
   });
 }
