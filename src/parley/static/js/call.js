@@ -65,6 +65,7 @@ export class PeerCall extends EventTarget {
     this.remoteStream = new MediaStream();
     this.makingOffer = false;
     this.ignoreOffer = false;
+    this.settingRemoteAnswer = false;
     this.closed = false;
     this.tracksAdded = false;
     this.iceRestarts = 0;
@@ -161,10 +162,19 @@ export class PeerCall extends EventTarget {
     const pc = this.pc;
     console.debug('parley: remote', description.type, 'in', pc.signalingState, 'makingOffer', this.makingOffer);
     try {
-      const collision = description.type === 'offer' && (this.makingOffer || pc.signalingState !== 'stable');
+      // An answer still being set ends our offer: the peer's next offer, arriving meanwhile, is
+      // no collision (it is queued behind the answer), and ignoring it would leave the peer
+      // waiting for our answer for good.
+      const readyForOffer = !this.makingOffer && (pc.signalingState === 'stable' || this.settingRemoteAnswer);
+      const collision = description.type === 'offer' && !readyForOffer;
       this.ignoreOffer = !this.polite && collision;
       if (this.ignoreOffer) return;
-      await pc.setRemoteDescription(description);
+      this.settingRemoteAnswer = description.type === 'answer';
+      try {
+        await pc.setRemoteDescription(description);
+      } finally {
+        this.settingRemoteAnswer = false;
+      }
       if (description.type === 'offer') {
         const taken = ++this.offersTaken; // counted once set: one that failed replaced nothing
         this.lastRemoteOfferAt = performance.now();
