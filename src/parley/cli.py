@@ -22,6 +22,7 @@ from parley.peer.cli import register as register_peer_commands
 from parley.protocol.messages import IceServer
 from parley.server.app import create_app
 from parley.server.collector import CollectorPolicy
+from parley.server.descriptors import grow_descriptor_table
 from parley.server.site import signaling_site
 from parley.server.tls import self_signed_certificate, server_context
 from parley.turn.coturn import (
@@ -314,6 +315,7 @@ def serve(
 def _run_server(
     settings: ServerSettings, context: ssl.SSLContext | None, reuse_port: bool = False
 ) -> None:
+    grow_descriptor_table()
     with asyncio.Runner(loop_factory=_fast_loop_factory()) as runner:
         runner.run(_serve(settings, context, reuse_port))
 
