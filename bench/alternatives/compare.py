@@ -1,7 +1,8 @@
 """`bench/run.py --alternatives`: the relay cases, memory per idle connection and the connection
 storm for Parley as it is, each prototype in bench/alternatives/, and PeerServer; servers
 interleaved within each repetition, pinned and measured exactly as bench/run.py does (the same
-functions: run_measured, memory, storm). Writes results/alternatives.json.
+functions: run_measured, memory, storm; one storm per server here, where the main bench runs
+three and reports the median). Writes results/alternatives.json.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Where the connection storm's worst relay latencies come from: the bench's storm (a probe
 relaying candidates between 5 pairs at 200 msg/s while 5,000 clients connect), against a
 `parley serve` whose event loop is watched from inside (loop_watch/sitecustomize.py). Each
-stall of the loop (more than 3 ms between two turns) is sorted by what the server's main
-thread did meanwhile:
+stall of the loop (more than 3 ms between two turns) is recorded with the server's main
+thread's CPU time, context switches and page faults over it, and sorted by what the thread did
+meanwhile:
 
 - busy: it ran (CPU time >= 80% of the gap): long turns, Parley's own work;
 - switched out: another task took the core (involuntary switch) or it blocked (voluntary);
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -76,6 +78,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=3)
     args = parser.parse_args()
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # the server inherits it
     results = []
     for rep in range(args.reps):
         result = one_storm()

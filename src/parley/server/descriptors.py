@@ -10,15 +10,27 @@ grows again: the wait happens once, at start-up. A slot costs 8 bytes; at most M
 
 import errno
 import fcntl
+import logging
 import os
 import resource
+
+log = logging.getLogger(__name__)
 
 MAX_SLOTS = 1 << 16
 
 
 def grow_descriptor_table() -> int:
     """Makes room for descriptors up to the open-files limit (at most MAX_SLOTS); returns the
-    number of slots the table now has at least."""
+    number of slots the table now has at least (0 if it could not be grown: the server runs
+    anyway, and the table grows as it would have)."""
+    try:
+        return _grow()
+    except OSError as error:
+        log.warning("could not grow the descriptor table at start-up: %s", error)
+        return 0
+
+
+def _grow() -> int:
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     slots = MAX_SLOTS if soft == resource.RLIM_INFINITY else min(soft, MAX_SLOTS)
     highest = slots - 1
