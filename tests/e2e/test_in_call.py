@@ -98,6 +98,27 @@ def wait_until_grows(page: Page, kind: str, field: str, within: float = 15.0) ->
     raise AssertionError(f"{kind} {field} did not grow within {within} s")
 
 
+_COUNT_REMOTE_LOADS = """() => {
+  window.remoteLoads = { loadstart: 0, emptied: 0, abort: 0 };
+  for (const type of Object.keys(window.remoteLoads)) {
+    // Media events do not bubble: caught on the way down, for elements made later too.
+    document.addEventListener(type, (event) => {
+      if (event.target.id === 'remote-video') window.remoteLoads[type] += 1;
+    }, true);
+  }
+}"""
+
+
+def count_remote_loads(page: Page) -> None:
+    """From now on, counts each time the remote media element starts loading, is emptied or
+    aborts a load: reassigning its stream does all three, and cuts sound and picture."""
+    page.evaluate(_COUNT_REMOTE_LOADS)
+
+
+def remote_loads(page: Page) -> dict[str, int]:
+    return dict(page.evaluate("() => window.remoteLoads"))
+
+
 def in_call(caller: Page, callee: Page, media: str = "video") -> None:
     call(caller, str(callee.evaluate("() => window.parley.user.id")), media)
     wait_for_state(callee, "incoming")
@@ -171,6 +192,8 @@ def test_voice_call_upgraded_to_video_with_consent_then_video_flows_both_ways(
     server_url: str, person: OpenPage
 ) -> None:
     ana, bo = person(server_url, "Ana"), person(server_url, "Bo")
+    for page in (ana, bo):
+        count_remote_loads(page)
     in_call(ana, bo, media="audio")
     assert inbound(ana, "video")["bytes"] == 0
     ana.click(".control.add-video")
@@ -186,10 +209,31 @@ def test_voice_call_upgraded_to_video_with_consent_then_video_flows_both_ways(
             ".filter((t) => t.receiver.track.kind === 'video').length"
         )
         assert video_lines == 1, "one video m-line: only the asking side added it"
+        # The video joined the stream the element already plays: no reload, no gap in sound.
+        assert remote_loads(page) == {"loadstart": 1, "emptied": 0, "abort": 0}
     # And off again, without ending the call.
     ana.click(".control.camera")
     bo.wait_for_selector(".remote-camera-off:not([hidden])")
     assert_media_flows(bo, ("audio",))
+
+
+def test_a_video_call_loads_the_remote_media_element_once_for_both_tracks(
+    server_url: str, person: OpenPage
+) -> None:
+    ana, bo = person(server_url, "Ana"), person(server_url, "Bo")
+    for page in (ana, bo):
+        count_remote_loads(page)
+    in_call(ana, bo, media="video")
+    for page in (ana, bo):
+        # Audio and video arrive as two track events; the element loads the stream once.
+        assert remote_loads(page) == {"loadstart": 1, "emptied": 0, "abort": 0}
+        assert (
+            page.evaluate(
+                "() => document.getElementById('remote-video').srcObject.getTracks().length"
+            )
+            == 2
+        )
+        assert page.evaluate("() => !document.getElementById('remote-video').paused")
 
 
 def test_voice_call_upgrade_declined_stays_voice_only(server_url: str, person: OpenPage) -> None:

@@ -35,6 +35,9 @@ export class CallStage {
   /** Shows the call's remote media and follows its connection. @param {import('./call.js').PeerCall} call */
   attach(call) {
     const show = () => {
+      // Assigning even the same stream again reloads the element (a gap in sound and
+      // picture); once assigned, it follows the tracks the stream gains and loses.
+      if (this.remote.srcObject === call.remoteStream) return;
       this.remote.srcObject = call.remoteStream;
       playWithSound(this.remote, this.unmute);
     };
