@@ -41,6 +41,8 @@ from servers import (
     redis_available,
     redis_version,
 )
+from wakeup import describe as describe_wakeup
+from wakeup import wakeups
 
 RESULTS = BENCH / "results"
 LOADGEN = BENCH / "loadgen.py"
@@ -888,6 +890,12 @@ def report(results: dict[str, Any]) -> list[dict[str, Any]]:
         style = {"PASS": "green", "MISS": "red"}.get(t["verdict"], "yellow")
         tt.add_row(t["target"], t["measured"], f"[{style}]{t['verdict']}[/{style}]")
     console.print(tt)
+    wakeup = results["environment"].get("wakeup")
+    if wakeup:
+        # The floor under the latency rows: no server here answers faster than it is woken.
+        console.print("The machine, waking a thread that waits for data on the server's core:")
+        for mode, figures in wakeup.items():
+            console.print(f"  {mode} receiver: {describe_wakeup(figures)}")
     return targets
 
 
@@ -1018,6 +1026,12 @@ def main() -> None:
         console.print(f"[yellow]PeerServer skipped: {why_not}[/yellow]")
     else:
         results["environment"]["peerserver"] = peerserver_version()
+
+    console.rule("the machine: waking a thread that waits for data on the server's core")
+    wait_for_quiet(quiet_wait)
+    results["environment"]["wakeup"] = wakeups(1_000 if quick else 3_000)
+    for mode, figures in results["environment"]["wakeup"].items():
+        console.print(f"  {mode} receiver: {describe_wakeup(figures)}")
 
     console.rule("relay throughput and latency (and across two processes joined by Redis)")
     with contextlib.ExitStack() as stack:

@@ -1,0 +1,120 @@
+"""How long this machine takes to wake a thread that waits for data: the floor under every
+relay latency the bench measures, whatever the server.
+
+A receiver pinned to the server's core waits in `epoll_wait` on a pipe, as an idle server's
+event loop waits for its sockets; a sender on the load generator's core writes its
+CLOCK_MONOTONIC nanoseconds into the pipe every millisecond (the 2k msg/s schedule's tick);
+the receiver reads the clock as soon as it returns. The same again with the receiver polling
+(`epoll_wait` with a zero timeout, never sleeping): the difference is what waking a sleeping
+thread costs here. On a virtual machine that includes waking the halted virtual CPU.
+
+    .venv/bin/python bench/wakeup.py [--samples 3000]
+
+Prints both distributions; `make bench` runs it first and keeps the figures in latest.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import select
+import struct
+import time
+from typing import Any
+
+from servers import LOADGEN_CORE, SERVER_CORE
+
+STAMP = struct.Struct("q")
+
+
+def _receive(read_end: int, samples: int, poll: bool, report: int) -> None:
+    """The child: `samples` wake-ups (or 30 s), latencies written to `report` as int64s."""
+    os.sched_setaffinity(0, {int(SERVER_CORE)})
+    waiter = select.epoll()
+    waiter.register(read_end, select.EPOLLIN)
+    timeout = 0 if poll else 1.0
+    latencies: list[int] = []
+    deadline = time.monotonic() + 30
+    while len(latencies) < samples and time.monotonic() < deadline:
+        if not waiter.poll(timeout):
+            continue
+        arrived = time.monotonic_ns()
+        data = os.read(read_end, STAMP.size * 64)
+        # Stamps that queued up behind one wake-up count from their own send time.
+        for (sent,) in STAMP.iter_unpack(data[: len(data) - len(data) % STAMP.size]):
+            latencies.append(arrived - sent)
+    os.write(report, struct.pack(f"{len(latencies)}q", *latencies))
+
+
+def measure(samples: int, poll: bool) -> dict[str, Any]:
+    """One receiver (sleeping, or polling if `poll`) against a 1-ms sender on the other core."""
+    read_end, write_end = os.pipe()
+    report_read, report_write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child process
+        try:
+            os.close(write_end)
+            os.close(report_read)
+            _receive(read_end, samples, poll, report_write)
+        finally:
+            os._exit(0)
+    os.close(read_end)
+    os.close(report_write)
+    previous = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {int(LOADGEN_CORE)})
+    try:
+        time.sleep(0.05)  # the child is pinned and waiting
+        for _ in range(samples):
+            time.sleep(0.001)
+            try:
+                os.write(write_end, STAMP.pack(time.monotonic_ns()))
+            except BrokenPipeError:
+                break
+        os.close(write_end)
+        raw = b""
+        while chunk := os.read(report_read, 1 << 16):
+            raw += chunk
+    finally:
+        os.sched_setaffinity(0, previous)
+        os.close(report_read)
+        os.waitpid(child, 0)
+    latencies = sorted(STAMP.unpack_from(raw, i)[0] for i in range(0, len(raw), STAMP.size))
+    if not latencies:
+        return {"count": 0}
+
+    def at(q: float) -> float:
+        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] / 1e6, 3)
+
+    return {
+        "count": len(latencies),
+        "p50_ms": at(0.5),
+        "p99_ms": at(0.99),
+        "p999_ms": at(0.999),
+        "max_ms": round(latencies[-1] / 1e6, 3),
+    }
+
+
+def wakeups(samples: int) -> dict[str, dict[str, Any]]:
+    return {"sleeping": measure(samples, poll=False), "polling": measure(samples, poll=True)}
+
+
+def describe(result: dict[str, Any]) -> str:
+    return (
+        f"p50 {result['p50_ms']:.3f}, p99 {result['p99_ms']:.3f}, "
+        f"p99.9 {result['p999_ms']:.3f}, max {result['max_ms']:.3f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--samples", type=int, default=3000)
+    args = parser.parse_args()
+    result = wakeups(args.samples)
+    for mode, figures in result.items():
+        print(f"{mode:<9} receiver: {describe(figures)}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
