@@ -61,3 +61,24 @@ def video_receiver_count(page: Page) -> int:
                  .filter((t) => t.receiver.track.kind === 'video').length"""
         )
     )
+
+
+_COUNT_REMOTE_LOADS = """() => {
+  window.remoteLoads = { loadstart: 0, emptied: 0, abort: 0 };
+  for (const type of Object.keys(window.remoteLoads)) {
+    // Media events do not bubble: caught on the way down, for elements made later too.
+    document.addEventListener(type, (event) => {
+      if (event.target.id === 'remote-video') window.remoteLoads[type] += 1;
+    }, true);
+  }
+}"""
+
+
+def count_remote_loads(page: Page) -> None:
+    """From now on, counts each time the remote media element starts loading, is emptied or
+    aborts a load: reassigning its stream does all three, and cuts sound and picture."""
+    page.evaluate(_COUNT_REMOTE_LOADS)
+
+
+def remote_loads(page: Page) -> dict[str, int]:
+    return dict(page.evaluate("() => window.remoteLoads"))

@@ -12,7 +12,13 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright
 
 from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
-from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_for_state
+from tests.e2e.helpers import (
+    assert_media_flows,
+    count_remote_loads,
+    remote_loads,
+    wait_for_remote_video,
+    wait_for_state,
+)
 from tests.e2e.phone import call, ended_reason, history_rows, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -96,27 +102,6 @@ def wait_until_grows(page: Page, kind: str, field: str, within: float = 15.0) ->
         if grows(page, kind, field, 1.0) > 0:
             return
     raise AssertionError(f"{kind} {field} did not grow within {within} s")
-
-
-_COUNT_REMOTE_LOADS = """() => {
-  window.remoteLoads = { loadstart: 0, emptied: 0, abort: 0 };
-  for (const type of Object.keys(window.remoteLoads)) {
-    // Media events do not bubble: caught on the way down, for elements made later too.
-    document.addEventListener(type, (event) => {
-      if (event.target.id === 'remote-video') window.remoteLoads[type] += 1;
-    }, true);
-  }
-}"""
-
-
-def count_remote_loads(page: Page) -> None:
-    """From now on, counts each time the remote media element starts loading, is emptied or
-    aborts a load: reassigning its stream does all three, and cuts sound and picture."""
-    page.evaluate(_COUNT_REMOTE_LOADS)
-
-
-def remote_loads(page: Page) -> dict[str, int]:
-    return dict(page.evaluate("() => window.remoteLoads"))
 
 
 def in_call(caller: Page, callee: Page, media: str = "video") -> None:

@@ -9,6 +9,8 @@ from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import (
     all_local_tracks_ended,
     assert_media_flows,
+    count_remote_loads,
+    remote_loads,
     remote_video_width,
     video_receiver_count,
     wait_for_remote_video,
@@ -61,10 +63,14 @@ def test_video_call_flows_both_ways_third_is_refused_hangup_ends_both_and_they_c
         _assert_call_ended_cleanly(page)
 
     # A new call without reloading either page.
+    for page in (alice, bob):
+        count_remote_loads(page)
     alice.click("#again-button")
     bob.click("#again-button")
     for page in (alice, bob):
         _assert_video_call(page)
+        # Both tracks arrived after the view was shown: the element loaded the stream once.
+        assert remote_loads(page) == {"loadstart": 1, "emptied": 0, "abort": 0}
 
 
 def test_voice_only_call_carries_audio_and_no_video(

@@ -37,8 +37,9 @@ export class CallStage {
     const show = () => {
       // Assigning even the same stream again reloads the element (a gap in sound and
       // picture); once assigned, it follows the tracks the stream gains and loses.
-      if (this.remote.srcObject === call.remoteStream) return;
-      this.remote.srcObject = call.remoteStream;
+      if (this.remote.srcObject !== call.remoteStream) this.remote.srcObject = call.remoteStream;
+      else if (!this.remote.paused) return;
+      // Not playing yet (the browser refused sound without a tap): a new track tries again.
       playWithSound(this.remote, this.unmute);
     };
     call.addEventListener('track', show);
