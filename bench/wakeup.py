@@ -6,7 +6,10 @@ event loop waits for its sockets; a sender on the load generator's core writes i
 CLOCK_MONOTONIC nanoseconds into the pipe every millisecond (the 2k msg/s schedule's tick);
 the receiver reads the clock as soon as it returns. The same again with the receiver polling
 (`epoll_wait` with a zero timeout, never sleeping): the difference is what waking a sleeping
-thread costs here. On a virtual machine that includes waking the halted virtual CPU.
+thread costs here. On a virtual machine that includes waking the halted virtual CPU. A pipe
+is a cheaper hop than a loopback TCP socket, and a relay needs two wake-ups (the server's, then
+the receiving client's): these figures are a lower bound, closest at low message rates, where
+the server sleeps between messages.
 
     .venv/bin/python bench/wakeup.py [--samples 3000]
 
@@ -19,8 +22,10 @@ import argparse
 import json
 import os
 import select
+import signal
 import struct
 import time
+import traceback
 from typing import Any
 
 from servers import LOADGEN_CORE, SERVER_CORE
@@ -39,8 +44,10 @@ def _receive(read_end: int, samples: int, poll: bool, report: int) -> None:
     while len(latencies) < samples and time.monotonic() < deadline:
         if not waiter.poll(timeout):
             continue
-        arrived = time.monotonic_ns()
         data = os.read(read_end, STAMP.size * 64)
+        if not data:
+            break  # the sender is gone
+        arrived = time.monotonic_ns()
         # Stamps that queued up behind one wake-up count from their own send time.
         for (sent,) in STAMP.iter_unpack(data[: len(data) - len(data) % STAMP.size]):
             latencies.append(arrived - sent)
@@ -53,17 +60,23 @@ def measure(samples: int, poll: bool) -> dict[str, Any]:
     report_read, report_write = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - the child process
+        status = 0
         try:
             os.close(write_end)
             os.close(report_read)
             _receive(read_end, samples, poll, report_write)
+        except BaseException:
+            traceback.print_exc()
+            status = 1
         finally:
-            os._exit(0)
+            os._exit(status)
     os.close(read_end)
     os.close(report_write)
     previous = os.sched_getaffinity(0)
-    os.sched_setaffinity(0, {int(LOADGEN_CORE)})
+    raw = b""
+    finished = False
     try:
+        os.sched_setaffinity(0, {int(LOADGEN_CORE)})
         time.sleep(0.05)  # the child is pinned and waiting
         for _ in range(samples):
             time.sleep(0.001)
@@ -72,16 +85,23 @@ def measure(samples: int, poll: bool) -> dict[str, Any]:
             except BrokenPipeError:
                 break
         os.close(write_end)
-        raw = b""
+        write_end = -1
         while chunk := os.read(report_read, 1 << 16):
             raw += chunk
+        finished = True
     finally:
         os.sched_setaffinity(0, previous)
+        if write_end >= 0:
+            os.close(write_end)
         os.close(report_read)
-        os.waitpid(child, 0)
+        if not finished:
+            os.kill(child, signal.SIGTERM)
+        _, status = os.waitpid(child, 0)
+    if status != 0:
+        return {"count": 0, "error": f"the receiver failed (status {status})"}
     latencies = sorted(STAMP.unpack_from(raw, i)[0] for i in range(0, len(raw), STAMP.size))
     if not latencies:
-        return {"count": 0}
+        return {"count": 0, "error": "no samples"}
 
     def at(q: float) -> float:
         return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] / 1e6, 3)
@@ -100,6 +120,8 @@ def wakeups(samples: int) -> dict[str, dict[str, Any]]:
 
 
 def describe(result: dict[str, Any]) -> str:
+    if not result.get("count"):
+        return f"not measured: {result.get('error', 'no samples')}"
     return (
         f"p50 {result['p50_ms']:.3f}, p99 {result['p99_ms']:.3f}, "
         f"p99.9 {result['p999_ms']:.3f}, max {result['max_ms']:.3f} ms"
