@@ -41,8 +41,7 @@ from servers import (
     redis_available,
     redis_version,
 )
-from wakeup import describe as describe_wakeup
-from wakeup import wakeups
+from wakeup import print_wakeups, wakeups
 
 RESULTS = BENCH / "results"
 LOADGEN = BENCH / "loadgen.py"
@@ -895,8 +894,7 @@ def report(results: dict[str, Any]) -> list[dict[str, Any]]:
     if wakeup:
         # The floor under the latency rows: no server here answers faster than it is woken.
         console.print("The machine, waking a thread that waits for data on the server's core:")
-        for mode, figures in wakeup.items():
-            console.print(f"  {mode} receiver: {describe_wakeup(figures)}")
+        print_wakeups(wakeup, console.print)
     return targets
 
 
@@ -1031,8 +1029,7 @@ def main() -> None:
     console.rule("the machine: waking a thread that waits for data on the server's core")
     wait_for_quiet(quiet_wait)
     results["environment"]["wakeup"] = wakeups(2_000 if quick else 3_000)
-    for mode, figures in results["environment"]["wakeup"].items():
-        console.print(f"  {mode} receiver: {describe_wakeup(figures)}")
+    print_wakeups(results["environment"]["wakeup"], console.print)
 
     console.rule("relay throughput and latency (and across two processes joined by Redis)")
     with contextlib.ExitStack() as stack:

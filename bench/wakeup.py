@@ -26,8 +26,10 @@ import signal
 import struct
 import time
 import traceback
+from collections.abc import Callable
 from typing import Any
 
+from loadgen import percentiles
 from servers import LOADGEN_CORE, SERVER_CORE
 
 STAMP = struct.Struct("q")
@@ -99,24 +101,19 @@ def measure(samples: int, poll: bool) -> dict[str, Any]:
         _, status = os.waitpid(child, 0)
     if status != 0:
         return {"count": 0, "error": f"the receiver failed (status {status})"}
-    latencies = sorted(STAMP.unpack_from(raw, i)[0] for i in range(0, len(raw), STAMP.size))
+    latencies = [STAMP.unpack_from(raw, i)[0] for i in range(0, len(raw), STAMP.size)]
     if not latencies:
         return {"count": 0, "error": "no samples"}
-
-    def at(q: float) -> float:
-        return round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] / 1e6, 3)
-
-    return {
-        "count": len(latencies),
-        "p50_ms": at(0.5),
-        "p99_ms": at(0.99),
-        "p999_ms": at(0.999),
-        "max_ms": round(latencies[-1] / 1e6, 3),
-    }
+    return percentiles(latencies)
 
 
 def wakeups(samples: int) -> dict[str, dict[str, Any]]:
     return {"sleeping": measure(samples, poll=False), "polling": measure(samples, poll=True)}
+
+
+def print_wakeups(result: dict[str, dict[str, Any]], say: Callable[[str], object] = print) -> None:
+    for mode, figures in result.items():
+        say(f"  {mode} receiver: {describe(figures)}")
 
 
 def describe(result: dict[str, Any]) -> str:
@@ -133,8 +130,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=3000)
     args = parser.parse_args()
     result = wakeups(args.samples)
-    for mode, figures in result.items():
-        print(f"{mode:<9} receiver: {describe(figures)}")
+    print_wakeups(result)
     print(json.dumps(result))
 
 
