@@ -42,12 +42,16 @@ class ReplayLog:
             size = SMALL_MESSAGE_BYTES
         entries.append((seq, message, size))
         self._bytes += size
-        if len(entries) > self._capacity or self._bytes > self._max_bytes:
-            self._trim(entries)
+        # One in, at most one out for the count (the log is full in a busy session, so this
+        # runs on nearly every relay); the byte budget may take several.
+        if len(entries) > self._capacity:
+            self._bytes -= entries.popleft()[2]
+        if self._bytes > self._max_bytes:
+            self._trim_bytes(entries)
         return seq
 
-    def _trim(self, entries: deque[tuple[int, ServerMessage, int]]) -> None:
-        while len(entries) > self._capacity or (self._bytes > self._max_bytes and len(entries) > 1):
+    def _trim_bytes(self, entries: deque[tuple[int, ServerMessage, int]]) -> None:
+        while self._bytes > self._max_bytes and len(entries) > 1:
             self._bytes -= entries.popleft()[2]
 
     @property

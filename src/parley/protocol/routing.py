@@ -89,13 +89,9 @@ def decode_route(frame: str | bytes) -> RelayRoute | None:
     except (msgspec.DecodeError, RecursionError):
         return None
     if isinstance(route, CandidateRoute):
-        raw = bytes(route.candidate)
-        if raw == b"null":
-            return route
-        if raw[:1] != b"{":
-            return None
+        # Checked in place (Raw is a buffer): an object IceCandidate accepts, or null.
         try:
-            _candidate_decoder.decode(raw)
+            _candidate_decoder.decode(route.candidate)
         except (msgspec.DecodeError, RecursionError):
             return None
         return route

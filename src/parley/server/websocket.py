@@ -60,14 +60,18 @@ _MEDIUM_HEADER = struct.Struct("!BBH")
 _LONG_HEADER = struct.Struct("!BBQ")
 
 
-def text_frame(payload: bytes) -> bytes:
-    """An unmasked, unfragmented WebSocket text frame (RFC 6455 §5.2), as a server sends it."""
-    size = len(payload)
+def text_frame_header(size: int) -> bytes:
+    """The header of an unmasked, unfragmented WebSocket text frame (RFC 6455 §5.2) of `size`
+    payload bytes, as a server sends it."""
     if size < 126:
-        return _SHORT_HEADER.pack(0x81, size) + payload
+        return _SHORT_HEADER.pack(0x81, size)
     if size < 65536:
-        return _MEDIUM_HEADER.pack(0x81, 126, size) + payload
-    return _LONG_HEADER.pack(0x81, 127, size) + payload
+        return _MEDIUM_HEADER.pack(0x81, 126, size)
+    return _LONG_HEADER.pack(0x81, 127, size)
+
+
+def text_frame(payload: bytes) -> bytes:
+    return text_frame_header(len(payload)) + payload
 
 
 class SocketHub(Protocol):
@@ -247,12 +251,13 @@ class SignalingSocket(WSListener):
             return
         # The common case: no task switch per relayed message, and the frames for this socket
         # from one turn of the event loop leave in one write (one syscall).
+        # Header and payload are kept apart until the flush joins them: one copy, not two.
         pending = self._pending
         if pending is None:
-            self._pending = [text_frame(frame)]
+            self._pending = [text_frame_header(len(frame)), frame]
             self._sockets.flush_soon(self)
         else:
-            pending.append(text_frame(frame))
+            pending += (text_frame_header(len(frame)), frame)
 
     def close(self, code: int, reason: str) -> None:
         """Says goodbye after the frames already queued; cuts the socket if the client does not
@@ -341,7 +346,7 @@ class SignalingSocket(WSListener):
         pending, self._pending = self._pending, None
         raw = self._raw
         if pending and raw is not None and not raw.is_closing() and not self._closed_on_wire():
-            raw.write(pending[0] if len(pending) == 1 else b"".join(pending))
+            raw.write(b"".join(pending))
 
     def _closed_on_wire(self) -> bool:
         """A close frame went out (ours, or picows's own after a protocol error): nothing may
