@@ -2,6 +2,8 @@
 numbering, encode, seq splice, outbox) against RawRelayHub.on_text (routing fields only, raw
 payload spliced), in-process, with an outbox that only keeps the frame. What is left of a
 server's per-message cost is the socket layer (aiohttp or picows, the event loop, syscalls).
+Then the same relay from Hub.on_text through Parley's own SignalingSocket (framing, the
+per-turn batch, the flush) to a transport that only counts what is written.
 
     .venv/bin/python bench/alternatives/hub_cost.py
 """
@@ -24,7 +26,7 @@ from parley.core.signaling import CoreSettings, SignalingCore
 from parley.identity import GuestIdentities
 from parley.protocol.codec import decode_client_frame, encode
 from parley.server.hub import Hub
-from parley.server.websocket import text_frame
+from parley.server.websocket import OpenSockets, SignalingSocket, SocketLimits, text_frame
 
 
 class Sink:
@@ -63,6 +65,63 @@ async def measure(hub_type: type[Hub], count: int) -> float:
     return best * 1e6
 
 
+class CountingTransport:
+    """The raw transport under a SignalingSocket: counts writes instead of making them."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+        self.written = 0
+
+    def write(self, data: bytes) -> None:
+        self.writes += 1
+        self.written += len(data)
+
+    def is_closing(self) -> bool:
+        return False
+
+    def set_write_buffer_limits(self, high: int) -> None:
+        pass
+
+
+class WSTransportStandIn:
+    def __init__(self) -> None:
+        self.underlying_transport = CountingTransport()
+        self.is_close_frame_sent = False
+
+
+async def measure_through_socket(count: int, per_turn: int = 4) -> float:
+    """`per_turn` relays to one socket in each turn of the event loop (the load generator keeps
+    4 in flight per direction), then the turn ends and the socket's frames are written."""
+    core = SignalingCore(CoreSettings(), identities=GuestIdentities(b"k" * 32))
+    hub = Hub(core, MemoryBackplane(), History())
+    sockets = OpenSockets(30.0)
+    limits = SocketLimits(65536, 1 << 20, 1e9, 1e9)
+    pair = [SignalingSocket(sockets, hub, limits, lambda socket, resumable: None) for _ in "ab"]
+    for socket in pair:
+        socket.on_ws_connected(WSTransportStandIn())  # type: ignore[arg-type]
+        hub.on_text(socket.connection_id, '{"type":"hello","v":1}')
+        hub.on_text(socket.connection_id, '{"type":"join","room":"r"}')
+    await asyncio.sleep(0)
+    a, b = pair[0].connection_id, pair[1].connection_id
+    before, after = loadgen.frame_template("parley", "candidate", b)
+    frames = [(before + b"%019d" % i + after).decode() for i in range(1000)]
+    on_text = hub.on_text
+    written = pair[1]._raw
+    assert isinstance(written, CountingTransport)
+    gc.collect()
+    best = float("inf")
+    for _ in range(5):
+        writes_before = written.writes
+        t0 = time.perf_counter()
+        for i in range(0, count, per_turn):
+            for j in range(i, i + per_turn):
+                on_text(a, frames[j % 1000])
+            await asyncio.sleep(0)
+        best = min(best, (time.perf_counter() - t0) / count)
+        assert written.writes - writes_before == count // per_turn  # every turn was written
+    return best * 1e6
+
+
 def main() -> None:
     frame = loadgen.frame_template("parley", "candidate", "x" * 22)
     text = (frame[0] + b"0" * 19 + frame[1]).decode()
@@ -78,10 +137,12 @@ def main() -> None:
     del message
     stock = asyncio.run(measure(Hub, n))
     raw = asyncio.run(measure(common.RawRelayHub, n))
+    through_socket = asyncio.run(measure_through_socket(n))
     print(f"typed decode of a candidate frame      {decode_us:6.2f} us")
     print(f"routing-fields decode (msgspec Raw)    {routing_us:6.2f} us")
     print(f"Hub.on_text, whole relay, no I/O       {stock:6.2f} us/msg")
     print(f"RawRelayHub.on_text, whole relay       {raw:6.2f} us/msg")
+    print(f"Hub.on_text to the socket's write      {through_socket:6.2f} us/msg")
     _ = encode
 
 

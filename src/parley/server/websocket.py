@@ -71,6 +71,7 @@ def text_frame_header(size: int) -> bytes:
 
 
 def text_frame(payload: bytes) -> bytes:
+    """A whole text frame: for the outbox, which counts each frame's bytes."""
     return text_frame_header(len(payload)) + payload
 
 
