@@ -8,10 +8,12 @@ from hypothesis import strategies as st
 from parley.core.replay import SMALL_MESSAGE_BYTES, ReplayLog
 from parley.protocol.messages import (
     IceCandidate,
+    IncomingCall,
     RelayedAnswer,
     RelayedCandidate,
     RelayedOffer,
     ServerMessage,
+    UserInfo,
 )
 from parley.protocol.routing import ForwardedAnswer, ForwardedCandidate, ForwardedOffer
 
@@ -27,11 +29,19 @@ def description(kind: type[ServerMessage], sdp_length: int) -> ServerMessage:
     return kind(from_="a", sdp=sdp)  # type: ignore[call-arg]
 
 
+def incoming_call(offer_length: int | None) -> IncomingCall:
+    offer = None if offer_length is None else "v" * offer_length
+    return IncomingCall(call="c", caller=UserInfo("u", "U"), media="video", offer=offer)
+
+
 def weight(message: ServerMessage) -> int:
     """An SDP weighs its length (as sent: a forwarded one is JSON text, quotes and all) and a
-    small message's allowance; anything else the allowance."""
+    small message's allowance, and so does a call that rings with the caller's offer; anything
+    else the allowance."""
     if isinstance(message, DESCRIPTIONS):
         return len(message.sdp) + SMALL_MESSAGE_BYTES
+    if isinstance(message, IncomingCall) and message.offer is not None:
+        return len(message.offer) + SMALL_MESSAGE_BYTES
     return SMALL_MESSAGE_BYTES
 
 
@@ -52,6 +62,7 @@ messages = st.lists(
     st.one_of(
         st.sampled_from([CANDIDATE, FORWARDED_CANDIDATE]),
         st.builds(description, st.sampled_from(DESCRIPTIONS), st.integers(0, 3000)),
+        st.builds(incoming_call, st.none() | st.integers(0, 3000)),
     ),
     min_size=1,
     max_size=60,

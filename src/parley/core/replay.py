@@ -7,7 +7,7 @@ client says the highest `seq` it saw and is sent everything after it, once, in o
 
 from collections import deque
 
-from parley.protocol.messages import RelayedAnswer, RelayedOffer, ServerMessage
+from parley.protocol.messages import IncomingCall, RelayedAnswer, RelayedOffer, ServerMessage
 from parley.protocol.routing import ForwardedAnswer, ForwardedOffer
 
 # What a message that is not an SDP weighs in the log, roughly (candidates, presence, calls).
@@ -38,6 +38,9 @@ class ReplayLog:
         # What the message weighs in the log, roughly.
         if type(message) in _DESCRIPTIONS:
             size = len(message.sdp) + SMALL_MESSAGE_BYTES  # type: ignore[attr-defined]
+        elif type(message) is IncomingCall and message.offer is not None:
+            # A ringing device is sent the caller's offer (up to an SDP's length) with the call.
+            size = len(message.offer) + SMALL_MESSAGE_BYTES
         else:
             size = SMALL_MESSAGE_BYTES
         entries.append((seq, message, size))
