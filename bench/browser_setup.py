@@ -7,9 +7,11 @@ candidate or packet can leave the machine. Prints one JSON line with every repet
 Through Parley (a direct call on the phone page `/`): the callee clicks "Accept with video";
 that click is t0. The caller made its RTCPeerConnection, offer and candidates while the call
 rang, and the callee's page opened its camera and microphone for its preview while it rang
-(the fake media UI counts as allowed for good); the click comes a second after the ringing
-starts, as a person's would. After t0 the callee sends `accept` and takes the preview's tracks,
-the caller's held offer and candidates go out on `call-accepted`, and the callee answers. We
+(the fake media UI counts as allowed for good), and with the preview's tracks and the caller's
+offer it made its answer while it rang (held, with its candidates); the click comes a second
+after the ringing starts, as a person's would. After t0 the callee's `accept` carries that
+answer, the caller gets it with `call-accepted` and sends its held candidates, and the callee
+sends its own. We
 take the later of the two pages' ICE `connected`, and the later of the two pages' first remote
 video frame (requestVideoFrameCallback on a video element fed by the `track` event). A call in
 which the callee's camera opened only after the click is flagged (`callee_camera_after_click`):

@@ -42,6 +42,7 @@ from tests.core.helpers import (
 )
 
 SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
+ANSWER_SDP = "v=0\r\no=- 3 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=setup:active\r\n"
 ICE = IceCandidate(candidate="candidate:1 1 udp 2122260223 192.0.2.10 54400 typ host", sdpMid="0")
 
 
@@ -475,6 +476,86 @@ def test_the_rung_offer_counts_as_taken_only_when_it_still_fits(
         accepted = [m for _, m in of_type(effects, CallAccepted)]
         assert [m.offer_taken for m in accepted] == [taken, taken]
         harness.send(caller.session, Hangup(call=call))
+
+
+@pytest.mark.parametrize(
+    ("offered", "answered", "callee_follows_polite", "callee_took", "forwarded"),
+    [
+        ("video", "video", True, True, True),
+        ("audio", "audio", True, True, True),
+        ("video", "audio", True, True, False),  # an answer to the video offer
+        ("video", "video", True, False, False),  # it answers no offer the caller knows of
+        ("video", "video", False, True, False),  # the caller may be polite: no offer of its own
+    ],
+)
+def test_an_answer_made_while_ringing_goes_with_call_accepted_only_when_the_offer_was_taken(
+    harness: Harness,
+    offered: Media,
+    answered: Media,
+    callee_follows_polite: bool,
+    callee_took: bool,
+    forwarded: bool,
+) -> None:
+    ann, bob = ann_and_bob(harness)
+    call = ring_with_offer(harness, ann, bob, offered)
+    effects = harness.send(
+        bob.session,
+        Accept(
+            call=call,
+            media=answered,
+            caller_offers=callee_follows_polite,
+            offer_taken=callee_took,
+            answer=ANSWER_SDP,
+            id="acc",
+        ),
+    )
+    to_caller = only_message_to(effects, ann.session)
+    to_callee = only_message_to(effects, bob.session)
+    assert isinstance(to_caller, CallAccepted) and isinstance(to_callee, CallAccepted)
+    assert to_caller.answer == (ANSWER_SDP if forwarded else None)
+    assert to_caller.answer_forwarded is False
+    assert to_callee.answer is None, "nobody is sent back their own answer"
+    assert to_callee.answer_forwarded is forwarded
+    assert to_callee.id == "acc"
+    # Nothing else carries it: not a relay, not a message to a bystander.
+    assert recipients(effects) == {ann.session, bob.session}
+    assert of_type(effects, RelayedAnswer) == []
+
+
+def test_an_answer_that_rode_the_accept_is_not_kept_with_the_call(harness: Harness) -> None:
+    ann, bob = ann_and_bob(harness)
+    call = ring_with_offer(harness, ann, bob)
+    harness.send(
+        bob.session,
+        Accept(call=call, media="video", caller_offers=True, offer_taken=True, answer=ANSWER_SDP),
+    )
+    stored = harness.core.calls.get(call)
+    assert stored is not None and stored.state is CallState.ACTIVE
+    assert ANSWER_SDP not in repr(stored)
+    # The call goes on as any other: the callee's candidates and later answers are relayed.
+    effects = harness.send(bob.session, Candidate(to=ann.session, candidate=ICE))
+    assert messages_to(effects, ann.session) == [RelayedCandidate(from_=bob.session, candidate=ICE)]
+
+
+def test_an_accept_whose_answer_is_too_long_is_refused_and_the_call_rings_on(
+    harness: Harness,
+) -> None:
+    ann, bob = ann_and_bob(harness)
+    call = ring_with_offer(harness, ann, bob)
+    accept = {"type": "accept", "call": call, "media": "video", "caller_offers": True, "id": 9}
+    effects = harness.send_frame(
+        bob.session, msgspec.json.encode({**accept, "offer_taken": True, "answer": "v" * 60_001})
+    )
+    error = only_error_to(effects, bob.session)
+    assert error.code is ErrorCode.BAD_MESSAGE and error.id == 9
+    assert of_type(effects, CallAccepted) == []
+    stored = harness.core.calls.get(call)
+    assert stored is not None and stored.state is CallState.RINGING
+    # The same accept with a fitting answer still answers it.
+    effects = harness.send_frame(
+        bob.session, msgspec.json.encode({**accept, "offer_taken": True, "answer": ANSWER_SDP})
+    )
+    assert isinstance(only_message_to(effects, ann.session), CallAccepted)
 
 
 def test_an_answer_claiming_an_offer_the_invite_never_carried_is_not_taken(

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from parley.core.replay import SMALL_MESSAGE_BYTES, ReplayLog
 from parley.protocol.messages import (
+    CallAccepted,
     IceCandidate,
     IncomingCall,
     RelayedAnswer,
@@ -34,14 +35,21 @@ def incoming_call(offer_length: int | None) -> IncomingCall:
     return IncomingCall(call="c", caller=UserInfo("u", "U"), media="video", offer=offer)
 
 
+def call_accepted(answer_length: int | None) -> CallAccepted:
+    answer = None if answer_length is None else "v" * answer_length
+    return CallAccepted(call="c", media="video", peer="p", polite=False, answer=answer)
+
+
 def weight(message: ServerMessage) -> int:
     """An SDP weighs its length (as sent: a forwarded one is JSON text, quotes and all) and a
-    small message's allowance, and so does a call that rings with the caller's offer; anything
-    else the allowance."""
+    small message's allowance, and so does a call that rings with the caller's offer or is
+    answered with the callee's answer; anything else the allowance."""
     if isinstance(message, DESCRIPTIONS):
         return len(message.sdp) + SMALL_MESSAGE_BYTES
     if isinstance(message, IncomingCall) and message.offer is not None:
         return len(message.offer) + SMALL_MESSAGE_BYTES
+    if isinstance(message, CallAccepted) and message.answer is not None:
+        return len(message.answer) + SMALL_MESSAGE_BYTES
     return SMALL_MESSAGE_BYTES
 
 
@@ -63,6 +71,7 @@ messages = st.lists(
         st.sampled_from([CANDIDATE, FORWARDED_CANDIDATE]),
         st.builds(description, st.sampled_from(DESCRIPTIONS), st.integers(0, 3000)),
         st.builds(incoming_call, st.none() | st.integers(0, 3000)),
+        st.builds(call_accepted, st.none() | st.integers(0, 3000)),
     ),
     min_size=1,
     max_size=60,

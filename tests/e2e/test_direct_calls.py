@@ -87,8 +87,8 @@ def test_answered_call_carries_media_both_ways_and_hangup_reaches_the_caller(
     assert row["answered"] is not None and row["duration_seconds"] > 0
 
 
-# Every RTCPeerConnection the page makes, each relayed message it receives and sends, and the
-# offer a ringing call brought.
+# Every RTCPeerConnection the page makes, each relayed message it receives and sends, the
+# offer a ringing call brought, and the answers that rode the accept and call-accepted.
 _WATCH_CONNECTIONS_AND_RELAYS = """(() => {
   window.__made = [];
   const Native = window.RTCPeerConnection;
@@ -98,6 +98,8 @@ _WATCH_CONNECTIONS_AND_RELAYS = """(() => {
   window.__relayed = [];
   window.__sentRelays = [];
   window.__rungOffer = null;
+  window.__acceptAnswer = undefined;
+  window.__acceptedAnswer = undefined;
   const relays = ['offer', 'answer', 'candidate'];
   const NativeSocket = window.WebSocket;
   window.WebSocket = class extends NativeSocket {
@@ -107,11 +109,14 @@ _WATCH_CONNECTIONS_AND_RELAYS = """(() => {
         const message = JSON.parse(data);
         if (relays.includes(message.type)) window.__relayed.push(message.type);
         if (message.type === 'incoming-call') window.__rungOffer = message.offer ?? null;
+        if (message.type === 'call-accepted') window.__acceptedAnswer = message.answer ?? null;
       });
     }
     send(data) {
-      const type = JSON.parse(data).type;
+      const message = JSON.parse(data);
+      const type = message.type;
       if (relays.includes(type)) window.__sentRelays.push(type);
+      if (type === 'accept') window.__acceptAnswer = message.answer ?? null;
       super.send(data);
     }
   };
@@ -137,10 +142,12 @@ def _watched_person(open_page: OpenPage, base: str, name: str) -> tuple[Page, st
     return _person(open_page, base, name, _WATCH_CONNECTIONS_AND_RELAYS)
 
 
-def _watched_call_ringing(open_page: OpenPage, base: str) -> tuple[Page, Page]:
-    """Ana calls Bo, both pages watched; returns once Bo's rings."""
+def _watched_call_ringing(open_page: OpenPage, base: str, *bo_scripts: str) -> tuple[Page, Page]:
+    """Ana calls Bo, both pages watched; returns once Bo's rings. (Chromium's fake media UI
+    counts as allowed for good: Bo's page previews its camera and answers while it rings,
+    unless `bo_scripts` say otherwise.)"""
     ana, _ = _watched_person(open_page, base, "Ana")
-    bo, bo_id = _watched_person(open_page, base, "Bo")
+    bo, bo_id = _person(open_page, base, "Bo", _WATCH_CONNECTIONS_AND_RELAYS, *bo_scripts)
     call(ana, bo_id)
     wait_for_state(bo, "incoming")
     return ana, bo
@@ -149,7 +156,8 @@ def _watched_call_ringing(open_page: OpenPage, base: str) -> tuple[Page, Page]:
 def test_the_callers_offer_rides_the_invite_and_no_address_crosses_before_the_answer(
     server_url: str, open_page: OpenPage
 ) -> None:
-    ana, bo = _watched_call_ringing(open_page, server_url)
+    # A callee whose browser would ask for the camera: no preview, so no answer while ringing.
+    ana, bo = _watched_call_ringing(open_page, server_url, _WILL_ASK)
     ana.wait_for_function("""() => window.parley.prepared?.iceGatheringState === 'complete'""")
     prepared = ana.evaluate("() => window.parley.prepared")
     assert prepared["signalingState"] == "have-local-offer"
@@ -190,6 +198,50 @@ def test_the_callers_offer_rides_the_invite_and_no_address_crosses_before_the_an
     assert "offer" not in bo.evaluate("() => window.__relayed"), "the offer was not sent twice"
     assert "offer" not in ana.evaluate("() => window.__sentRelays")
     assert bo.evaluate("() => window.__sentRelays")[0] == "answer"
+    assert bo.evaluate("() => window.__acceptAnswer") is None, "answered after the click"
+    assert ana.evaluate("() => window.__acceptedAnswer") is None
+    bo.click("#hangup-button")
+    assert ended_reason(ana) == "hangup"
+
+
+def test_a_callee_whose_preview_is_on_answers_while_ringing_and_the_answer_rides_the_accept(
+    server_url: str, open_page: OpenPage
+) -> None:
+    ana, bo = _watched_call_ringing(open_page, server_url)
+    bo.wait_for_function(_PREVIEW_PLAYING)
+    # The answer is made with the preview's tracks and held, with the candidates found since.
+    bo.wait_for_function("() => window.parley.prepared?.signalingState === 'stable'")
+    bo.wait_for_function("() => window.parley.prepared.unsent.includes('candidate')")
+    assert bo.evaluate("() => window.parley.prepared.unsent")[0] == "answer"
+    made = bo.evaluate("() => window.__made[0].localDescription.sdp")
+    assert made.startswith("v=0") and "a=fingerprint:" in made
+    previewed = bo.evaluate(
+        "() => document.getElementById('incoming-preview').srcObject.getTracks().map((t) => t.id)"
+    )
+    answering = bo.evaluate(
+        "() => window.__made[0].getSenders().map((s) => s.track?.id).filter(Boolean)"
+    )
+    assert sorted(answering) == sorted(previewed) and len(answering) == 2
+    # Still nothing crosses while it rings: no relay either way, no answer at the caller.
+    bo.wait_for_timeout(300)
+    assert bo.evaluate("() => window.__sentRelays") == [], "a ringing callee sends nothing"
+    assert bo.evaluate("() => window.__relayed") == []
+    assert ana.evaluate("() => window.__made[0].remoteDescription") is None
+    assert ana.evaluate("() => window.__acceptedAnswer") is None
+
+    bo.click("#accept-video")
+    _in_call_with_media((ana, bo))
+    sent = bo.evaluate("() => window.__acceptAnswer")
+    assert sent, "the answer rode the accept"
+    assert _ice_and_dtls(sent) == _ice_and_dtls(made), "the answer made while ringing"
+    assert ana.evaluate("() => window.__acceptedAnswer") == sent, "and reached the caller with it"
+    assert ana.evaluate("() => window.__made[0].remoteDescription.sdp") == sent
+    assert "answer" not in bo.evaluate("() => window.__sentRelays"), "and was not sent again"
+    assert "answer" not in ana.evaluate("() => window.__relayed")
+    assert "candidate" in bo.evaluate("() => window.__sentRelays")
+    assert "offer" not in ana.evaluate("() => window.__sentRelays")
+    assert bo.evaluate("() => window.__made.length === 1 && window.__made[0] === window.parley.pc")
+    assert ana.evaluate("() => window.__made.length") == 1
     bo.click("#hangup-button")
     assert ended_reason(ana) == "hangup"
 
@@ -218,7 +270,8 @@ def test_a_call_cancelled_while_ringing_closes_the_connections_made_for_it(
 ) -> None:
     ana, bo = _watched_call_ringing(open_page, server_url)
     ana.wait_for_function("() => window.parley.prepared?.signalingState === 'have-local-offer'")
-    bo.wait_for_function("() => window.parley.prepared?.signalingState === 'have-remote-offer'")
+    # The callee's answer, made while ringing, is held with its candidates.
+    bo.wait_for_function("() => window.parley.prepared?.unsent.includes('candidate')")
     ana.click("#cancel-button")
     assert ended_reason(ana) == "cancelled"
     assert ended_reason(bo) == "cancelled"
@@ -233,12 +286,14 @@ def test_a_call_declined_closes_the_callees_connection_and_sends_nothing(
     server_url: str, open_page: OpenPage
 ) -> None:
     ana, bo = _watched_call_ringing(open_page, server_url)
-    bo.wait_for_function("() => window.parley.prepared?.signalingState === 'have-remote-offer'")
+    bo.wait_for_function("() => window.parley.prepared?.unsent.includes('candidate')")
+    assert bo.evaluate("() => window.parley.prepared.unsent")[0] == "answer"
     bo.click("#decline-button")
     assert ended_reason(bo) == "declined"
     assert ended_reason(ana) == "declined"
     assert bo.evaluate("() => window.__made.map((pc) => pc.signalingState)") == ["closed"]
     assert bo.evaluate("() => window.__sentRelays") == []
+    assert ana.evaluate("() => window.__relayed") == [], "nothing of the answer reached the caller"
     assert ana.evaluate("() => window.__made.map((pc) => pc.signalingState)") == ["closed"]
 
 
@@ -438,11 +493,14 @@ def test_no_camera_opens_while_a_voice_call_rings_or_when_the_browser_would_ask(
     assert ended_reason(bo) == "declined"
 
 
+@pytest.mark.parametrize("preview", [False, True], ids=["no preview", "answer made while ringing"])
 def test_a_video_call_answered_with_voice_drops_the_offer_made_while_ringing(
-    server_url: str, open_page: OpenPage
+    server_url: str, open_page: OpenPage, preview: bool
 ) -> None:
-    ana, bo = _watched_call_ringing(open_page, server_url)
+    ana, bo = _watched_call_ringing(open_page, server_url, *([] if preview else [_WILL_ASK]))
     ana.wait_for_function("() => window.parley.prepared?.signalingState === 'have-local-offer'")
+    if preview:
+        bo.wait_for_function("() => window.parley.prepared?.signalingState === 'stable'")
     bo.click("#accept-voice")
     _in_call_with_media((ana, bo), ("audio",))
     states = ana.evaluate("() => window.__made.map((pc) => pc.signalingState)")
@@ -451,6 +509,9 @@ def test_a_video_call_answered_with_voice_drops_the_offer_made_while_ringing(
     assert states == ["closed", "stable"], "and so was the callee's answer to it"
     assert bo.evaluate("() => window.__relayed.filter((t) => t === 'offer').length") == 1
     assert video_receiver_count(bo) == 0
+    assert bo.evaluate("() => window.__acceptAnswer") is None, "the video answer was not sent"
+    assert ana.evaluate("() => window.__acceptedAnswer") is None
+    assert bo.evaluate("() => window.__sentRelays.filter((t) => t === 'answer').length") == 1
 
 
 def test_declined_call_tells_the_caller_in_plain_words(

@@ -166,6 +166,7 @@ class CallService:
                     _narrower(own.media, message.media),
                     message.caller_offers,
                     False,  # its devices rang with the other invite's offer, if any
+                    None,
                     message.id,
                     now,
                     out,
@@ -225,6 +226,7 @@ class CallService:
                 media,
                 message.caller_offers,
                 message.offer_taken,
+                message.answer,
                 message.id,
                 now,
                 out,
@@ -382,6 +384,7 @@ class CallService:
         media: Media,
         answerer_follows_polite: bool,
         answerer_took_offer: bool,
+        made_answer: str | None,
         request_id: RequestId,
         now: float,
         out: Outcome,
@@ -412,6 +415,9 @@ class CallService:
             and rung_offer is not None
             and media_kept
         )
+        # An answer made while ringing answers the rung offer: useless (and misleading) to a
+        # caller that will send a fresh offer. Dropped, the device relays its answer as usual.
+        answer = made_answer if offer_taken else None
         out.send(
             call.caller_session,
             CallAccepted(
@@ -420,6 +426,7 @@ class CallService:
                 peer=session,
                 polite=caller_polite,
                 offer_taken=offer_taken,
+                answer=answer,
             ),
         )
         out.send(
@@ -431,6 +438,7 @@ class CallService:
                 peer=call.caller_session,
                 polite=not caller_polite,
                 offer_taken=offer_taken,
+                answer_forwarded=answer is not None,
             ),
         )
         stop = CallEnded(call=call.id, reason="answered-elsewhere", by=call.callee.user)

@@ -7,7 +7,13 @@ client says the highest `seq` it saw and is sent everything after it, once, in o
 
 from collections import deque
 
-from parley.protocol.messages import IncomingCall, RelayedAnswer, RelayedOffer, ServerMessage
+from parley.protocol.messages import (
+    CallAccepted,
+    IncomingCall,
+    RelayedAnswer,
+    RelayedOffer,
+    ServerMessage,
+)
 from parley.protocol.routing import ForwardedAnswer, ForwardedOffer
 
 # What a message that is not an SDP weighs in the log, roughly (candidates, presence, calls).
@@ -41,6 +47,9 @@ class ReplayLog:
         elif type(message) is IncomingCall and message.offer is not None:
             # A ringing device is sent the caller's offer (up to an SDP's length) with the call.
             size = len(message.offer) + SMALL_MESSAGE_BYTES
+        elif type(message) is CallAccepted and message.answer is not None:
+            # The callee's answer, made while ringing, comes to the caller with the call's answer.
+            size = len(message.answer) + SMALL_MESSAGE_BYTES
         else:
             size = SMALL_MESSAGE_BYTES
         entries.append((seq, message, size))

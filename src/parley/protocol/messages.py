@@ -150,12 +150,16 @@ class Accept(ClientMessage, tag="accept", kw_only=True):
     """Answers a ringing call; `media: "audio"` answers a video call with voice only.
     `caller_offers` as in `invite`. `offer_taken: true` says this device answers the offer that
     came with `incoming-call` (its answer follows `call-accepted`): the caller does not send
-    that offer again (see `call-accepted`)."""
+    that offer again (see `call-accepted`). With it, `answer` may carry that answer, made while
+    the call rang: it goes to the caller with `call-accepted` (and this device is told so, by
+    `answer_forwarded`), so no relayed `answer` follows. It may hold this device's addresses:
+    they reach the caller only now that the call is answered."""
 
     call: CallId
     media: Media
     caller_offers: bool = False
     offer_taken: bool = False
+    answer: Sdp | None = None
 
 
 class Reject(ClientMessage, tag="reject", kw_only=True):
@@ -445,8 +449,8 @@ class Ringing(ServerMessage, tag="ringing", kw_only=True):
 class IncomingCall(ServerMessage, tag="incoming-call", kw_only=True):
     """Rings this device. Answer with `accept` or `reject`. `offer`: the caller's first offer,
     when its invite carried one (see `invite`); set it as the remote description while ringing
-    (without any addresses it may hold), but make the answer only once answering: nothing goes
-    to the caller before `call-accepted`."""
+    (without any addresses it may hold). The answer may be made while ringing too (see
+    `accept.answer`), but nothing goes to the caller before this device's user answers."""
 
     call: str
     caller: UserInfo
@@ -465,7 +469,10 @@ class CallAccepted(ServerMessage, tag="call-accepted", kw_only=True):
     sorts first is polite. (After a glare the earlier invite is the caller's.)
     `offer_taken: true` (only when the caller offers, and the agreed media are the invite's):
     the answering device answers the offer the invite carried; the caller sends its trickled
-    candidates, not that offer again. Otherwise the caller sends its offer now."""
+    candidates, not that offer again. Otherwise the caller sends its offer now.
+    `answer` (to the caller, only with `offer_taken`): the answer that `accept` carried; set it
+    as the remote description, no relayed `answer` follows. `answer_forwarded: true` (to the
+    answering device) says the caller got that answer: do not send it again."""
 
     id: RequestId = None
     call: str
@@ -473,6 +480,8 @@ class CallAccepted(ServerMessage, tag="call-accepted", kw_only=True):
     peer: str
     polite: bool
     offer_taken: bool = False
+    answer: str | None = None
+    answer_forwarded: bool = False
 
 
 class CallEnded(ServerMessage, tag="call-ended", kw_only=True):

@@ -99,9 +99,10 @@ export class PeerCall extends EventTarget {
 
   /**
    * The other side is known now: what waited for it (an offer made while the call rang, the
-   * candidates found since, or an answer made at the click) goes out, in the order it was made;
-   * but not the offer `delivered` already (it rode the invite).
-   * @param {string} peerId @param {string | null} [delivered]  the SDP of that offer
+   * candidates found since, or an answer made while ringing or at the click) goes out, in the
+   * order it was made; but not the description `delivered` already (an offer that rode the
+   * invite, an answer that rode the accept).
+   * @param {string} peerId @param {string | null} [delivered]  the SDP of that description
    */
   connectTo(peerId, delivered = null) {
     this.peerId = peerId;
@@ -109,6 +110,12 @@ export class PeerCall extends EventTarget {
       if (delivered !== null && /** @type {any} */ (message).sdp === delivered) continue;
       this.send({ ...message, to: peerId });
     }
+  }
+
+  /** The SDP of the answer held for the peer not known yet (see connectTo), if one is held. */
+  heldAnswer() {
+    const held = /** @type {any} */ (this.unsent.find((message) => /** @type {any} */ (message).type === 'answer'));
+    return held ? /** @type {string} */ (held.sdp) : null;
   }
 
   /** The transceiver that carries (or carried) our `kind` media, if any. @param {'audio' | 'video'} kind */

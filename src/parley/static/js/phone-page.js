@@ -23,16 +23,16 @@ const SCREENS = ['name', 'phone', 'outgoing', 'incoming', 'call', 'ended'];
  *   id: string | null, role: 'caller' | 'callee', peer: User, media: 'audio' | 'video',
  *   stream: MediaStream | null, peerCall: PeerCall | null, cancelWanted: boolean,
  *   configuration: RTCConfiguration, inCall?: InCall | null, prepared?: PeerCall | null,
- *   invitedOffer?: string | null
+ *   invitedOffer?: string | null, acceptedAnswer?: string | null
  * }} ActiveCall
  * `prepared`: the caller's connection made before the invite (offer and candidates held), or
- * the callee's made while it rang (the caller's offer taken in, the answer made at the click);
- * it becomes `peerCall` when the call is answered. `invitedOffer`: the caller's offer that rode
- * the invite.
+ * the callee's made while it rang (the caller's offer taken in, the answer made while ringing or
+ * at the click); it becomes `peerCall` when the call is answered. `invitedOffer`: the caller's
+ * offer that rode the invite. `acceptedAnswer` (callee): the held answer whose SDP rode the accept.
  *
- * @typedef {{peerCall: PeerCall, stream: MediaStream, go: () => void}} PreparedAnswer
+ * @typedef {{peerCall: PeerCall, stream: MediaStream, go: () => void, answering: boolean}} PreparedAnswer
  * A ringing device's connection holding the caller's offer; `go` lets it make the answer, once
- * `stream` holds the tracks to send.
+ * `stream` holds the tracks to send (`answering`: it was let).
  */
 
 // How long the invite waits for the offer it carries; a slower one goes once answered.
@@ -50,11 +50,13 @@ const state = {
   /**
    * The call ringing here. `allowed`: the permissions of the devices each answer needs (asked
    * while it rings, so answering waits for nothing; their state stays current). `preview`: the
-   * camera and microphone opened while a video call rings (previewWhileRinging); null on failure.
+   * camera and microphone opened while a video call rings (previewWhileRinging); null on failure;
+   * `previewStream` once they are open.
    * `answer`: the connection holding the offer that came with the ringing (prepareAnswer).
    * @type {{call: string, caller: User, media: 'audio' | 'video',
    *   allowed?: {audio: Promise<PermissionStatus[] | null>, video: Promise<PermissionStatus[] | null>},
-   *   preview?: Promise<MediaStream | null> | null, answer?: PreparedAnswer | null} | null}
+   *   preview?: Promise<MediaStream | null> | null, previewStream?: MediaStream | null,
+   *   answer?: PreparedAnswer | null} | null}
    */
   incoming: null,
   /** @type {{peer: User, media: 'audio' | 'video'} | null} */
@@ -365,9 +367,9 @@ function onIncoming(detail) {
 
 /**
  * The caller's offer came with the ringing: this device takes it in now (the remote
- * description, its transceivers and remote tracks), the longest step of an answer, so that
- * answering makes only the answer. It makes no answer and sends nothing (none of this device's
- * addresses) until the user answers: `go`.
+ * description, its transceivers and remote tracks), the longest step of an answer. The answer
+ * follows `go`: while ringing if the preview holds the tracks (answerWhileRinging), else once
+ * answered. Nothing is sent (none of this device's addresses) until the user answers.
  * @param {NonNullable<typeof state.incoming>} incoming @param {string} offer
  */
 async function prepareAnswer(incoming, offer) {
@@ -384,9 +386,25 @@ async function prepareAnswer(incoming, offer) {
   // reaches the caller): they are ready when the answer is made, and checks start at once.
   const pooled = { ...configuration, iceCandidatePoolSize: 1 };
   const peerCall = newPeerCall(signaling, { stream, configuration: pooled }, null, true, tracksReady);
-  incoming.answer = { peerCall, stream, go };
+  incoming.answer = { peerCall, stream, go, answering: false };
   // Addresses in it (a caller other than this page's) would draw checks from this device.
   peerCall.acceptDescription({ type: 'offer', sdp: withoutAddresses(offer) });
+  answerWhileRinging(incoming);
+}
+
+/**
+ * The preview's tracks are the ones a video answer sends: with them and the caller's offer, the
+ * answer is made while the call rings and held (with this device's candidates) until the user
+ * answers; it then rides the accept. Answering with voice only drops it (accept).
+ * @param {NonNullable<typeof state.incoming>} incoming
+ */
+function answerWhileRinging(incoming) {
+  const answer = incoming.answer;
+  const preview = incoming.previewStream;
+  if (state.incoming !== incoming || !answer || answer.answering || !preview) return;
+  answer.answering = true;
+  for (const track of preview.getTracks()) answer.stream.addTrack(track);
+  answer.go();
 }
 
 /**
@@ -405,6 +423,8 @@ async function previewWhileRinging(incoming) {
     const video = /** @type {HTMLVideoElement} */ ($('incoming-preview'));
     video.srcObject = stream;
     video.hidden = false;
+    incoming.previewStream = stream;
+    answerWhileRinging(incoming);
   }
 }
 
@@ -433,16 +453,23 @@ async function accept(media) {
   const preview = incoming.preview;
   // The caller's offer taken in while ringing fits an answer with the call's own media only.
   let answer = incoming.answer ?? null;
-  // (Still taking it in at the click, or failed to: the caller sends it again.)
-  if (answer && (media !== incoming.media || answer.peerCall.pc.signalingState !== 'have-remote-offer')) {
+  const pc = answer?.peerCall.pc;
+  // The answer made while ringing, held: it rides the accept (with this device's addresses,
+  // gathered meanwhile: the caller may have them now).
+  const heldAnswer = answer?.peerCall.heldAnswer() ?? null;
+  const madeAnswer = heldAnswer !== null && pc?.localDescription?.type === 'answer' ? pc.localDescription.sdp : null;
+  // (Still taking the offer in at the click, or failed to: the caller sends it again.)
+  if (answer && (media !== incoming.media || (pc?.signalingState !== 'have-remote-offer' && madeAnswer === null))) {
     answer.peerCall.close();
     answer = null;
   }
+  /** @type {{answer?: string}} */
+  const withAnswer = answer && madeAnswer ? { answer: madeAnswer } : {};
   endRinging(incoming, true);
   stopAllTones();
   closeNotification();
   /** @type {ActiveCall} */
-  const call = { id: incoming.call, role: 'callee', peer: incoming.caller, media, stream: null, peerCall: null, cancelWanted: false, configuration: {}, prepared: answer?.peerCall ?? null };
+  const call = { id: incoming.call, role: 'callee', peer: incoming.caller, media, stream: null, peerCall: null, cancelWanted: false, configuration: {}, prepared: answer?.peerCall ?? null, acceptedAnswer: withAnswer.answer ? heldAnswer : null };
   state.call = call;
   state.lastPeer = { peer: incoming.caller, media: incoming.media };
   show('call', 'connecting');
@@ -466,8 +493,8 @@ async function accept(media) {
     if (!(await openInto(call, media))) return;
     opened = Promise.resolve(true);
   }
-  // The answer is made once the tracks are in, while the accept travels; it goes out when
-  // call-accepted names the caller's session.
+  // Not made while ringing: the answer is made once the tracks are in, while the accept
+  // travels; it goes out when call-accepted names the caller's session.
   if (answer) opened.then(answer.go);
   if (state.call !== call) return;
   try {
@@ -477,6 +504,7 @@ async function accept(media) {
       media,
       caller_offers: true,
       offer_taken: answer !== null,
+      ...withAnswer,
     });
     if (state.call === call) startMedia(call, reply, opened);
   } catch {
@@ -556,7 +584,8 @@ function decline() {
 
 /**
  * @param {ActiveCall} call
- * @param {{media: 'audio' | 'video', peer: string, polite?: boolean, offer_taken?: boolean}} accepted
+ * @param {{media: 'audio' | 'video', peer: string, polite?: boolean, offer_taken?: boolean,
+ *   answer?: string | null, answer_forwarded?: boolean}} accepted
  * @param {Promise<unknown>} [tracksReady]  settles once call.stream holds the local tracks
  */
 function startMedia(call, accepted, tracksReady) {
@@ -594,7 +623,14 @@ function startMedia(call, accepted, tracksReady) {
   }
   call.media = accepted.media;
   const peerCall = prepared ?? newPeerCall(signaling, call, accepted.peer, polite, tracksReady);
-  prepared?.connectTo(accepted.peer, call.role === 'caller' && offerTaken ? call.invitedOffer : null);
+  if (call.role === 'caller') {
+    prepared?.connectTo(accepted.peer, offerTaken ? call.invitedOffer : null);
+    // The answer made while it rang came with the call's answer: set it before the in-call
+    // screen below keeps this page busy.
+    if (prepared && typeof accepted.answer === 'string') prepared.acceptDescription({ type: 'answer', sdp: accepted.answer });
+  } else {
+    prepared?.connectTo(accepted.peer, accepted.answer_forwarded ? call.acceptedAnswer : null);
+  }
   call.peerCall = peerCall;
   stage.showLocal(call.stream, call.media);
   stage.attach(peerCall);
