@@ -384,9 +384,12 @@ def test_a_client_without_the_caller_offers_rule_gets_the_roles_it_works_out_its
 # --- the offer that rides the invite --------------------------------------------------------
 
 
-def ring_with_offer(harness: Harness, ann: Device, bob: Device, media: Media = "video") -> str:
+def ring_with_offer(
+    harness: Harness, ann: Device, bob: Device, media: Media = "video", takes_answer: bool = True
+) -> str:
     effects = harness.send(
-        ann.session, Invite(to=bob.user, media=media, caller_offers=True, offer=SDP)
+        ann.session,
+        Invite(to=bob.user, media=media, caller_offers=True, offer=SDP, takes_answer=takes_answer),
     )
     [(_, ringing)] = of_type(effects, Ringing)
     return ringing.call
@@ -520,6 +523,37 @@ def test_an_answer_made_while_ringing_goes_with_call_accepted_only_when_the_offe
     # Nothing else carries it: not a relay, not a message to a bystander.
     assert recipients(effects) == {ann.session, bob.session}
     assert of_type(effects, RelayedAnswer) == []
+
+
+@pytest.mark.parametrize(
+    ("case", "answer"),
+    [
+        ("a caller that does not take it", ANSWER_SDP),  # a page from before accept.answer
+        ("an invite without an offer", ANSWER_SDP),
+        ("an empty answer", ""),
+    ],
+)
+def test_an_answer_the_caller_could_not_use_is_not_forwarded_and_the_callee_is_told(
+    harness: Harness, case: str, answer: str
+) -> None:
+    ann, bob = ann_and_bob(harness)
+    if case == "an invite without an offer":
+        call = harness.invite(ann.session, bob.user)
+    else:
+        call = ring_with_offer(
+            harness, ann, bob, takes_answer=case != "a caller that does not take it"
+        )
+    effects = harness.send(
+        bob.session,
+        Accept(call=call, media="video", caller_offers=True, offer_taken=True, answer=answer),
+    )
+    to_caller = only_message_to(effects, ann.session)
+    to_callee = only_message_to(effects, bob.session)
+    assert isinstance(to_caller, CallAccepted) and isinstance(to_callee, CallAccepted)
+    assert to_caller.answer is None
+    assert to_callee.answer_forwarded is False, "so the callee relays its answer"
+    # The offer itself still counts as taken when there was one: only the answer waits.
+    assert to_caller.offer_taken is (case != "an invite without an offer")
 
 
 def test_an_answer_that_rode_the_accept_is_not_kept_with_the_call(harness: Harness) -> None:

@@ -91,15 +91,23 @@ def test_answered_call_carries_media_both_ways_and_hangup_reaches_the_caller(
 # offer a ringing call brought, and the answers that rode the accept and call-accepted.
 _WATCH_CONNECTIONS_AND_RELAYS = """(() => {
   window.__made = [];
+  window.__gathered = [];
   const Native = window.RTCPeerConnection;
   window.RTCPeerConnection = class extends Native {
-    constructor(...args) { super(...args); window.__made.push(this); }
+    constructor(...args) {
+      super(...args);
+      window.__made.push(this);
+      this.addEventListener('icecandidate', ({ candidate }) => {
+        if (candidate) window.__gathered.push(candidate.candidate);
+      });
+    }
   };
   window.__relayed = [];
   window.__sentRelays = [];
   window.__rungOffer = null;
   window.__acceptAnswer = undefined;
   window.__acceptedAnswer = undefined;
+  window.__sentCandidates = [];
   const relays = ['offer', 'answer', 'candidate'];
   const NativeSocket = window.WebSocket;
   window.WebSocket = class extends NativeSocket {
@@ -116,6 +124,7 @@ _WATCH_CONNECTIONS_AND_RELAYS = """(() => {
       const message = JSON.parse(data);
       const type = message.type;
       if (relays.includes(type)) window.__sentRelays.push(type);
+      if (type === 'candidate') window.__sentCandidates.push(message.candidate?.candidate ?? null);
       if (type === 'accept') window.__acceptAnswer = message.answer ?? null;
       super.send(data);
     }
@@ -132,6 +141,11 @@ def _assert_no_addresses(sdp: str) -> None:
         "a=rtcp:9 IN IP4 0.0.0.0\r",
     }
     assert {line.split()[1] for line in re.findall(r"^m=.*$", sdp, re.M)} == {"9"}
+
+
+def _as_listed(candidate: str) -> str:
+    """A trickled candidate as an SDP lists it (Chromium's trickled ones also name their ufrag)."""
+    return re.sub(r" ufrag \S+", "", candidate)
 
 
 def _ice_and_dtls(sdp: str) -> list[str]:
@@ -235,10 +249,21 @@ def test_a_callee_whose_preview_is_on_answers_while_ringing_and_the_answer_rides
     assert sent, "the answer rode the accept"
     assert _ice_and_dtls(sent) == _ice_and_dtls(made), "the answer made while ringing"
     assert ana.evaluate("() => window.__acceptedAnswer") == sent, "and reached the caller with it"
-    assert ana.evaluate("() => window.__made[0].remoteDescription.sdp") == sent
+    # (Candidates trickled later are added to it: the same description, by its ICE and DTLS.)
+    remote = ana.evaluate("() => window.__made[0].remoteDescription.sdp")
+    assert _ice_and_dtls(remote) == _ice_and_dtls(sent)
     assert "answer" not in bo.evaluate("() => window.__sentRelays"), "and was not sent again"
     assert "answer" not in ana.evaluate("() => window.__relayed")
-    assert "candidate" in bo.evaluate("() => window.__sentRelays")
+    # The candidates found while ringing came in the answer; only later ones are trickled.
+    in_answer = re.findall(r"^a=(candidate:.*?)\r$", sent, re.M)
+    assert in_answer, "the answer carried the candidates gathered while ringing"
+    sent_after = bo.evaluate("() => window.__sentCandidates")
+    assert sent_after[-1] is None, "gathering finished"
+    trickled = [_as_listed(c) for c in sent_after if c is not None]
+    assert not set(in_answer) & set(trickled), "no candidate is sent twice"
+    # None lost: each candidate the callee's connection found went one way or the other.
+    found = [_as_listed(c) for c in bo.evaluate("() => window.__gathered")]
+    assert sorted(found) == sorted(in_answer + trickled)
     assert "offer" not in ana.evaluate("() => window.__sentRelays")
     assert bo.evaluate("() => window.__made.length === 1 && window.__made[0] === window.parley.pc")
     assert ana.evaluate("() => window.__made.length") == 1
@@ -246,10 +271,18 @@ def test_a_callee_whose_preview_is_on_answers_while_ringing_and_the_answer_rides
     assert ended_reason(ana) == "hangup"
 
 
+@pytest.mark.parametrize(
+    "answer_made",
+    ["after the click", "while ringing"],
+    ids=["answered at the click", "answer held"],
+)
 def test_a_network_change_while_ringing_restarts_ice_once_answered(
-    server_url: str, open_page: OpenPage
+    server_url: str, open_page: OpenPage, answer_made: str
 ) -> None:
-    ana, bo = _watched_call_ringing(open_page, server_url)
+    ringing = (server_url, _WILL_ASK) if answer_made == "after the click" else (server_url,)
+    ana, bo = _watched_call_ringing(open_page, *ringing)
+    if answer_made == "while ringing":
+        bo.wait_for_function("() => window.parley.prepared?.unsent[0] === 'answer'")
     ana.wait_for_function("() => window.parley.prepared?.iceGatheringState === 'complete'")
     ana.evaluate("() => window.dispatchEvent(new Event('online'))")
     wait_for_state(bo, "incoming")  # the call rings on through the resumed session
@@ -263,6 +296,54 @@ def test_a_network_change_while_ringing_restarts_ice_once_answered(
     _in_call_with_media((ana, bo))
     assert ana.evaluate("() => window.__made.length") == 1
     assert bo.evaluate("() => window.__relayed.filter((t) => t === 'offer').length") == 1
+    assert (bo.evaluate("() => window.__acceptAnswer") is not None) == (
+        answer_made == "while ringing"
+    )
+
+
+# The page hears call-accepted (and all that follows it) 1.5 s late: a busy main thread.
+_CALL_ACCEPTED_LATE = """(() => {
+  const NativeSocket = window.WebSocket;
+  window.WebSocket = class extends NativeSocket {
+    addEventListener(type, listener, ...rest) {
+      if (type !== 'message') return super.addEventListener(type, listener, ...rest);
+      let held = null; // while not null, messages wait here, in order
+      let released = false;
+      return super.addEventListener(type, (event) => {
+        if (!released && held === null && JSON.parse(event.data).type === 'call-accepted') {
+          held = [];
+          setTimeout(() => {
+            released = true;
+            const waiting = held;
+            held = null;
+            waiting.forEach((message) => listener(message));
+          }, 1500);
+        }
+        if (held !== null) held.push(event);
+        else listener(event);
+      }, ...rest);
+    }
+  };
+})()"""
+
+
+def test_a_callee_connected_before_it_hears_call_accepted_shows_the_call(
+    server_url: str, open_page: OpenPage
+) -> None:
+    # Its answer rode the accept: the caller sets it and its checks reach the callee's
+    # connection before the callee's page has set up the call screen that follows it.
+    ana, _ = _watched_person(open_page, server_url, "Ana")
+    bo, bo_id = _person(
+        open_page, server_url, "Bo", _WATCH_CONNECTIONS_AND_RELAYS, _CALL_ACCEPTED_LATE
+    )
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    bo.wait_for_function("() => window.parley.prepared?.unsent.includes('candidate')")
+    bo.click("#accept-video")
+    bo.wait_for_function("() => window.__made[0].connectionState === 'connected'")
+    assert bo.evaluate("() => window.parley.pc") is None, "call-accepted not heard yet"
+    _in_call_with_media((ana, bo))
+    assert bo.evaluate("() => document.querySelector('#stage').dataset.connection") == "connected"
 
 
 def test_a_call_cancelled_while_ringing_closes_the_connections_made_for_it(
@@ -500,7 +581,7 @@ def test_a_video_call_answered_with_voice_drops_the_offer_made_while_ringing(
     ana, bo = _watched_call_ringing(open_page, server_url, *([] if preview else [_WILL_ASK]))
     ana.wait_for_function("() => window.parley.prepared?.signalingState === 'have-local-offer'")
     if preview:
-        bo.wait_for_function("() => window.parley.prepared?.signalingState === 'stable'")
+        bo.wait_for_function("() => window.parley.prepared?.unsent[0] === 'answer'")
     bo.click("#accept-voice")
     _in_call_with_media((ana, bo), ("audio",))
     states = ana.evaluate("() => window.__made.map((pc) => pc.signalingState)")

@@ -62,6 +62,8 @@ class Call:
     caller_offers: bool = False
     # The caller's first offer, rung with the call; dropped once answered.
     offer: str | None = None
+    # The caller's client sets an answer that comes with call-accepted.
+    caller_takes_answer: bool = False
 
     def involved_sessions(self) -> list[str]:
         if self.state is CallState.RECLAIMING:
@@ -185,6 +187,7 @@ class CallService:
             now,
             caller_offers=message.caller_offers,
             offer=message.offer if message.caller_offers else None,
+            caller_takes_answer=message.takes_answer,
         )
         out.effects.append(RecordCall("created", call.record()))
         if callee_info is None:
@@ -416,8 +419,9 @@ class CallService:
             and media_kept
         )
         # An answer made while ringing answers the rung offer: useless (and misleading) to a
-        # caller that will send a fresh offer. Dropped, the device relays its answer as usual.
-        answer = made_answer if offer_taken else None
+        # caller that will send a fresh offer, and lost on a caller that would not look for it
+        # (a page from before it). Dropped, the device relays its answer as usual.
+        answer = made_answer if offer_taken and call.caller_takes_answer and made_answer else None
         out.send(
             call.caller_session,
             CallAccepted(

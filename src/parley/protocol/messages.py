@@ -138,22 +138,26 @@ class Invite(ClientMessage, tag="invite", kw_only=True):
     offer, made before inviting: the ringing devices get it with `incoming-call` and can work on
     their answer while they ring. It should hold none of the caller's addresses (no
     `a=candidate` lines; `c=IN IP4 0.0.0.0`, port 9, as before gathering): those reach the
-    callee only once it answers, as trickled candidates."""
+    callee only once it answers, as trickled candidates. `takes_answer: true` says this client
+    sets an answer that comes with `call-accepted` (see `accept.answer`); without it the answer
+    is always relayed."""
 
     to: UserId
     media: Media
     caller_offers: bool = False
     offer: Sdp | None = None
+    takes_answer: bool = False
 
 
 class Accept(ClientMessage, tag="accept", kw_only=True):
     """Answers a ringing call; `media: "audio"` answers a video call with voice only.
     `caller_offers` as in `invite`. `offer_taken: true` says this device answers the offer that
-    came with `incoming-call` (its answer follows `call-accepted`): the caller does not send
-    that offer again (see `call-accepted`). With it, `answer` may carry that answer, made while
-    the call rang: it goes to the caller with `call-accepted` (and this device is told so, by
-    `answer_forwarded`), so no relayed `answer` follows. It may hold this device's addresses:
-    they reach the caller only now that the call is answered."""
+    came with `incoming-call`: the caller does not send that offer again (see `call-accepted`).
+    With it, `answer` may carry that answer, made while the call rang: when the caller's invite
+    said `takes_answer`, it goes to the caller with `call-accepted` (and this device is told so,
+    by `answer_forwarded`); otherwise this device relays its answer once `call-accepted` names
+    the caller's session. It may hold this device's addresses: they reach the caller only now
+    that the call is answered."""
 
     call: CallId
     media: Media
@@ -470,9 +474,10 @@ class CallAccepted(ServerMessage, tag="call-accepted", kw_only=True):
     `offer_taken: true` (only when the caller offers, and the agreed media are the invite's):
     the answering device answers the offer the invite carried; the caller sends its trickled
     candidates, not that offer again. Otherwise the caller sends its offer now.
-    `answer` (to the caller, only with `offer_taken`): the answer that `accept` carried; set it
-    as the remote description, no relayed `answer` follows. `answer_forwarded: true` (to the
-    answering device) says the caller got that answer: do not send it again."""
+    `answer` (to the caller, only with `offer_taken` and when its invite said `takes_answer`):
+    the answer that `accept` carried; set it as the remote description, no relayed `answer`
+    follows. `answer_forwarded: true` (to the answering device) says the caller got that answer:
+    do not send it again (nor the candidates it lists)."""
 
     id: RequestId = None
     call: str

@@ -45,7 +45,7 @@ export class CallStage {
     call.addEventListener('track', show);
     // A connection made while the call rang may have its remote tracks already.
     if (call.remoteStream.getTracks().length > 0) show();
-    call.addEventListener('state', ({ detail }) => {
+    const follow = (/** @type {RTCPeerConnectionState} */ detail) => {
       this.root.dataset.connection = detail;
       if (detail === 'connected') {
         this.#startTimer();
@@ -57,7 +57,11 @@ export class CallStage {
       } else if (detail === 'failed') {
         setStatus('iceFailed');
       }
-    });
+    };
+    call.addEventListener('state', ({ detail }) => follow(detail));
+    // A connection made while the call rang may be up already: the callee's answer rode the
+    // accept, and the caller's checks can reach it before this page has heard call-accepted.
+    if (call.pc.connectionState !== 'new') follow(call.pc.connectionState);
     call.addEventListener('restarting', () => {
       if (this.startedAt) setStatus('reconnecting');
     });

@@ -18,6 +18,14 @@ const RESTART_RETRY_FIRST_MS = 5000;
 const RESTART_RETRY_MAX_MS = 20_000;
 
 /**
+ * A candidate line as an SDP lists it: Chromium's trickled candidates also name their ufrag.
+ * @param {string} candidate
+ */
+function sameCandidate(candidate) {
+  return candidate.replace(/ ufrag \S+/, '');
+}
+
+/**
  * Events: `track` (detail: the remote MediaStream), `state` (detail: connectionState),
  * `restarting` (an ICE restart began), `local-ready` (localStream holds the tracks to send),
  * `error` (detail: Error).
@@ -101,13 +109,22 @@ export class PeerCall extends EventTarget {
    * The other side is known now: what waited for it (an offer made while the call rang, the
    * candidates found since, or an answer made while ringing or at the click) goes out, in the
    * order it was made; but not the description `delivered` already (an offer that rode the
-   * invite, an answer that rode the accept).
-   * @param {string} peerId @param {string | null} [delivered]  the SDP of that description
+   * invite, an answer that rode the accept), nor a candidate `listed` in what was delivered.
+   * @param {string} peerId @param {string | null} [delivered]  the SDP of that description, as held
+   * @param {string} [listed]  the SDP as delivered, with the candidates gathered by then
    */
-  connectTo(peerId, delivered = null) {
+  connectTo(peerId, delivered = null, listed = '') {
     this.peerId = peerId;
+    const inListed = new Set(
+      listed
+        .split('\r\n')
+        .filter((line) => line.startsWith('a=candidate:'))
+        .map((line) => sameCandidate(line.slice(2))),
+    );
     for (const message of this.unsent.splice(0)) {
-      if (delivered !== null && /** @type {any} */ (message).sdp === delivered) continue;
+      const held = /** @type {any} */ (message);
+      if (delivered !== null && held.sdp === delivered) continue;
+      if (held.candidate && inListed.has(sameCandidate(held.candidate.candidate))) continue;
       this.send({ ...message, to: peerId });
     }
   }

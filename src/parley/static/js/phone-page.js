@@ -23,12 +23,13 @@ const SCREENS = ['name', 'phone', 'outgoing', 'incoming', 'call', 'ended'];
  *   id: string | null, role: 'caller' | 'callee', peer: User, media: 'audio' | 'video',
  *   stream: MediaStream | null, peerCall: PeerCall | null, cancelWanted: boolean,
  *   configuration: RTCConfiguration, inCall?: InCall | null, prepared?: PeerCall | null,
- *   invitedOffer?: string | null, acceptedAnswer?: string | null
+ *   invitedOffer?: string | null, acceptedAnswer?: {held: string, sent: string} | null
  * }} ActiveCall
  * `prepared`: the caller's connection made before the invite (offer and candidates held), or
  * the callee's made while it rang (the caller's offer taken in, the answer made while ringing or
  * at the click); it becomes `peerCall` when the call is answered. `invitedOffer`: the caller's
- * offer that rode the invite. `acceptedAnswer` (callee): the held answer whose SDP rode the accept.
+ * offer that rode the invite. `acceptedAnswer` (callee): the answer that rode the accept, as held
+ * and as sent (with the candidates gathered by then).
  *
  * @typedef {{peerCall: PeerCall, stream: MediaStream, go: () => void, answering: boolean}} PreparedAnswer
  * A ringing device's connection holding the caller's offer; `go` lets it make the answer, once
@@ -240,14 +241,15 @@ async function placeCall(peer, media) {
   call.configuration = await state.signaling.iceConfiguration();
   if (state.call !== call) return releaseStream(call);
   // The offer is made before the invite and rides it: the callee's devices take it in while
-  // they ring, so that answering makes only the answer.
+  // they ring, so that answering has little left to do.
   prepareConnection(call);
   const prepared = call.prepared;
   const offer = prepared ? await heldOffer(prepared) : null;
   if (state.call !== call || !state.signaling) return;
   // Replaced meanwhile (a network change): its offer goes once answered, as without one here.
   call.invitedOffer = call.prepared === prepared ? offer : null;
-  const invite = { type: 'invite', to: peer.id, media, caller_offers: true };
+  // takes_answer: an answer the callee made while ringing may come with call-accepted.
+  const invite = { type: 'invite', to: peer.id, media, caller_offers: true, takes_answer: true };
   if (call.invitedOffer) invite.offer = withoutAddresses(call.invitedOffer);
   let reply;
   try {
@@ -469,7 +471,8 @@ async function accept(media) {
   stopAllTones();
   closeNotification();
   /** @type {ActiveCall} */
-  const call = { id: incoming.call, role: 'callee', peer: incoming.caller, media, stream: null, peerCall: null, cancelWanted: false, configuration: {}, prepared: answer?.peerCall ?? null, acceptedAnswer: withAnswer.answer ? heldAnswer : null };
+  const acceptedAnswer = withAnswer.answer && heldAnswer ? { held: heldAnswer, sent: withAnswer.answer } : null;
+  const call = { id: incoming.call, role: 'callee', peer: incoming.caller, media, stream: null, peerCall: null, cancelWanted: false, configuration: {}, prepared: answer?.peerCall ?? null, acceptedAnswer };
   state.call = call;
   state.lastPeer = { peer: incoming.caller, media: incoming.media };
   show('call', 'connecting');
@@ -629,11 +632,14 @@ function startMedia(call, accepted, tracksReady) {
     // screen below keeps this page busy.
     if (prepared && typeof accepted.answer === 'string') prepared.acceptDescription({ type: 'answer', sdp: accepted.answer });
   } else {
-    prepared?.connectTo(accepted.peer, accepted.answer_forwarded ? call.acceptedAnswer : null);
+    const forwarded = accepted.answer_forwarded ? call.acceptedAnswer : null;
+    prepared?.connectTo(accepted.peer, forwarded?.held ?? null, forwarded?.sent ?? '');
   }
   call.peerCall = peerCall;
+  show('call', 'connecting');
+  setStatus('negotiating');
   stage.showLocal(call.stream, call.media);
-  stage.attach(peerCall);
+  stage.attach(peerCall); // may find the call connected already (then the call screen says so)
   call.inCall = new InCall({
     stage,
     call: peerCall,
@@ -646,8 +652,6 @@ function startMedia(call, accepted, tracksReady) {
   call.inCall.addEventListener('notice', ({ detail }) => {
     $('status').textContent = format(detail.key, detail.params);
   });
-  show('call', 'connecting');
-  setStatus('negotiating');
   peerCall.start();
 }
 
