@@ -455,7 +455,7 @@ def test_an_answer_to_the_rung_offer_tells_both_sides_it_was_taken(harness: Harn
         ("video", "video", False, True, False),  # the room rule decides who offers
     ],
 )
-def test_the_rung_offer_counts_as_taken_only_when_it_still_fits(
+def test_the_rung_offer_and_the_answer_made_to_it_count_only_when_the_offer_still_fits(
     harness: Harness,
     offered: Media,
     answered: Media,
@@ -474,55 +474,24 @@ def test_the_rung_offer_counts_as_taken_only_when_it_still_fits(
                 media=answered,
                 caller_offers=callee_follows_polite,
                 offer_taken=callee_took,
+                answer=ANSWER_SDP,
+                id="acc",
             ),
         )
-        accepted = [m for _, m in of_type(effects, CallAccepted)]
-        assert [m.offer_taken for m in accepted] == [taken, taken]
+        to_caller = only_message_to(effects, caller.session)
+        to_callee = only_message_to(effects, callee.session)
+        assert isinstance(to_caller, CallAccepted) and isinstance(to_callee, CallAccepted)
+        assert [to_caller.offer_taken, to_callee.offer_taken] == [taken, taken]
+        # The answer made while ringing goes with call-accepted exactly when the offer counts.
+        assert to_caller.answer == (ANSWER_SDP if taken else None)
+        assert to_caller.answer_forwarded is False
+        assert to_callee.answer is None, "nobody is sent back their own answer"
+        assert to_callee.answer_forwarded is taken
+        assert to_callee.id == "acc"
+        # Nothing else carries it: not a relay, not a message to a bystander.
+        assert recipients(effects) == {caller.session, callee.session}
+        assert of_type(effects, RelayedAnswer) == []
         harness.send(caller.session, Hangup(call=call))
-
-
-@pytest.mark.parametrize(
-    ("offered", "answered", "callee_follows_polite", "callee_took", "forwarded"),
-    [
-        ("video", "video", True, True, True),
-        ("audio", "audio", True, True, True),
-        ("video", "audio", True, True, False),  # an answer to the video offer
-        ("video", "video", True, False, False),  # it answers no offer the caller knows of
-        ("video", "video", False, True, False),  # the caller may be polite: no offer of its own
-    ],
-)
-def test_an_answer_made_while_ringing_goes_with_call_accepted_only_when_the_offer_was_taken(
-    harness: Harness,
-    offered: Media,
-    answered: Media,
-    callee_follows_polite: bool,
-    callee_took: bool,
-    forwarded: bool,
-) -> None:
-    ann, bob = ann_and_bob(harness)
-    call = ring_with_offer(harness, ann, bob, offered)
-    effects = harness.send(
-        bob.session,
-        Accept(
-            call=call,
-            media=answered,
-            caller_offers=callee_follows_polite,
-            offer_taken=callee_took,
-            answer=ANSWER_SDP,
-            id="acc",
-        ),
-    )
-    to_caller = only_message_to(effects, ann.session)
-    to_callee = only_message_to(effects, bob.session)
-    assert isinstance(to_caller, CallAccepted) and isinstance(to_callee, CallAccepted)
-    assert to_caller.answer == (ANSWER_SDP if forwarded else None)
-    assert to_caller.answer_forwarded is False
-    assert to_callee.answer is None, "nobody is sent back their own answer"
-    assert to_callee.answer_forwarded is forwarded
-    assert to_callee.id == "acc"
-    # Nothing else carries it: not a relay, not a message to a bystander.
-    assert recipients(effects) == {ann.session, bob.session}
-    assert of_type(effects, RelayedAnswer) == []
 
 
 @pytest.mark.parametrize(

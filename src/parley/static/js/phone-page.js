@@ -31,9 +31,9 @@ const SCREENS = ['name', 'phone', 'outgoing', 'incoming', 'call', 'ended'];
  * offer that rode the invite. `acceptedAnswer` (callee): the answer that rode the accept, as held
  * and as sent (with the candidates gathered by then).
  *
- * @typedef {{peerCall: PeerCall, stream: MediaStream, go: () => void, answering: boolean}} PreparedAnswer
+ * @typedef {{peerCall: PeerCall, stream: MediaStream, go: () => void}} PreparedAnswer
  * A ringing device's connection holding the caller's offer; `go` lets it make the answer, once
- * `stream` holds the tracks to send (`answering`: it was let).
+ * `stream` holds the tracks to send.
  */
 
 // How long the invite waits for the offer it carries; a slower one goes once answered.
@@ -388,7 +388,7 @@ async function prepareAnswer(incoming, offer) {
   // reaches the caller): they are ready when the answer is made, and checks start at once.
   const pooled = { ...configuration, iceCandidatePoolSize: 1 };
   const peerCall = newPeerCall(signaling, { stream, configuration: pooled }, null, true, tracksReady);
-  incoming.answer = { peerCall, stream, go, answering: false };
+  incoming.answer = { peerCall, stream, go };
   // Addresses in it (a caller other than this page's) would draw checks from this device.
   peerCall.acceptDescription({ type: 'offer', sdp: withoutAddresses(offer) });
   answerWhileRinging(incoming);
@@ -403,8 +403,9 @@ async function prepareAnswer(incoming, offer) {
 function answerWhileRinging(incoming) {
   const answer = incoming.answer;
   const preview = incoming.previewStream;
-  if (state.incoming !== incoming || !answer || answer.answering || !preview) return;
-  answer.answering = true;
+  if (state.incoming !== incoming || !answer || !preview) return;
+  // (Called by whichever of the two comes last, or by both: adding a track twice, or letting
+  // the answer go twice, changes nothing.)
   for (const track of preview.getTracks()) answer.stream.addTrack(track);
   answer.go();
 }
@@ -455,23 +456,19 @@ async function accept(media) {
   const preview = incoming.preview;
   // The caller's offer taken in while ringing fits an answer with the call's own media only.
   let answer = incoming.answer ?? null;
-  const pc = answer?.peerCall.pc;
-  // The answer made while ringing, held: it rides the accept (with this device's addresses,
-  // gathered meanwhile: the caller may have them now).
-  const heldAnswer = answer?.peerCall.heldAnswer() ?? null;
-  const madeAnswer = heldAnswer !== null && pc?.localDescription?.type === 'answer' ? pc.localDescription.sdp : null;
+  const held = answer?.peerCall.heldAnswer() ?? null;
   // (Still taking the offer in at the click, or failed to: the caller sends it again.)
-  if (answer && (media !== incoming.media || (pc?.signalingState !== 'have-remote-offer' && madeAnswer === null))) {
+  if (answer && (media !== incoming.media || (answer.peerCall.pc.signalingState !== 'have-remote-offer' && held === null))) {
     answer.peerCall.close();
     answer = null;
   }
-  /** @type {{answer?: string}} */
-  const withAnswer = answer && madeAnswer ? { answer: madeAnswer } : {};
+  // The answer made while ringing rides the accept, as the connection has it now: with the
+  // addresses gathered meanwhile (the caller may have them now).
+  const acceptedAnswer = answer && held !== null ? { held, sent: answer.peerCall.pc.localDescription?.sdp ?? held } : null;
   endRinging(incoming, true);
   stopAllTones();
   closeNotification();
   /** @type {ActiveCall} */
-  const acceptedAnswer = withAnswer.answer && heldAnswer ? { held: heldAnswer, sent: withAnswer.answer } : null;
   const call = { id: incoming.call, role: 'callee', peer: incoming.caller, media, stream: null, peerCall: null, cancelWanted: false, configuration: {}, prepared: answer?.peerCall ?? null, acceptedAnswer };
   state.call = call;
   state.lastPeer = { peer: incoming.caller, media: incoming.media };
@@ -507,7 +504,7 @@ async function accept(media) {
       media,
       caller_offers: true,
       offer_taken: answer !== null,
-      ...withAnswer,
+      ...(acceptedAnswer ? { answer: acceptedAnswer.sent } : {}),
     });
     if (state.call === call) startMedia(call, reply, opened);
   } catch {
