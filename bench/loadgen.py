@@ -334,17 +334,20 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds all cores have spent busy since boot (from /proc/stat)."""
+def machine_busy_seconds() -> tuple[float, float]:
+    """CPU seconds all cores have spent busy since boot, and of those the hypervisor's steal:
+    time a vCPU was ready to run and the host ran something else (from /proc/stat)."""
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
     ticks = [int(f) for f in fields]
     idle = ticks[3] + ticks[4]  # idle + iowait
-    return (sum(ticks[:8]) - idle) / CLK_TCK
+    return (sum(ticks[:8]) - idle) / CLK_TCK, ticks[7] / CLK_TCK
 
 
 class Window:
     """A measurement window: wall time, this process's CPU, the server's CPU, and what every
     other process on the machine used meanwhile (in cores; anything well above 0 is noise).
+    `steal_cpu` is the part of that noise the VM's host took (steal time), which no process in
+    this machine can see or avoid.
 
     A server made of several processes (a cluster's nodes and its Redis) names them in `pids`:
     `server_cpu` is then their sum and `process_cpu` each one's share of a core."""
@@ -355,7 +358,7 @@ class Window:
         self.cpu0 = time.process_time()
         self.sys0 = os.times().system
         self.start = {name: proc_cpu_seconds(pid) for name, pid in self.pids.items()}
-        self.busy0 = machine_busy_seconds()
+        self.busy0, self.steal0 = machine_busy_seconds()
 
     def close(self) -> dict[str, Any]:
         wall = time.monotonic() - self.wall0
@@ -366,13 +369,15 @@ class Window:
             for name, pid in self.pids.items()
         }
         server = sum(each.values())
-        busy = (machine_busy_seconds() - self.busy0) / wall
+        busy_now, steal_now = machine_busy_seconds()
+        busy = (busy_now - self.busy0) / wall
         measured: dict[str, Any] = {
             "seconds": wall,
             "loadgen_cpu": loadgen,
             "loadgen_sys_cpu": loadgen_sys,  # of which in the kernel (its syscalls)
             "server_cpu": server,
             "other_cpu": max(0.0, busy - loadgen - server),
+            "steal_cpu": (steal_now - self.steal0) / wall,
         }
         if len(each) > 1:
             measured["process_cpu"] = each

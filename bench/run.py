@@ -46,7 +46,9 @@ from wakeup import print_wakeups, wakeups
 RESULTS = BENCH / "results"
 LOADGEN = BENCH / "loadgen.py"
 LOADGEN_SATURATED = 0.85  # share of its core above which the load generator may be the limit
-NOISY = 0.15  # cores used by other processes during a window above which a run is flagged
+# Cores used during a window by anything but the server and the load generator (other
+# processes, and the host's steal time on a VM) above which a run is flagged.
+NOISY = 0.15
 console = Console(width=130)
 
 
@@ -113,8 +115,9 @@ def busy_cores(seconds: float = 0.5) -> float:
 
 
 def wait_for_quiet(max_wait: float) -> float:
-    """On a shared machine: wait (bounded) until other processes leave the cores alone, so a
-    run measures the server and not a neighbour. Returns the last busy sample."""
+    """On a shared machine: wait (bounded) until other processes (and, on a VM, the host's
+    steal) leave the cores alone, so a run measures the server and not a neighbour. Returns the
+    last busy sample."""
     deadline = time.monotonic() + max_wait
     load = busy_cores()
     while load > NOISY and time.monotonic() < deadline:
@@ -153,6 +156,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "loadgen_cpu_max": max(r["loadgen_cpu"] for r in runs),
         "server_cpu": median_of(runs, lambda r: r["server_cpu"]),
         "other_cpu_max": max(r["other_cpu"] for r in runs),
+        "steal_cpu_max": max(r.get("steal_cpu", 0.0) for r in runs),
         # Relays sent and never delivered (after the drain), frames that were not relays,
         # sockets the server closed: all 0 in a healthy run.
         "undelivered": sum(r.get("undelivered", 0) for r in runs),
@@ -233,7 +237,8 @@ def relay(
                     f"{result['delivered_per_s']:>9,.0f} msg/s  p50 {lat['p50_ms']:.3f}  "
                     f"p99 {lat['p99_ms']:.3f} ms  loadgen {result['loadgen_cpu']:.0%}  "
                     f"server {result['server_cpu']:.0%}{each and ' (' + each.strip() + ')'}  "
-                    f"other {result['other_cpu']:.0%}{problems}"
+                    f"other {result['other_cpu']:.0%} (steal {result.get('steal_cpu', 0):.0%})"
+                    f"{problems}"
                 )
     return {
         case: {name: summarize(runs) for name, runs in by_server.items()}
@@ -360,6 +365,7 @@ def storm(make: Callable[[], Server], count: int, concurrency: int) -> dict[str,
         "probe_loadgen_cpu": result["loadgen_cpu"],
         "storm_loadgen_cpu": max(c["loadgen_cpu"] for c in connected),
         "other_cpu": result["other_cpu"],
+        "steal_cpu": result.get("steal_cpu", 0.0),
     }
     console.print(
         f"  {server.name:<10} {out['opened']} connected at {out['connect_per_s']:,.0f}/s; probe "
@@ -485,7 +491,7 @@ def redis_relay(relay_results: dict[str, Any], setup: dict[str, Any]) -> dict[st
         two, one = by_server.get(ParleyCluster.name), by_server.get(Parley.name)
         if two is None:
             continue
-        brief = ("server_cpu", "loadgen_cpu_max", "other_cpu_max")
+        brief = ("server_cpu", "loadgen_cpu_max", "other_cpu_max", "steal_cpu_max")
         cases[case] = {
             "two_processes": {
                 **{k: two[k] for k in (*keys, *brief)},
@@ -601,7 +607,8 @@ def flags_for(summary: dict[str, Any] | None, offered: float | None = None) -> s
     if summary["loadgen_cpu_max"] > LOADGEN_SATURATED:
         flags.append("LOADGEN SATURATED")
     if summary["other_cpu_max"] > NOISY:
-        flags.append(f"noisy (other procs {summary['other_cpu_max']:.0%})")
+        steal = summary.get("steal_cpu_max", 0.0)
+        flags.append(f"noisy (others {summary['other_cpu_max']:.0%}, host steal {steal:.0%})")
     if offered and summary["delivered_per_s"] < 0.97 * offered:
         flags.append("server fell behind")
     return ", ".join(flags)
@@ -1052,7 +1059,7 @@ def main() -> None:
     results["invites"] = invites(10 if quick else 40, 3 if quick else 10)
 
     console.rule("call set-up in Chromium")
-    results["browser"] = browser(2 if quick else 7)
+    results["browser"] = browser(2 if quick else 11)
 
     console.rule("results")
     results["targets"] = report(results)
