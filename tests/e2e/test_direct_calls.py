@@ -378,6 +378,44 @@ def test_a_call_declined_closes_the_callees_connection_and_sends_nothing(
     assert ana.evaluate("() => window.__made.map((pc) => pc.signalingState)") == ["closed"]
 
 
+# The network goes with the accept in flight: the socket closes (not a goodbye: the session
+# resumes) just after the accept went out, or just before it could.
+_SOCKET_DROPS_AT_ACCEPT = """(() => {
+  const NativeSocket = window.WebSocket;
+  window.WebSocket = class extends NativeSocket {
+    send(data) {
+      const drop = window.__dropAtAccept;
+      if (!drop || JSON.parse(data).type !== 'accept') return super.send(data);
+      window.__dropAtAccept = null;
+      if (drop === 'after') super.send(data);
+      this.close(4000, 'network gone'); // its reply, if any, is not read any more
+    }
+  };
+})()"""
+
+
+@pytest.mark.parametrize(
+    ("drop", "callers_reason"),
+    [("after", "hangup"), ("before", "declined")],
+    ids=["accept reached the server", "accept never left"],
+)
+def test_an_accept_lost_with_the_socket_ends_the_call_on_both_sides(
+    server_url: str, open_page: OpenPage, drop: str, callers_reason: str
+) -> None:
+    # The callee cannot know whether the server took its accept: a hang-up goes out with the
+    # resumed session, so the caller is not left waiting on a call nobody answers.
+    ana, _ = _person(open_page, server_url, "Ana")
+    bo, bo_id = _person(open_page, server_url, "Bo", _SOCKET_DROPS_AT_ACCEPT)
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    bo.evaluate(f"() => {{ window.__dropAtAccept = '{drop}'; }}")
+    bo.click("#accept-video")
+    assert ended_reason(bo) == "connection-lost"
+    assert ended_reason(ana) == callers_reason
+    for page in (ana, bo):
+        _assert_released(page)
+
+
 # The camera answers only after a while, then says no (as a camera taken by another app).
 _CAMERA_FAILS_LATE = """(() => {
   navigator.mediaDevices.getUserMedia = () => new Promise((_, reject) => setTimeout(

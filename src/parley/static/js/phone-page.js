@@ -507,9 +507,18 @@ async function accept(media) {
       ...(acceptedAnswer ? { answer: acceptedAnswer.sent } : {}),
     });
     if (state.call === call) startMedia(call, reply, opened);
-  } catch {
+  } catch (error) {
+    if (state.call !== call) return;
+    if (error instanceof SignalingError && error.code === 'closed') {
+      // The socket went with the accept in flight: the server may have taken it, and the
+      // caller would wait on a call nobody answers here. The hang-up goes out with the resumed
+      // session (it declines the call if the accept never arrived).
+      state.signaling?.send({ type: 'hangup', call: call.id });
+      finishCall({ reason: 'connection-lost', by: null });
+      return;
+    }
     // The caller gave up (or another device answered) while we were getting ready.
-    if (state.call === call) finishCall({ reason: 'cancelled', by: call.peer.id });
+    finishCall({ reason: 'cancelled', by: call.peer.id });
   }
 }
 
