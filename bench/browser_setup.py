@@ -40,6 +40,7 @@ from typing import Any
 from playwright.sync_api import Browser, Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import machine_busy_seconds
 from servers import Parley
 
 CHROMIUM = "/usr/bin/chromium"
@@ -165,17 +166,12 @@ async () => {
 UNTIL_CONNECTED = "() => window.__benchUntil(1, 1, 20000)"
 
 
-def steal_seconds() -> float:
-    """CPU seconds the VM's host has taken from this machine's vCPUs since boot (steal time)."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()
-    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
-
-
 def with_steal(measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """`measure()`'s result with the host's steal meanwhile, in cores (noise no page can see)."""
-    stolen, began = steal_seconds(), time.monotonic()
+    stolen, began = machine_busy_seconds()[1], time.monotonic()
     result = measure()
-    result["steal_cpu"] = round((steal_seconds() - stolen) / (time.monotonic() - began), 3)
+    stolen_by_now = machine_busy_seconds()[1]
+    result["steal_cpu"] = round((stolen_by_now - stolen) / (time.monotonic() - began), 3)
     return result
 
 
