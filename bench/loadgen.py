@@ -15,6 +15,7 @@ own clock when picows hands it the frame. Both ends are in this process.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import os
@@ -192,6 +193,7 @@ class Client(WSListener):
         self.close_code: int | None = None
         # Set up by the relay jobs.
         self.session = ""
+        self.user = ""  # Parley's user id, from the welcome
         self.peer: Client | None = None
         self.frame_before = b""
         self.frame_after = b""
@@ -209,7 +211,7 @@ class Client(WSListener):
             else:
                 self.queue.put_nowait(payload)
         elif frame.msg_type is WSMsgType.CLOSE:
-            self.close_code = frame.get_close_code()
+            self.close_code = frame.get_close_code().value
             transport.send_close(frame.get_close_code())
             transport.disconnect()
 
@@ -227,7 +229,9 @@ class Client(WSListener):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"no {types} in {timeout} s")
-            message = json.loads(await asyncio.wait_for(self.queue.get(), remaining))
+            message: dict[str, Any] = json.loads(
+                await asyncio.wait_for(self.queue.get(), remaining)
+            )
             if message.get("type") in types:
                 return message
             if message.get("type") in ("error", "ERROR"):
@@ -264,7 +268,7 @@ async def open_parley(base: str, index: int, hello: dict[str, Any] | None = None
     client.send_json(hello or {"type": "hello", "v": 1})
     welcome = await client.expect("welcome")
     client.session = welcome["session"]
-    client.user = welcome["user"]["id"]  # type: ignore[attr-defined]
+    client.user = welcome["user"]["id"]
     return client
 
 
@@ -319,7 +323,7 @@ async def make_pairs(job: dict[str, Any]) -> list[tuple[Client, Client]]:
         b.frame_before, b.frame_after = frame_template(server, kind, a.session)
         return a, b
 
-    return await bounded_gather([lambda i=i: pair(i) for i in range(pairs)], 50)
+    return await bounded_gather([functools.partial(pair, i) for i in range(pairs)], 50)
 
 
 # --- measuring --------------------------------------------------------------------------------
@@ -589,7 +593,7 @@ async def hold_connections(job: dict[str, Any]) -> dict[str, Any]:
         # Background churn: never take the core from a latency probe sharing it.
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     window = Window(job["server_pid"])
-    await bounded_gather([lambda i=i: one(i) for i in range(count)], int(job["concurrency"]))
+    await bounded_gather([functools.partial(one, i) for i in range(count)], int(job["concurrency"]))
     measured = window.close()
     emit(
         "ready",
@@ -620,7 +624,11 @@ async def invites(job: dict[str, Any]) -> dict[str, Any]:
         )
 
     people = await bounded_gather(
-        [lambda i=i: user(i, "caller" if i % 2 == 0 else "callee") for i in range(2 * pairs)], 20
+        [
+            functools.partial(user, i, "caller" if i % 2 == 0 else "callee")
+            for i in range(2 * pairs)
+        ],
+        20,
     )
     await asyncio.sleep(0.5)
     for person in people:  # presence announcements so far are noise
@@ -635,9 +643,7 @@ async def invites(job: dict[str, Any]) -> dict[str, Any]:
             caller, callee = people[2 * p], people[2 * p + 1]
             request += 1
             t0 = now_ns()
-            caller.send_json(
-                {"type": "invite", "to": callee.user, "media": "video", "id": request}  # type: ignore[attr-defined]
-            )
+            caller.send_json({"type": "invite", "to": callee.user, "media": "video", "id": request})
             incoming = await callee.expect("incoming-call", timeout=5)
             t_callee = now_ns()
             ringing = await caller.expect("ringing", "call-ended", timeout=5)

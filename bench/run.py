@@ -167,7 +167,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     }
     if all("process_cpu" in r for r in runs):  # a server of several processes: each one's share
         summary["process_cpu"] = {
-            name: median_of(runs, lambda r, name=name: r["process_cpu"][name])
+            name: float(statistics.median(r["process_cpu"][name] for r in runs))
             for name in runs[0]["process_cpu"]
         }
     return summary
@@ -600,6 +600,12 @@ def ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None or b == 0 else a / b
 
 
+def field(result: dict[str, Any] | None, key: str) -> float | None:
+    """`result[key]`, or None when there is no result (a server that was skipped)."""
+    value = result[key] if result else None
+    return None if value is None else float(value)
+
+
 def flags_for(summary: dict[str, Any] | None, offered: float | None = None) -> str:
     if summary is None:
         return ""
@@ -707,7 +713,7 @@ def report(results: dict[str, Any]) -> list[dict[str, Any]]:
 
     def cpus(p: dict[str, Any] | None, s: dict[str, Any] | None) -> str:
         return (
-            f"{fmt(p and p['loadgen_cpu_max'], '.0%')} / {fmt(s and s['loadgen_cpu_max'], '.0%')}"
+            f"{fmt(field(p, 'loadgen_cpu_max'), '.0%')} / {fmt(field(s, 'loadgen_cpu_max'), '.0%')}"
         )
 
     def get(case: str, name: str) -> dict[str, Any] | None:
@@ -735,10 +741,10 @@ def report(results: dict[str, Any]) -> list[dict[str, Any]]:
         p, s = get(case, "parley"), get(case, "peerserver")
         table.add_row(
             label,
-            fmt(p and p[key], spec),
-            fmt(s and s[key], spec),
-            fmt(ratio(p and p[key], s and s[key]), ".2f", "x"),
-            f"{fmt(p and p['loadgen_cpu_max'], '.0%')} / {fmt(s and s['loadgen_cpu_max'], '.0%')}",
+            fmt(field(p, key), spec),
+            fmt(field(s, key), spec),
+            fmt(ratio(field(p, key), field(s, key)), ".2f", "x"),
+            cpus(p, s),
             "; ".join(filter(None, [flags_for(p), flags_for(s)])),
         )
     for rate in (2000, 20000):
@@ -747,9 +753,9 @@ def report(results: dict[str, Any]) -> list[dict[str, Any]]:
         for key, label in (("p50_ms", "p50"), ("p99_ms", "p99"), ("p999_ms", "p99.9")):
             table.add_row(
                 f"latency {label} at {rate // 1000}k msg/s (ms)",
-                fmt(p and p[key]),
-                fmt(s and s[key]),
-                fmt(ratio(p and p[key], s and s[key]), ".2f", "x"),
+                fmt(field(p, key)),
+                fmt(field(s, key)),
+                fmt(ratio(field(p, key), field(s, key)), ".2f", "x"),
                 cpus(p, s) if key == "p50_ms" else "",
                 "; ".join(filter(None, [flags_for(p, rate), flags_for(s, rate)]))
                 if key == "p50_ms"
@@ -844,23 +850,23 @@ def report(results: dict[str, Any]) -> list[dict[str, Any]]:
 
     for case, label in (("max-candidate", "candidates"), ("max-sdp", "4-KB SDPs")):
         p, s = get(case, "parley"), get(case, "peerserver")
-        r = ratio(p and p["delivered_per_s"], s and s["delivered_per_s"]) if has_peer else None
+        r = ratio(field(p, "delivered_per_s"), field(s, "delivered_per_s")) if has_peer else None
         target(
             f"relay throughput >= 1.5x PeerServer ({label})",
             fmt(r, ".2f", "x"),
             None if r is None else r >= 1.5,
         )
     p, s = get("rate-candidate-2000", "parley"), get("rate-candidate-2000", "peerserver")
-    r = ratio(p and p["p99_ms"], s and s["p99_ms"]) if has_peer else None
+    r = ratio(field(p, "p99_ms"), field(s, "p99_ms")) if has_peer else None
     target(
         "p99 at 2k msg/s <= 1.1x PeerServer's",
-        f"{fmt(r, '.2f', 'x')} ({fmt(p and p['p99_ms'])} vs {fmt(s and s['p99_ms'])} ms)",
+        f"{fmt(r, '.2f', 'x')} ({fmt(field(p, 'p99_ms'))} vs {fmt(field(s, 'p99_ms'))} ms)",
         None if r is None else r <= 1.1,
     )
     p = get("rate-candidate-20000", "parley")
     target(
         "p99 at 20k msg/s <= 1 ms",
-        fmt(p and p["p99_ms"], ".3f", " ms"),
+        fmt(field(p, "p99_ms"), ".3f", " ms"),
         None if p is None else p["p99_ms"] <= 1.0,
     )
     target(
@@ -942,17 +948,6 @@ def main() -> None:
         "--profile", action="store_true", help="only profile Parley's relay hot path with py-spy"
     )
     parser.add_argument(
-        "--alternatives",
-        action="store_true",
-        help="only compare Parley with the prototypes in bench/alternatives/ and PeerServer",
-    )
-    parser.add_argument(
-        "--variants",
-        default="",
-        help="with --alternatives: comma-separated names (see bench/alternatives/compare.py)",
-    )
-    parser.add_argument("--no-storm", action="store_true", help="with --alternatives: skip it")
-    parser.add_argument(
         "--only",
         choices=["redis"],
         help="redis: only the relay across two Parley processes joined by Redis, interleaved "
@@ -973,17 +968,6 @@ def main() -> None:
         console.print(result)
         return
 
-    if args.alternatives:
-        sys.path.insert(0, str(BENCH / "alternatives"))
-        import compare
-
-        output = Path(args.output)
-        if output == RESULTS / "latest.json":
-            output = RESULTS / "alternatives.json"
-        names = [n for n in args.variants.split(",") if n] or None
-        compare.main(args.quick, names, output, storm=not args.no_storm)
-        return
-
     quick = args.quick
     reps = 1 if quick else 3
     seconds = 2.0 if quick else 5.0
@@ -994,7 +978,7 @@ def main() -> None:
         if why_not:
             sys.exit(why_not)
         started = time.monotonic()
-        results = {
+        results: dict[str, Any] = {
             "environment": environment(),
             "quick": quick,
             "reps": reps,
@@ -1019,7 +1003,7 @@ def main() -> None:
     top = min(20_000, hard - 100)
     counts = [1_000, 5_000] if quick else [1_000, 5_000, top]
     started = time.monotonic()
-    results: dict[str, Any] = {
+    results = {
         "environment": environment(),
         "quick": quick,
         "reps": reps,

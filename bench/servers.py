@@ -158,27 +158,6 @@ class Parley(Server):
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
-class Alternative(Parley):
-    """A prototype from bench/alternatives/ (Parley's protocol, its own name in the results):
-    `script` is started with `args`, pinned like Parley, and announces itself the same way."""
-
-    def __init__(self, name: str, script: str, args: list[str]) -> None:
-        self.name = name
-        super().__init__()
-        self.script = script
-        self.args = args
-
-    def start(self) -> None:
-        command = [sys.executable, str(BENCH / "alternatives" / self.script), *self.args]
-        command = ["taskset", "-c", SERVER_CORE, *command]
-        self.log_path.parent.mkdir(exist_ok=True)
-        log = open(self.log_path, "a")  # noqa: SIM115 - lives as long as the server
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=log, text=True, start_new_session=True
-        )
-        self.url = read_line(self.process, re.compile(r"Parley listening on (http://\S+?)/?$"), 30)
-
-
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
     with socket.socket() as probe:
@@ -238,6 +217,7 @@ class RedisServer(Server):
                 command,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                text=True,  # no output is read; typed as the other servers' processes
                 start_new_session=True,
             )
             if redis_ping(self.port, 10.0):

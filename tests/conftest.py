@@ -1,10 +1,16 @@
-"""Suite-wide ordering, and fixtures shared across test folders."""
+"""Suite-wide ordering, and the fixtures shared across test folders: they live in plugin
+modules listed here, so that no conftest imports another folder's conftest or fixtures."""
 
 import pytest
 
-from tests.postgres import database_url, postgres_server
+# Plain helper modules used from several folders: their asserts are rewritten as in tests.
+pytest.register_assert_rewrite("tests.support")
 
-__all__ = ["database_url", "postgres_server"]
+pytest_plugins = [
+    "tests.postgres",  # postgres_server, database_url
+    "tests.redis_server",  # redis_server
+    "tests.support.fixtures",  # start_server, http, connect_ws, client
+]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

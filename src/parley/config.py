@@ -1,11 +1,19 @@
-"""Server settings. Every one has an embedded default, so `parley serve` needs no config file."""
+"""Server settings. Every one has an embedded default, so `parley serve` needs no config file.
+
+The defaults, the ranges and the rules between settings live here, once: ServerSettings is
+what the server runs with, ServeOptions what an operator gives `parley serve` (its options read
+their defaults and ranges from here, and its errors are ServeOptions's).
+"""
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from parley.core.signaling import CoreSettings
+from parley.protocol.messages import IceServer
+from parley.turn.credentials import TurnCredentialIssuer
 
 
 def default_data_dir() -> Path:
@@ -61,3 +69,136 @@ class ServerSettings:
             with os.fdopen(fd, "w") as out:
                 out.write(secrets.token_hex(32))
         return bytes.fromhex(path.read_text().strip())
+
+
+class SettingsError(ValueError):
+    """Options out of range, or that contradict each other; the message names the options."""
+
+
+# What `parley serve` accepts for each bounded option: (lowest, highest or None).
+BOUNDS: dict[str, tuple[float, float | None]] = {
+    "room_capacity": (2, 16),
+    "hello_timeout": (0.1, None),
+    "ring_timeout": (1.0, None),
+    "heartbeat": (0.2, None),
+    "resume_window": (0.0, None),
+    "turn_ttl": (60, None),
+    "connections_per_client": (1, None),
+    "messages_per_second": (1.0, None),
+    "message_burst": (1.0, None),
+    "workers": (1, 64),
+}
+_CORE = CoreSettings()
+_SERVER = ServerSettings()
+
+
+def _default_turn_lifetime() -> int:
+    (lifetime,) = (f.default for f in fields(TurnCredentialIssuer) if f.name == "lifetime")
+    assert isinstance(lifetime, int)
+    return lifetime
+
+
+@dataclass(frozen=True, slots=True)
+class ServeOptions:
+    """The options of `parley serve`, one field each (same name), and what they make."""
+
+    host: str = _SERVER.host
+    port: int = _SERVER.port  # 0: the OS picks one
+    room_capacity: int = _CORE.room_capacity
+    hello_timeout: float = _CORE.hello_timeout
+    ring_timeout: float = _CORE.ring_timeout
+    directory: bool = _CORE.directory
+    heartbeat: float = _SERVER.heartbeat_seconds
+    resume_window: float = _CORE.resume_window
+    data_dir: Path | None = None  # None: default_data_dir(), read when serving starts
+    database_url: str | None = _SERVER.database_url
+    stun: Sequence[str] = ()
+    turn: Sequence[str] = ()
+    turn_secret: str | None = None
+    turn_ttl: int = field(default_factory=_default_turn_lifetime)
+    relay_only: bool = _CORE.relay_only
+    allowed_origin: Sequence[str] = _SERVER.allowed_origins
+    trusted_proxy: Sequence[str] = _SERVER.trusted_proxies
+    connections_per_client: int = _SERVER.connections_per_client
+    auth: str = _SERVER.auth
+    jwt_secret: str | None = None
+    jwt_public_key: Path | None = None
+    jwt_audience: str = _SERVER.jwt_audience
+    tls: str | None = None  # "self-signed", or None (then tls_cert and tls_key, if given)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    messages_per_second: float = _SERVER.messages_per_second
+    message_burst: float = _SERVER.message_burst
+    metrics_token: str | None = _SERVER.metrics_token
+    redis_url: str | None = _SERVER.redis_url
+    workers: int = 1
+    log_level: str = "info"
+    log_format: str = "text"
+
+    def __post_init__(self) -> None:
+        for name, (lowest, highest) in BOUNDS.items():
+            value = getattr(self, name)
+            if value < lowest or (highest is not None and value > highest):
+                within = f"{lowest} to {highest}" if highest is not None else f"at least {lowest}"
+                raise SettingsError(f"--{name.replace('_', '-')} is {within}, not {value}")
+        for problem in self._contradictions():
+            raise SettingsError(problem)
+
+    def _contradictions(self) -> list[str]:
+        rules = [
+            (self.tls not in (None, "self-signed"),
+             "--tls takes 'self-signed' (or use --tls-cert/--tls-key)"),
+            (bool(self.tls_cert) != bool(self.tls_key), "--tls-cert and --tls-key go together"),
+            (self.auth not in ("none", "jwt"), "--auth is none or jwt"),
+            (self.auth == "jwt" and not (self.jwt_secret or self.jwt_public_key),
+             "--auth jwt needs --jwt-secret or --jwt-public-key"),
+            (bool(self.turn) and not self.turn_secret,
+             "--turn needs --turn-secret (coturn's static-auth-secret)"),
+            (self.relay_only and not self.turn, "--relay-only needs a TURN server (--turn)"),
+            (self.log_format not in ("text", "json"), "--log-format is text or json"),
+            (self.workers > 1 and not self.redis_url,
+             "--workers above 1 needs --redis-url: workers share state there"),
+            (self.workers > 1 and self.port == 0,
+             "--workers above 1 needs a fixed --port to share"),
+        ]  # fmt: skip
+        return [problem for broken, problem in rules if broken]
+
+    def server_settings(self, secret: bytes | None) -> ServerSettings:
+        """What the server runs with; `secret` signs guest tokens (None: the data directory's).
+        Reads the JWT public key file, if one is given."""
+        turn = (
+            TurnCredentialIssuer(tuple(self.turn), self.turn_secret.encode(), self.turn_ttl)
+            if self.turn and self.turn_secret
+            else None
+        )
+        core = CoreSettings(
+            room_capacity=self.room_capacity,
+            hello_timeout=self.hello_timeout,
+            ring_timeout=self.ring_timeout,
+            directory=self.directory,
+            ice_servers=tuple(IceServer(urls=[url]) for url in self.stun),
+            turn=turn,
+            relay_only=self.relay_only,
+            resume_window=self.resume_window,
+        )
+        public_key = self.jwt_public_key
+        return ServerSettings(
+            host=self.host,
+            port=self.port,
+            core=core,
+            heartbeat_seconds=self.heartbeat,
+            data_dir=self.data_dir or default_data_dir(),
+            allowed_origins=tuple(self.allowed_origin),
+            connections_per_client=self.connections_per_client,
+            trusted_proxies=tuple(self.trusted_proxy),
+            messages_per_second=self.messages_per_second,
+            message_burst=self.message_burst,
+            auth=self.auth,
+            jwt_key=public_key.read_text() if public_key else self.jwt_secret,
+            jwt_algorithms=("RS256", "ES256") if public_key else ("HS256",),
+            jwt_audience=self.jwt_audience,
+            database_url=self.database_url,
+            secret=secret,
+            metrics_token=self.metrics_token,
+            redis_url=self.redis_url,
+        )

@@ -4,42 +4,33 @@ In the embedded default (no accounts) a visitor gets a *guest token*: a random u
 with the server's secret. The browser keeps it, so the same person keeps the same id across
 tabs and visits, and nobody can take another guest's id without holding that guest's token.
 Host-app identities (JWT) plug in as another IdentityProvider.
+
+The model the core works with (Identity, Admission, the IdentityProvider protocol) lives in
+parley.core.identity and is re-exported here; this module holds the providers, which the core
+never imports.
 """
 
 import base64
 import hashlib
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
 
 import jwt
 
+from parley.core.identity import Admission, Identity, IdentityProvider
 from parley.core.ids import random_id
 
+__all__ = [
+    "JWT_LEEWAY_SECONDS",
+    "Admission",
+    "GuestIdentities",
+    "Identity",
+    "IdentityProvider",
+    "JwtIdentities",
+    "mint_token",
+]
+
 _GUEST_PREFIX = "g1"
-
-
-@dataclass(frozen=True, slots=True)
-class Identity:
-    user: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Admission:
-    """The identity a hello was granted, and a token to present next time (when one is new)."""
-
-    identity: Identity
-    token: str | None
-
-
-class IdentityProvider(Protocol):
-    def admit(self, token: str | None, name: str, now: float) -> Admission | None:
-        """The identity for a hello, or None when the token is refused."""
-
-    def user_for_token(self, token: str, now: float) -> str | None:
-        """The user id a bearer token stands for (HTTP API calls), or None."""
 
 
 class GuestIdentities:

@@ -1,7 +1,9 @@
-"""Fixtures for cluster tests: a real Redis, and Parley nodes (apps in this process, or real
-`parley serve` processes) that share it."""
+"""Fixtures for cluster tests: a real Redis (`redis_server`, tests/redis_server.py), and Parley
+nodes (apps in this process: `start_server`, `connect_ws`, `client`, `http` from
+tests/support/fixtures.py; or real `parley serve` processes, process_helpers.py) that share it.
+All are registered as plugins by tests/conftest.py, but `cluster` (nodes of one cluster as apps
+in this process: nodes.py), which only this folder uses."""
 
-from tests.redis_server import redis_server
-from tests.server.conftest import client, connect_ws, http, start_server
+from tests.cluster.nodes import cluster
 
-__all__ = ["client", "connect_ws", "http", "redis_server", "start_server"]
+__all__ = ["cluster"]

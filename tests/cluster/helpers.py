@@ -15,11 +15,13 @@ import pytest
 from parley.cluster.events import Event
 from parley.cluster.ids import EventIds
 from parley.cluster.replica import Replica
+from parley.cluster.seal import Seal
+from parley.cluster.snapshot import ReplicaSnapshot, decode_snapshot, encode_snapshot
 from parley.core.effects import Effect, Send
 from parley.core.signaling import CoreSettings, SignalingCore
 from parley.identity import GuestIdentities
 from tests.server.helpers import send_json
-from tests.server.sessions import Tab as SessionTab
+from tests.support.raw_client import Tab as SessionTab
 
 SECRET = b"cluster-test-secret-of-32-bytes!"
 assert len(SECRET) == 32
@@ -30,14 +32,27 @@ assert len(SECRET) == 32
 def make_replica(
     settings: CoreSettings, generation: str = "gen-1", secret: bytes = SECRET
 ) -> Replica:
-    """A replica built the way a node builds its own (parley.server.app): one EventIds feeds
+    """A replica built the way a node builds its own (parley.cluster.app): one EventIds feeds
     session and call ids, guest user ids and resume tokens."""
     ids = EventIds(secret, generation)
     identities = GuestIdentities(secret, new_id=ids)
     core = SignalingCore(
-        settings, new_id=ids, identities=identities, instance=generation, new_token=ids
+        settings,
+        new_id=ids,
+        identities=identities,
+        instance=generation,
+        new_token=ids,
+        ticket_key=b"c" * 32,  # every node of a cluster derives the same key from its secret
     )
     return Replica(core, ids)
+
+
+def as_handed(snapshot: ReplicaSnapshot, node: str = "joining") -> ReplicaSnapshot:
+    """`snapshot` as a joining node takes it from Redis: encoded and sealed, then opened and
+    decoded."""
+    seal = Seal(SECRET)
+    sealed = seal.seal("snapshot", "gen-1", node, encode_snapshot(snapshot))
+    return decode_snapshot(seal.open("snapshot", "gen-1", node, sealed))
 
 
 @dataclass

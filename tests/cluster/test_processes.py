@@ -27,26 +27,23 @@ import redis.asyncio as redis
 from parley.cluster.redis_log import HEARTBEAT_SECONDS, HEARTBEAT_TTL_SECONDS
 from parley.cluster.redis_log import connect as redis_client
 from tests.redis_server import RedisServer
+from tests.support.ports import free_port
+from tests.support.raw_client import Tab, cut, is_sync_reply, sync_request
 
 from .process_helpers import (
     Node,
-    Tab,
     alive,
     candidate,
     children,
     cluster,
     come_back,
     connect,
-    cut,
-    free_port,
     http_client,
-    is_sync_reply,
     label_of,
     metrics,
     read_close,
     server_process_of,
     sign_in,
-    sync_request,
     wait_for_metric,
 )
 
@@ -78,10 +75,18 @@ async def place_call(caller: Tab, callee: Tab) -> str:
     call = str(ringing["call"])
     assert incoming["call"] == call
     await callee.send({"type": "accept", "call": call, "media": "audio", "id": "yes"})
+    tickets = set()
     for side, peer in ((callee, caller), (caller, callee)):
         accepted = await side.next_of("call-accepted")
         assert (accepted["call"], accepted["peer"]) == (call, peer.session), accepted
+        tickets.add(accepted["ticket"])
+    # Both sides hold the same proof of the call, whichever node signed it for them.
+    (TICKETS[call],) = tickets
     return call
+
+
+# Each answered call's ticket (call-accepted), shown again by resume-call after a restart.
+TICKETS: dict[str, str] = {}
 
 
 async def room_pair(http: aiohttp.ClientSession, first: Node, second: Node) -> tuple[Tab, Tab]:
@@ -613,7 +618,12 @@ async def test_redis_restarted_empty_ends_ringing_calls_closes_1012_and_calls_ar
         assert ana.instance != old_instance, "a new generation says so in `instance`"
 
         # The answered call is taken back, across nodes, and goes on.
-        claim = {"type": "resume-call", "call": answered, "media": "audio"}
+        claim = {
+            "type": "resume-call",
+            "call": answered,
+            "media": "audio",
+            "ticket": TICKETS[answered],
+        }
         await cy.send({**claim, "peer": di.user, "role": "caller", "id": "mine"})
         await di.send({**claim, "peer": cy.user, "role": "callee", "id": "mine"})
         for tab, peer in ((cy, di), (di, cy)):

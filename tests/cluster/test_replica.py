@@ -42,6 +42,7 @@ from parley.protocol.messages import (
 from tests.cluster.helpers import (
     SECRET,
     LogFeed,
+    as_handed,
     effect_view,
     frame,
     make_replica,
@@ -246,7 +247,7 @@ def scripted_run() -> str:
     log.apply(SyncRequest("C"))
     fresh = make_replica(SETTINGS, generation="")
     fresh.ids.start_generation("gen-1")
-    fresh.restore(replica.snapshot())
+    fresh.restore(as_handed(replica.snapshot()))
     log.replicas.append(fresh)
     log.apply(NodeJoined("C"))
     log.apply(NodeLost("B"), at=log.now + 1)
@@ -428,11 +429,11 @@ def test_a_replica_restored_from_a_snapshot_goes_on_exactly_like_the_original() 
     # A node asks to join: the snapshot is taken at exactly this entry.
     log.apply(SyncRequest("B"))
 
-    # The joining node: an empty replica of its own, as parley.server.app makes it (its
+    # The joining node: an empty replica of its own, as parley.cluster.app makes it (its
     # generation yet unknown), then the generation and the snapshot of the running one.
     joining = make_replica(SETTINGS, generation="")
     joining.ids.start_generation("gen-1")
-    joining.restore(original.snapshot())
+    joining.restore(as_handed(original.snapshot()))
     assert replica_state(joining) == replica_state(original)
     assert joining.core.instance == original.core.instance == "gen-1"
     assert joining.deadlines[(RING_TIMER, call)] == ring_deadline

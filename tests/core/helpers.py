@@ -3,12 +3,15 @@
 Tests read the effects a call returned through the small filters at the bottom of this module.
 """
 
+import secrets
 from collections.abc import Iterator
 from typing import NamedTuple, TypeVar
 
 from parley.core.calls import RING_TIMER
 from parley.core.effects import CallRecord, Effect, RecordCall, Send, TimerKey
 from parley.core.signaling import CoreSettings, SignalingCore
+from parley.core.tickets import CallTickets
+from parley.identity import GuestIdentities
 from parley.protocol.codec import DecodeFailure, decode_client_frame
 from parley.protocol.errors import ErrorCode
 from parley.protocol.messages import (
@@ -42,12 +45,26 @@ def ring_key(call: str) -> TimerKey:
     return (RING_TIMER, call)
 
 
+def guests() -> GuestIdentities:
+    """Guest identities under a secret of their own, as a server with no accounts has."""
+    return GuestIdentities(secrets.token_bytes(32))
+
+
 def counting_ids(prefix: str = "s") -> Iterator[str]:
     """s1, s2, s3, ...: ids a test can predict (the real ones are random)."""
     n = 0
     while True:
         n += 1
         yield f"{prefix}{n}"
+
+
+# The key answered calls' tickets are signed with (a server derives its own from its secret).
+TICKET_KEY = b"t" * 32
+
+
+def ticket(call: str, caller: str, callee: str) -> str:
+    """The ticket `call-accepted` hands both sides of `call` (resume-call shows it)."""
+    return CallTickets(TICKET_KEY).issue(call, caller, callee)
 
 
 class Harness:
@@ -57,7 +74,9 @@ class Harness:
         self.settings = settings or CoreSettings()
         self.now = now
         ids = counting_ids()
-        self.core = SignalingCore(self.settings, new_id=lambda: next(ids))
+        self.core = SignalingCore(
+            self.settings, new_id=lambda: next(ids), identities=guests(), ticket_key=TICKET_KEY
+        )
         self.log: list[Effect] = []
         """Every effect the core returned through this harness, in order (call history checks)."""
 

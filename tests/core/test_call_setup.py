@@ -39,6 +39,7 @@ from tests.core.helpers import (
     recipients,
     records,
     ring_key,
+    ticket,
 )
 
 SDP = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
@@ -350,10 +351,23 @@ def test_accept_tells_each_side_the_others_session_and_that_the_caller_offers(
         bob.session, Accept(call=call, media="video", id="acc", caller_offers=True)
     )
     assert messages_to(effects, ann.session) == [
-        CallAccepted(call=call, media="video", peer=bob.session, polite=False)
+        CallAccepted(
+            ticket=ticket(call, ann.user, bob.user),
+            call=call,
+            media="video",
+            peer=bob.session,
+            polite=False,
+        )
     ]
     assert messages_to(effects, bob.session) == [
-        CallAccepted(id="acc", call=call, media="video", peer=ann.session, polite=True)
+        CallAccepted(
+            ticket=ticket(call, ann.user, bob.user),
+            id="acc",
+            call=call,
+            media="video",
+            peer=ann.session,
+            polite=True,
+        )
     ]
     assert recipients(effects) == {ann.session, bob.session}
 
@@ -429,10 +443,18 @@ def test_an_answer_to_the_rung_offer_tells_both_sides_it_was_taken(harness: Harn
         Accept(call=call, media="video", id="acc", caller_offers=True, offer_taken=True),
     )
     assert messages_to(effects, ann.session) == [
-        CallAccepted(call=call, media="video", peer=bob.session, polite=False, offer_taken=True)
+        CallAccepted(
+            ticket=ticket(call, ann.user, bob.user),
+            call=call,
+            media="video",
+            peer=bob.session,
+            polite=False,
+            offer_taken=True,
+        )
     ]
     assert messages_to(effects, bob.session) == [
         CallAccepted(
+            ticket=ticket(call, ann.user, bob.user),
             id="acc",
             call=call,
             media="video",
@@ -595,7 +617,13 @@ def test_accept_stops_the_callees_other_devices_with_answered_elsewhere(
     assert messages_to(effects, bob.session) == [stop]
     assert messages_to(effects, tablet.session) == [stop]
     assert messages_to(effects, ann.session) == [
-        CallAccepted(call=call, media="video", peer=phone.session, polite=False)
+        CallAccepted(
+            ticket=ticket(call, ann.user, bob.user),
+            call=call,
+            media="video",
+            peer=phone.session,
+            polite=False,
+        )
     ]
     assert of_type(effects, CallEnded) == [(bob.session, stop), (tablet.session, stop)]
 

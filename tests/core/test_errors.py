@@ -101,6 +101,13 @@ def cannot_call_self(h: Harness) -> Setup:
     )
 
 
+def offer_has_addresses(h: Harness) -> Setup:
+    ann, bob = h.user("Ann"), h.user("Bob")
+    offer = "v=0\nc=IN IP4 198.51.100.7\na=candidate:1 1 udp 1 198.51.100.7 9 typ host\n"
+    invite = Invite(to=bob.user, media="audio", caller_offers=True, offer=offer, id=11)
+    return Setup(ann.session, 11, lambda: h.send(ann.session, invite))
+
+
 def already_in_call(h: Harness) -> Setup:
     ann, bob, cy = h.user("Ann"), h.user("Bob"), h.user("Cy")
     h.invite(ann.session, bob.user)
@@ -170,6 +177,7 @@ SCENARIOS: list[tuple[ErrorCode, Callable[[Harness], Setup]]] = [
     (ErrorCode.PEER_NOT_FOUND, peer_not_found),
     (ErrorCode.CANNOT_CALL_SELF, cannot_call_self),
     (ErrorCode.ALREADY_IN_CALL, already_in_call),
+    (ErrorCode.OFFER_HAS_ADDRESSES, offer_has_addresses),
     (ErrorCode.CALL_NOT_FOUND, call_not_found),
     (ErrorCode.WRONG_CALL_STATE, wrong_call_state),
     (ErrorCode.RATE_LIMITED, rate_limited),

@@ -25,6 +25,7 @@ from tests.core.helpers import (
     only_error_to,
     records,
     ring_key,
+    ticket,
 )
 
 
@@ -35,10 +36,23 @@ def test_inviting_your_caller_answers_their_call(harness: Harness) -> None:
         bob.session, Invite(to=ann.user, media="video", id="bob-inv", caller_offers=True)
     )
     assert messages_to(effects, ann.session) == [
-        CallAccepted(call=call, media="video", peer=bob.session, polite=False)
+        CallAccepted(
+            ticket=ticket(call, ann.user, bob.user),
+            call=call,
+            media="video",
+            peer=bob.session,
+            polite=False,
+        )
     ]
     assert messages_to(effects, bob.session) == [
-        CallAccepted(id="bob-inv", call=call, media="video", peer=ann.session, polite=True)
+        CallAccepted(
+            ticket=ticket(call, ann.user, bob.user),
+            id="bob-inv",
+            call=call,
+            media="video",
+            peer=ann.session,
+            polite=True,
+        )
     ]
 
 
@@ -110,7 +124,13 @@ def test_glare_stops_the_inviters_other_ringing_devices(harness: Harness) -> Non
         CallEnded(call=call, reason="answered-elsewhere", by=bob.user)
     ]
     assert messages_to(effects, ann.session) == [
-        CallAccepted(call=call, media="video", peer=phone.session, polite=False)
+        CallAccepted(
+            ticket=ticket(call, ann.user, bob.user),
+            call=call,
+            media="video",
+            peer=phone.session,
+            polite=False,
+        )
     ]
 
 
@@ -124,7 +144,14 @@ def test_glare_from_a_device_that_was_not_ringing_answers_on_that_device(
         plain.session, Invite(to=ann.user, media="audio", id=2, caller_offers=True)
     )
     assert messages_to(effects, plain.session) == [
-        CallAccepted(id=2, call=call, media="audio", peer=ann.session, polite=True)
+        CallAccepted(
+            ticket=ticket(call, ann.user, bob.user),
+            id=2,
+            call=call,
+            media="audio",
+            peer=ann.session,
+            polite=True,
+        )
     ]
     assert messages_to(effects, bob.session) == [
         CallEnded(call=call, reason="answered-elsewhere", by=bob.user)

@@ -461,7 +461,8 @@ def test_a_third_user_cannot_become_a_party_of_an_ended_call_by_claiming_its_id(
     harness.send(ann.session, Hangup(call=call))
     cy, dee = harness.user("Cy"), harness.user("Dee")
     claim = harness.send(
-        cy.session, ResumeCall(call=call, peer=dee.user, role="caller", media="audio", id=35)
+        cy.session,
+        ResumeCall(call=call, peer=dee.user, role="caller", media="audio", id=35, ticket="0" * 32),
     )
     assert quality_records(claim) == []
     effects = harness.send(cy.session, report(call, request_id=36))

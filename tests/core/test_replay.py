@@ -5,7 +5,8 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from parley.core.replay import SMALL_MESSAGE_BYTES, ReplayLog
+from parley.core.replay import ENTRY_OVERHEAD_BYTES, ReplayLog, weigh
+from parley.protocol.codec import encode
 from parley.protocol.messages import (
     CallAccepted,
     IceCandidate,
@@ -40,17 +41,16 @@ def call_accepted(answer_length: int | None) -> CallAccepted:
     return CallAccepted(call="c", media="video", peer="p", polite=False, answer=answer)
 
 
+def padded_candidate(padding: int, unknown: int) -> ForwardedCandidate:
+    """A candidate as a client may send it: valid, with whitespace and unknown fields that
+    are relayed verbatim (the attack of the "padded relays" hole)."""
+    body = b'{"candidate": "candidate:1", "x": "' + b"y" * unknown + b'"' + b" " * padding + b"}"
+    return ForwardedCandidate(from_="a" * 22, candidate=msgspec.Raw(body))
+
+
 def weight(message: ServerMessage) -> int:
-    """An SDP weighs its length (as sent: a forwarded one is JSON text, quotes and all) and a
-    small message's allowance, and so does a call that rings with the caller's offer or is
-    answered with the callee's answer; anything else the allowance."""
-    if isinstance(message, DESCRIPTIONS):
-        return len(message.sdp) + SMALL_MESSAGE_BYTES
-    if isinstance(message, IncomingCall) and message.offer is not None:
-        return len(message.offer) + SMALL_MESSAGE_BYTES
-    if isinstance(message, CallAccepted) and message.answer is not None:
-        return len(message.answer) + SMALL_MESSAGE_BYTES
-    return SMALL_MESSAGE_BYTES
+    """What the log charges for an entry (see test_every_entry_weighs_at_least_its_json)."""
+    return weigh(message)
 
 
 def model_after_appends(
@@ -66,9 +66,18 @@ def model_after_appends(
     return kept
 
 
+any_message = st.one_of(
+    st.sampled_from([CANDIDATE, FORWARDED_CANDIDATE]),
+    st.builds(padded_candidate, st.integers(0, 5000), st.integers(0, 5000)),
+    st.builds(description, st.sampled_from(DESCRIPTIONS), st.integers(0, 3000)),
+    st.builds(incoming_call, st.none() | st.integers(0, 3000)),
+    st.builds(call_accepted, st.none() | st.integers(0, 3000)),
+)
+
 messages = st.lists(
     st.one_of(
         st.sampled_from([CANDIDATE, FORWARDED_CANDIDATE]),
+        st.builds(padded_candidate, st.integers(0, 5000), st.integers(0, 5000)),
         st.builds(description, st.sampled_from(DESCRIPTIONS), st.integers(0, 3000)),
         st.builds(incoming_call, st.none() | st.integers(0, 3000)),
         st.builds(call_accepted, st.none() | st.integers(0, 3000)),
@@ -79,7 +88,7 @@ messages = st.lists(
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(messages, st.integers(1, 12), st.integers(SMALL_MESSAGE_BYTES, 8000))
+@given(messages, st.integers(1, 12), st.integers(ENTRY_OVERHEAD_BYTES, 8000))
 def test_the_log_keeps_what_the_model_keeps_and_replays_it_in_order(
     sent: list[ServerMessage], capacity: int, max_bytes: int
 ) -> None:
@@ -104,3 +113,24 @@ def test_a_log_of_no_capacity_numbers_messages_and_keeps_none() -> None:
     assert [log.append(CANDIDATE) for _ in range(3)] == [1, 2, 3]
     assert log.after(3) == []
     assert log.after(2) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(any_message)
+def test_every_entry_weighs_at_least_its_json(message: ServerMessage) -> None:
+    """The byte budget holds against what is really kept: an entry is charged at least the
+    JSON it is sent as (padding and unknown fields included), and not much more."""
+    sent = len(encode(message))
+    assert sent <= weigh(message) <= sent + 2 * ENTRY_OVERHEAD_BYTES
+
+
+def test_padded_candidates_cannot_grow_a_log_past_its_byte_budget() -> None:
+    """One client sends a stream of candidates, each padded to 60 KB: the receiver's log
+    keeps what fits in its 256 KiB, measured as the JSON it would replay."""
+    budget = 256 * 1024
+    log = ReplayLog(capacity=1000, max_bytes=budget)
+    for _ in range(300):  # ~18 MB sent in all
+        log.append(padded_candidate(padding=30_000, unknown=30_000))
+    kept = log.after(log.oldest_seq - 1) or []
+    assert 1 <= len(kept) < 10
+    assert sum(len(encode(message)) for _, message in kept) <= budget

@@ -58,6 +58,7 @@ from tests.core.helpers import (
     only_error_to,
     records,
     sends,
+    ticket,
 )
 
 WINDOW = 30.0
@@ -653,11 +654,16 @@ def claim(
     role: str,
     call: str = CALL,
     request_id: int = 7,
+    proof: str | None = None,
 ) -> list[Effect]:
-    return h.send(
-        tab.connection,
-        ResumeCall(call=call, peer=peer.user, role=role, media="video", id=request_id),  # type: ignore[arg-type]
-    )
+    """`tab` claims `call` with `peer` in `role`, showing `proof`; by default the ticket a
+    party of such a call holds (its call-accepted gave it)."""
+    caller, callee = (tab.user, peer.user) if role == "caller" else (peer.user, tab.user)
+    shown = ticket(call, caller, callee) if proof is None else proof
+    message = ResumeCall(
+        call=call, peer=peer.user, role=role, media="video", id=request_id, ticket=shown
+    )  # type: ignore[arg-type]
+    return h.send(tab.connection, message)
 
 
 def restarted() -> tuple[Harness, Tab, Tab]:
@@ -738,7 +744,7 @@ def test_a_third_user_cannot_claim_someone_elses_call() -> None:
     eve = sign_in(h, "Eve")
     claim(h, ana, bo, "caller")
     for peer, role in ((ana, "callee"), (bo, "caller")):
-        effects = claim(h, eve, peer, role)
+        effects = claim(h, eve, peer, role, proof=ticket(CALL, ana.user, bo.user))
         assert only_error_to(effects, eve.session).code == ErrorCode.CALL_NOT_FOUND
     effects = h.send(eve.connection, Offer(to=ana.session, sdp="v=0"))
     assert only_error_to(effects, eve.session).code == ErrorCode.PEER_NOT_FOUND

@@ -24,7 +24,7 @@ from parley.protocol.messages import (
     Ready,
     Welcome,
 )
-from tests.core.helpers import Harness, messages_to, only_error_to, only_message_to
+from tests.core.helpers import Harness, guests, messages_to, only_error_to, only_message_to
 
 URL_SAFE_BASE64 = string.ascii_letters + string.digits + "-_"
 RANDOM_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
@@ -51,7 +51,7 @@ def test_random_ids_use_the_whole_url_safe_alphabet() -> None:
 
 
 def test_core_assigns_random_ids_by_default() -> None:
-    core = SignalingCore(CoreSettings())
+    core = SignalingCore(CoreSettings(), identities=guests())
     first, _ = core.connect(0.0)
     second, _ = core.connect(0.0)
     assert RANDOM_ID.fullmatch(first)
@@ -61,7 +61,7 @@ def test_core_assigns_random_ids_by_default() -> None:
 
 def test_connect_draws_again_when_a_new_id_is_already_taken() -> None:
     drawn = iter(["taken", "taken", "fresh"])
-    core = SignalingCore(CoreSettings(), new_id=lambda: next(drawn))
+    core = SignalingCore(CoreSettings(), new_id=lambda: next(drawn), identities=guests())
     assert core.connect(0.0)[0] == "taken"
     assert core.connect(0.0)[0] == "fresh"
     assert core.session_count == 2
@@ -71,7 +71,7 @@ def test_connect_draws_again_when_a_new_id_is_already_taken() -> None:
 
 
 def test_connect_starts_the_hello_timer_at_now_plus_the_hello_timeout() -> None:
-    core = SignalingCore(CoreSettings(hello_timeout=7.5), new_id=lambda: "s1")
+    core = SignalingCore(CoreSettings(hello_timeout=7.5), new_id=lambda: "s1", identities=guests())
     session, effects = core.connect(now=100.0)
     assert session == "s1"
     assert effects == [StartTimer((HELLO_TIMER, "s1"), 107.5)]

@@ -32,8 +32,9 @@ from parley.core.effects import (
     StartTimer,
     TimerKey,
 )
+from parley.core.identity import Admission, Identity
 from parley.core.signaling import HELLO_TIMER, CoreSettings, SignalingCore
-from parley.identity import Admission, Identity
+from parley.core.tickets import CallTickets
 from parley.protocol.close_codes import CloseCode
 from parley.protocol.errors import ErrorCode
 from parley.protocol.messages import (
@@ -165,7 +166,10 @@ class SignalingMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         ids = counting_ids("s")
-        self.core = SignalingCore(SETTINGS, new_id=lambda: next(ids), identities=CountingGuests())
+        self.tickets = CallTickets(b"p" * 32)
+        self.core = SignalingCore(
+            SETTINGS, new_id=lambda: next(ids), identities=CountingGuests(), ticket_key=b"p" * 32
+        )
         self.now = 1000.0
         self.connected: set[str] = set()
         self.ever: list[str] = []
@@ -395,9 +399,15 @@ class SignalingMachine(RuleBasedStateMachine):
         assert caller is not None
         # Both clients know the caller-offers rule, or else the room rule (ids in order).
         caller_polite = not (model.caller_offers and knows_roles(device)) and caller < device
+        proof = self.tickets.issue(call, model.caller, model.callee)
         assert accepted == sorted(
             [
-                (caller, CallAccepted(call=call, media=agreed, peer=device, polite=caller_polite)),
+                (
+                    caller,
+                    CallAccepted(
+                        call=call, media=agreed, peer=device, polite=caller_polite, ticket=proof
+                    ),
+                ),
                 (
                     device,
                     CallAccepted(
@@ -406,6 +416,7 @@ class SignalingMachine(RuleBasedStateMachine):
                         media=agreed,
                         peer=caller,
                         polite=not caller_polite,
+                        ticket=proof,
                     ),
                 ),
             ],

@@ -4,8 +4,8 @@ token the server did not sign never yields someone else's identity."""
 import pytest
 
 from parley.core.effects import CloseSession
+from parley.core.identity import Admission, Identity
 from parley.core.signaling import SignalingCore
-from parley.identity import Admission, Identity
 from parley.protocol.errors import ErrorCode
 from parley.protocol.messages import PROTOCOL_VERSION, Hello, UserInfo, Welcome
 from tests.core.helpers import Harness, only_error_to, only_message_to

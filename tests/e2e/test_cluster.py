@@ -10,7 +10,6 @@ same signing secret and the same SQLite call history.
 import contextlib
 import http.client
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_fo
 from tests.e2e.phone import call, ended_reason, history_rows, sign_in
 from tests.parley_server import LISTENING
 from tests.redis_server import RedisServer
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -42,12 +42,6 @@ RESUME_WINDOW = 6
 
 
 # --- nodes ---------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -14,16 +14,11 @@ from parley.server.tls import self_signed_certificate
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_for_state
 from tests.parley_server import running_server
+from tests.support.ports import free_port
 
 pytestmark = pytest.mark.e2e
 
 SAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "parley.conf"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def site_for_test(parley_port: int, https_port: int, http_port: int, cert: Path, key: Path) -> str:

@@ -137,6 +137,7 @@ async def test_answered_call_relays_negotiation_and_leaves_one_finished_row(
     )
     accepted_bo = await next_of(bo, "call-accepted")
     accepted_ana = await next_of(ana, "call-accepted")
+    ticket = accepted_bo.get("ticket")
     assert accepted_bo == {
         "type": "call-accepted",
         "id": 2,
@@ -144,8 +145,11 @@ async def test_answered_call_relays_negotiation_and_leaves_one_finished_row(
         "media": "video",
         "peer": ana.session,
         "polite": True,
+        "ticket": ticket,
     }
+    assert isinstance(ticket, str) and len(ticket) == 32, "a proof for resume-call"
     assert (accepted_ana["peer"], accepted_ana["polite"]) == (bo.session, False)
+    assert accepted_ana["ticket"] == ticket
 
     await send_json(ana.ws, {"type": "offer", "to": bo.session, "sdp": "v=0 x", "from": "forged"})
     assert await next_of(bo, "offer") == {"type": "offer", "from": ana.session, "sdp": "v=0 x"}

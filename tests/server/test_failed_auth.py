@@ -19,14 +19,13 @@ JWT_BEHIND_PROXY = ServerSettings(
 
 def test_backoff_doubles_after_the_free_failures_and_success_forgets() -> None:
     throttle = FailedAuthThrottle(free_failures=2, first_wait=1.0, max_wait=8.0)
-    for _ in range(2):
-        throttle.failed("a", 100.0)
-    assert throttle.retry_after("a", 100.0) == 0.0
+    throttle.failed("a", 100.0)
+    assert throttle.retry_after("a", 100.0) == 0.0, "the first free failure costs nothing"
     waits = []
     for _ in range(5):
         throttle.failed("a", 100.0)
         waits.append(throttle.retry_after("a", 100.0))
-    assert waits == [1.0, 2.0, 4.0, 8.0, 8.0]
+    assert waits == [1.0, 2.0, 4.0, 8.0, 8.0], "after the 2nd free failure the next one waits"
     assert throttle.retry_after("b", 100.0) == 0.0, "other clients are not affected"
     throttle.succeeded("a")
     assert throttle.retry_after("a", 100.0) == 0.0
@@ -43,7 +42,7 @@ async def test_repeated_refused_tokens_get_429_with_retry_after_for_that_client_
     start_server: StartServer, http: aiohttp.ClientSession
 ) -> None:
     server = await start_server(JWT_BEHIND_PROXY)
-    for _ in range(6):  # 5 free failures, then the 6th starts the backoff
+    for _ in range(5):  # 5 free failures: the 6th attempt waits (README, Security)
         await refused_hello(http, server, "2001:db8:aa:1::1")
     with pytest.raises(aiohttp.WSServerHandshakeError) as throttled:
         # Another address in the same /64 is the same subscriber.

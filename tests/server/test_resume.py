@@ -21,9 +21,10 @@ from parley.server.app import create_app
 from parley.server.site import signaling_site
 from parley.storage.database import open_engine
 from parley.storage.schema import calls
+from tests.support.raw_client import Tab, cut, read_frame, say_hello
 
 from .helpers import ConnectWs, StartServer, receive_close, send_json, ws_url
-from .sessions import Tab, candidate, cut, offer, read_frame, relayed, say_hello
+from .sessions import candidate, offer, relayed
 
 WINDOW = 10.0
 SETTINGS = ServerSettings(core=CoreSettings(resume_window=WINDOW))
@@ -314,8 +315,8 @@ async def call_across_a_restart(
         call = (await ana.next_of("ringing"))["call"]
         await bo.next_of("incoming-call")
         await send_json(bo.ws, {"type": "accept", "call": call, "media": "video"})
-        await bo.next_of("call-accepted")
-        await ana.next_of("call-accepted")
+        ticket = (await bo.next_of("call-accepted"))["ticket"]
+        assert (await ana.next_of("call-accepted"))["ticket"] == ticket
         await asyncio.sleep(0.05)  # a measurable duration before the restart
         stopped = True
         closes = await asyncio.gather(first.cleanup(), receive_close(ana.ws), receive_close(bo.ws))
@@ -331,7 +332,7 @@ async def call_across_a_restart(
         assert welcome["user"]["id"] == tab.user
         tab.ws, tab.session, tab.resume, tab.last_seq = ws, welcome["session"], welcome["resume"], 0
 
-    claim = {"type": "resume-call", "call": call, "media": "video"}
+    claim = {"type": "resume-call", "call": call, "media": "video", "ticket": ticket}
     await send_json(ana.ws, {**claim, "peer": bo.user, "role": "caller", "id": 1})
     await send_json(bo.ws, {**claim, "peer": ana.user, "role": "callee", "id": 2})
     assert await bo.next_of("call-resumed") == {

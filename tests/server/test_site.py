@@ -46,6 +46,12 @@ class Site:
     def answer(self, *_: Any) -> None:
         return None
 
+    def admit_connection(self, _transport: asyncio.BaseTransport) -> str:
+        return "127.0.0.1"
+
+    def release_connection(self, *_: Any) -> None:
+        return None
+
 
 @pytest.fixture
 def started(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:

@@ -27,7 +27,8 @@ REQUIRED_LINES = [
     "max-port=65535",
     "user-quota=12",
     "total-quota=1200",
-    "max-bps=3000000",
+    "max-bps=375000",
+    "bps-capacity=12500000",
 ]
 # The issue's list, as networks; every address in each must be covered by a denied range.
 MUST_DENY = [
@@ -111,3 +112,13 @@ def test_version_parsing_and_detection() -> None:
     assert installed_coturn_version("/nonexistent/turnserver") is None
     detected = installed_coturn_version()
     assert detected is not None and detected >= (4, 0, 0), "make test installs coturn"
+
+
+def test_bandwidth_caps_are_bytes_per_second_and_the_relay_has_a_total() -> None:
+    """coturn reads both caps as bytes a second: the defaults are 3 Mbit/s a session and
+    100 Mbit/s for the whole relay, never unlimited."""
+    config = lines(render_config(CoturnSettings(realm="r", secret="s"), (4, 6, 1)))
+    per_session = next(int(x.split("=")[1]) for x in config if x.startswith("max-bps="))
+    total = next(int(x.split("=")[1]) for x in config if x.startswith("bps-capacity="))
+    assert per_session * 8 == 3_000_000
+    assert total * 8 == 100_000_000

@@ -1,7 +1,14 @@
 """What goes into the cluster's log: every input the signaling core reacts to, in the order the
-whole cluster agrees on. Encoded with msgpack: small and quick to decode on every node."""
+whole cluster agrees on. Encoded with msgpack: small and quick to decode on every node, and
+sealed (parley.cluster.seal) by the node that appends them."""
 
 import msgspec
+
+from parley.cluster.seal import decode_versioned
+
+# The layout of a log entry's body (`Stamped`, its events). A node of another release writing a
+# different layout is refused: its replica would not agree with this one's.
+ENTRY_VERSION = 1
 
 
 class NodeJoined(msgspec.Struct, tag="joined", array_like=True):
@@ -55,14 +62,24 @@ Event = (
     NodeJoined | NodeLeft | NodeLost | SyncRequest | Connected | Text | Binary | Closed | TimerFired
 )
 
+
+class Stamped(msgspec.Struct, array_like=True):
+    """A log entry's body. `seq` numbers its origin node's entries, growing: a replica refuses
+    an entry whose number is not above the last one it took from that node (a replay)."""
+
+    version: int
+    seq: int
+    event: Event
+
+
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(Event)
+_decoder = msgspec.msgpack.Decoder(Stamped)
 
 
-def encode_event(event: Event) -> bytes:
-    return _encoder.encode(event)
+def encode_entry(seq: int, event: Event) -> bytes:
+    return _encoder.encode(Stamped(ENTRY_VERSION, seq, event))
 
 
-def decode_event(data: bytes) -> Event:
-    event: Event = _decoder.decode(data)
-    return event
+def decode_entry(body: bytes) -> Stamped:
+    """Raises parley.cluster.seal.Refused."""
+    return decode_versioned(body, _decoder, ENTRY_VERSION)

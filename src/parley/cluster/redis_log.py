@@ -4,14 +4,17 @@ A generation is one life of the log. It starts when the first node finds none (o
 dead one: no node heartbeats), and ends if Redis loses it (restarted without its data). Keys:
 
     parley:generation            the current generation's id
-    parley:{gen}:log             the stream; entries {n, o (origin node), e (event)}
+    parley:{gen}:log             the stream; entries {n, o (origin node), e (sealed event)}
     parley:{gen}:n               the last entry's number
     parley:{gen}:node:{node}     a node's heartbeat (expires when the node stops beating)
-    parley:{gen}:sync:{node}     the snapshot handed to a joining node
+    parley:{gen}:sync:{node}     the (sealed) snapshot handed to a joining node
+
+Anyone who can write to Redis can write these keys: what a node reads from the log and the sync
+keys is sealed (parley.cluster.seal) and refused unless another node of the cluster wrote it.
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +22,9 @@ import redis.asyncio as redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from parley.cluster.events import Event, decode_event, encode_event
+from parley.cluster.events import Event, Stamped, decode_entry, encode_entry
+from parley.cluster.seal import Seal
+from parley.cluster.snapshot import ReplicaSnapshot, decode_snapshot, encode_snapshot
 
 # Created with decode_responses off: every answer is bytes.
 Redis = redis.Redis
@@ -105,10 +110,12 @@ class SecretMismatch(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Entry:
+    """An entry as Redis holds it: its event still sealed (RedisLog.open)."""
+
     number: int
     id: bytes
     origin: str
-    event: Event
+    sealed: bytes
 
     @property
     def time(self) -> float:
@@ -117,9 +124,14 @@ class Entry:
 
 
 class RedisLog:
-    def __init__(self, client: Redis, generation: str) -> None:
+    """One generation's log. `seqs` numbers the entries this node appends (see
+    parley.cluster.events.Stamped): one count for all of a node's logs, never going back."""
+
+    def __init__(self, client: Redis, generation: str, seal: Seal, seqs: Iterator[int]) -> None:
         self._redis = client
         self.generation = generation
+        self._seal = seal
+        self._seqs = seqs
         self._append = client.register_script(_APPEND)
 
     def _key(self, name: str) -> str:
@@ -137,7 +149,7 @@ class RedisLog:
                         LOG_SECONDS,
                         origin,
                         batch,
-                        *map(encode_event, events),
+                        *(self._sealed(origin, event) for event in events),
                     ],
                 )
             )
@@ -145,6 +157,15 @@ class RedisLog:
             if "PARLEY_GENERATION" in str(exc):
                 raise GenerationGone(self.generation) from None
             raise
+
+    def _sealed(self, origin: str, event: Event) -> bytes:
+        body = encode_entry(next(self._seqs), event)
+        return self._seal.seal("entry", self.generation, origin, body)
+
+    def open(self, entry: Entry) -> Stamped:
+        """The entry's event; raises parley.cluster.seal.Refused."""
+        body = self._seal.open("entry", self.generation, entry.origin, entry.sealed)
+        return decode_entry(body)
 
     async def settle(self, origin: str, batch: int) -> bool:
         """Whether batch number `batch` of `origin` entered the log; if not, it never will."""
@@ -155,18 +176,11 @@ class RedisLog:
         answer: Any = await self._redis.xread(
             {self._key("log"): after}, count=count, block=block_ms
         )
-        entries = []
-        for _stream, items in answer or ():
-            for entry_id, fields in items:
-                entries.append(
-                    Entry(
-                        int(fields[b"n"]),
-                        entry_id,
-                        fields[b"o"].decode(),
-                        decode_event(fields[b"e"]),
-                    )
-                )
-        return entries
+        return [
+            _entry(entry_id, fields)
+            for _stream, items in answer or ()
+            for entry_id, fields in items
+        ]
 
     async def still_current(self, number: int) -> bool:
         """Whether this generation still holds every entry after `number` (after Redis came
@@ -191,21 +205,41 @@ class RedisLog:
             return True
         return False
 
-    async def hand_snapshot(self, node: str, snapshot: bytes) -> None:
+    def seal_snapshot(self, node: str, snapshot: ReplicaSnapshot) -> bytes:
+        """The snapshot for `node`, encoded now: the replica goes on changing after this."""
+        return self._seal.seal("snapshot", self.generation, node, encode_snapshot(snapshot))
+
+    async def hand_snapshot(self, node: str, sealed: bytes) -> None:
         key = self._key(f"sync:{node}")
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, snapshot)
+            pipe.rpush(key, sealed)
             pipe.expire(key, SNAPSHOT_TTL_SECONDS)
             await pipe.execute()
 
-    async def take_snapshot(self, node: str, *, wait: float) -> bytes | None:
-        """Waits up to `wait` seconds (Redis blocks, not this process) for the snapshot."""
+    async def take_snapshot(self, node: str, *, wait: float) -> ReplicaSnapshot | None:
+        """Waits up to `wait` seconds (Redis blocks, not this process) for the snapshot meant
+        for `node`; raises parley.cluster.seal.Refused for one no node of the cluster sealed."""
         answer: Any = await self._redis.blpop([self._key(f"sync:{node}")], timeout=wait)
-        return None if answer is None else bytes(answer[1])
+        if answer is None:
+            return None
+        body = self._seal.open("snapshot", self.generation, node, bytes(answer[1]))
+        return decode_snapshot(body)
 
     async def drop(self) -> None:
         """Deletes this (dead) generation's log."""
         await self._redis.delete(self._key("log"), self._key("n"), self._key("batches"))
+
+
+def _entry(entry_id: bytes, fields: dict[bytes, bytes]) -> Entry:
+    """Anyone with access to Redis may have written the entry: a malformed one gets a number no
+    entry has (the node then takes the log for broken and starts over), or an origin its seal
+    cannot match (the entry is refused)."""
+    try:
+        number = int(fields.get(b"n", b""))
+    except ValueError:
+        number = -1
+    origin = fields.get(b"o", b"").decode(errors="replace")
+    return Entry(number, entry_id, origin, bytes(fields.get(b"e", b"")))
 
 
 async def current_generation(client: Redis) -> str | None:

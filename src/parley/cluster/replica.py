@@ -2,10 +2,6 @@
 core. Sans-I/O like the core: every replica fed the same events returns the same effects, and
 each node then carries out only those that touch its own sockets."""
 
-# Snapshots travel only between the cluster's own nodes, through its Redis.
-import pickle
-from dataclasses import dataclass
-
 from parley.cluster.events import (
     Binary,
     Closed,
@@ -19,18 +15,12 @@ from parley.cluster.events import (
     TimerFired,
 )
 from parley.cluster.ids import EventIds
+from parley.cluster.snapshot import SNAPSHOT_VERSION, Deadline, Position, ReplicaSnapshot
 from parley.core.effects import CancelTimer, Effect, StartTimer, TimerKey
 from parley.core.frames import effects_of_binary, effects_of_frame
 from parley.core.signaling import SignalingCore
 
-
-@dataclass(slots=True)
-class Position:
-    """How far into the log a replica is: the number of the last event applied (numbers have
-    no gaps) and its stream id."""
-
-    number: int = 0
-    entry: bytes = b"0-0"
+__all__ = ["Position", "Replica"]
 
 
 class Replica:
@@ -45,6 +35,10 @@ class Replica:
         # Timers set by the core and not yet fired or cancelled: a timer fires once, however
         # many nodes report it.
         self.deadlines: dict[TimerKey, float] = {}
+        # The last entry number taken from each node that wrote to the log (see `admit`). Kept
+        # after a node leaves (its entries could be replayed then too): one per node name a
+        # generation has seen, which only a join or rejoin adds.
+        self.last_seq: dict[str, int] = {}
 
     def clear(self, generation: str) -> None:
         """Back to an empty log: a new generation."""
@@ -54,10 +48,22 @@ class Replica:
         self.nodes = {}
         self.connections = {}
         self.deadlines = {}
+        self.last_seq = {}
 
-    def apply(self, number: int, entry: bytes, event: Event, now: float) -> list[Effect]:
+    def admit(self, origin: str, seq: int) -> bool:
+        """Whether an entry (its seal checked) numbered `seq` by `origin` is new: a node's
+        numbers only grow, so one that does not was replayed (by someone with access to Redis,
+        copying an entry the node wrote earlier). Every replica decides alike."""
+        if seq <= self.last_seq.get(origin, 0):
+            return False
+        self.last_seq[origin] = seq
+        return True
+
+    def apply(self, number: int, entry: bytes, event: Event | None, now: float) -> list[Effect]:
+        """Applies entry number `number`; `event` None: an entry refused (it still takes its
+        place in the log, and changes nothing)."""
         self.ids.begin(number)
-        effects = self._effects(event, now)
+        effects = [] if event is None else self._effects(event, now)
         for effect in effects:
             if type(effect) is StartTimer:
                 self.deadlines[effect.key] = effect.deadline
@@ -120,18 +126,21 @@ class Replica:
 
     # --- snapshots ---------------------------------------------------------------------------
 
-    def snapshot(self) -> bytes:
-        state = (
-            self.core.export_state(),
-            self.nodes,
-            self.connections,
-            self.deadlines,
-            self.position,
+    def snapshot(self) -> ReplicaSnapshot:
+        return ReplicaSnapshot(
+            version=SNAPSHOT_VERSION,
+            core=self.core.export_state(),
+            nodes=dict(self.nodes),
+            connections=dict(self.connections),
+            deadlines=[Deadline(p, s, at) for (p, s), at in self.deadlines.items()],
+            position=Position(self.position.number, self.position.entry),
+            last_seq=dict(self.last_seq),
         )
-        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
-    def restore(self, snapshot: bytes) -> None:
-        core_state, self.nodes, self.connections, self.deadlines, self.position = pickle.loads(  # noqa: S301 - from the cluster's own nodes
-            snapshot
-        )
-        self.core.import_state(core_state)
+    def restore(self, snapshot: ReplicaSnapshot) -> None:
+        self.core.import_state(snapshot.core)
+        self.nodes = dict(snapshot.nodes)
+        self.connections = dict(snapshot.connections)
+        self.deadlines = {(d.purpose, d.subject): d.at for d in snapshot.deadlines}
+        self.position = Position(snapshot.position.number, snapshot.position.entry)
+        self.last_seq = dict(snapshot.last_seq)

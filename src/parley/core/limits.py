@@ -19,3 +19,10 @@ class PerMinuteLimit:
 
     def forget(self, key: str) -> None:
         self._recent.pop(key, None)
+
+    def export(self) -> dict[str, list[float]]:
+        """The recent requests per key (see CoreSnapshot)."""
+        return {key: list(times) for key, times in self._recent.items()}
+
+    def restore(self, recent: dict[str, list[float]]) -> None:
+        self._recent = {key: deque(times) for key, times in recent.items()}

@@ -1,6 +1,7 @@
 """Who is online for calls: users, each on one or more sessions (devices, tabs)."""
 
-from parley.protocol.messages import UserInfo
+from parley.core.effects import Outcome
+from parley.protocol.messages import Presence, UserInfo
 
 
 class PresenceRegistry:
@@ -42,3 +43,25 @@ class PresenceRegistry:
 
     def watchers(self) -> list[str]:
         return [session for sessions in self._sessions.values() for session in sessions]
+
+    def export(self) -> dict[str, dict[str, str]]:
+        """user → {session: display name}, in the order they came (see CoreSnapshot)."""
+        return {user: dict(sessions) for user, sessions in self._sessions.items()}
+
+    def restore(self, sessions: dict[str, dict[str, str]]) -> None:
+        self._sessions = {user: dict(names) for user, names in sessions.items()}
+
+
+def announce(
+    presence: PresenceRegistry,
+    directory: bool,
+    message: Presence,
+    out: Outcome,
+    skip: str | None = None,
+) -> None:
+    """Tells every session on the directory (when there is one) that a user came or went."""
+    if not directory:
+        return
+    for watcher in presence.watchers():
+        if watcher != skip:
+            out.send(watcher, message)

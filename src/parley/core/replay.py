@@ -7,20 +7,72 @@ client says the highest `seq` it saw and is sent everything after it, once, in o
 
 from collections import deque
 
-from parley.protocol.messages import (
-    CallAccepted,
-    IncomingCall,
-    RelayedAnswer,
-    RelayedOffer,
-    ServerMessage,
-)
-from parley.protocol.routing import ForwardedAnswer, ForwardedOffer
+import msgspec
 
-# What a message that is not an SDP weighs in the log, roughly (candidates, presence, calls).
-SMALL_MESSAGE_BYTES = 256
+from parley.protocol.codec import encode
+from parley.protocol.messages import SERVER_MESSAGE_TYPES, ServerMessage
+from parley.protocol.routing import WIRE_TYPE, ForwardedAnswer, ForwardedCandidate, ForwardedOffer
+
+# What keeping an entry costs beyond its JSON: the message object, its strings' headers, the
+# log's tuple (about 200 bytes in CPython 3.11 for a candidate; rounded up).
+ENTRY_OVERHEAD_BYTES = 256
+# A forwarded relay's JSON around its payload: {"seq":N,"type":"candidate","from":"…","candidate":…}
+# with a 22-character session id comes to 70 bytes; 96 leaves room for a longer seq.
+_FORWARD_ENVELOPE_BYTES = 96
+
+_FORWARDED = (ForwardedOffer, ForwardedAnswer)
+
+# A logged message is snapshotted as its JSON and its class (a forwarded relay and its typed
+# twin share a wire `type`, and a forwarded payload is JSON text that only JSON can carry).
+_LOGGED_TYPES: dict[str, type[ServerMessage]] = {
+    cls.__name__: cls for cls in (*SERVER_MESSAGE_TYPES, *WIRE_TYPE)
+}
 
 
-_DESCRIPTIONS = (RelayedOffer, RelayedAnswer, ForwardedOffer, ForwardedAnswer)
+class LoggedMessage(msgspec.Struct, frozen=True, array_like=True):
+    seq: int
+    kind: str
+    json: bytes
+    size: int
+
+
+class LogState(msgspec.Struct, frozen=True, kw_only=True):
+    """A ReplayLog as plain data (see CoreSnapshot)."""
+
+    capacity: int
+    max_bytes: int
+    last_seq: int
+    # None until the first message was kept (most logs never keep one).
+    entries: list[LoggedMessage] | None = None
+
+
+def weigh(message: ServerMessage) -> int:
+    """What `message` costs to keep: at least its JSON as sent, whatever a client put in it.
+
+    A relay goes on as the client's own JSON (unknown fields and whitespace included), so it
+    is weighed by that JSON's length, not by what the models would keep: padded candidates
+    weighed as small messages once grew a receiver's log to ~19 MiB against a 256 KiB cap."""
+    kind = type(message)
+    if kind is ForwardedCandidate:
+        raw = message.candidate  # type: ignore[attr-defined]
+        return len(raw) + _FORWARD_ENVELOPE_BYTES + ENTRY_OVERHEAD_BYTES
+    if kind in _FORWARDED:
+        return len(message.sdp) + _FORWARD_ENVELOPE_BYTES + ENTRY_OVERHEAD_BYTES  # type: ignore[attr-defined]
+    return _encoded_size(message) + ENTRY_OVERHEAD_BYTES
+
+
+# The last message weighed, and its size: a presence change or a room's news goes to many
+# sessions as one object, and is encoded once for all of their logs.
+_last_weighed: tuple[ServerMessage | None, int] = (None, 0)
+
+
+def _encoded_size(message: ServerMessage) -> int:
+    global _last_weighed
+    last, size = _last_weighed
+    if last is not message:
+        size = len(encode(message))
+        _last_weighed = (message, size)
+    return size
 
 
 class ReplayLog:
@@ -34,6 +86,32 @@ class ReplayLog:
         self._bytes = 0
         self.last_seq = 0
 
+    def export(self) -> LogState:
+        entries = None
+        if self._entries is not None:
+            entries = [
+                LoggedMessage(seq, type(message).__name__, msgspec.json.encode(message), size)
+                for seq, message, size in self._entries
+            ]
+        return LogState(
+            capacity=self._capacity,
+            max_bytes=self._max_bytes,
+            last_seq=self.last_seq,
+            entries=entries,
+        )
+
+    @classmethod
+    def restore(cls, state: LogState) -> "ReplayLog":
+        log = cls(state.capacity, state.max_bytes)
+        log.last_seq = state.last_seq
+        if state.entries is not None:
+            log._entries = deque(
+                (e.seq, msgspec.json.decode(e.json, type=_LOGGED_TYPES[e.kind]), e.size)
+                for e in state.entries
+            )
+            log._bytes = sum(e.size for e in state.entries)
+        return log
+
     def append(self, message: ServerMessage) -> int:
         seq = self.last_seq = self.last_seq + 1
         if self._capacity <= 0:
@@ -41,17 +119,7 @@ class ReplayLog:
         entries = self._entries
         if entries is None:
             entries = self._entries = deque()
-        # What the message weighs in the log, roughly.
-        if type(message) in _DESCRIPTIONS:
-            size = len(message.sdp) + SMALL_MESSAGE_BYTES  # type: ignore[attr-defined]
-        elif type(message) is IncomingCall and message.offer is not None:
-            # A ringing device is sent the caller's offer (up to an SDP's length) with the call.
-            size = len(message.offer) + SMALL_MESSAGE_BYTES
-        elif type(message) is CallAccepted and message.answer is not None:
-            # The callee's answer, made while ringing, comes to the caller with the call's answer.
-            size = len(message.answer) + SMALL_MESSAGE_BYTES
-        else:
-            size = SMALL_MESSAGE_BYTES
+        size = weigh(message)
         entries.append((seq, message, size))
         self._bytes += size
         # One in, at most one out for the count (the log is full in a busy session, so this

@@ -57,3 +57,15 @@ class RoomRegistry:
 
     def __len__(self) -> int:
         return len(self._rooms)
+
+    def export(self) -> dict[str, Room]:
+        """Copies of the rooms (see CoreSnapshot)."""
+        return {name: _copy(room) for name, room in self._rooms.items()}
+
+    def restore(self, rooms: dict[str, Room]) -> None:
+        self._rooms = {name: _copy(room) for name, room in rooms.items()}
+
+
+def _copy(room: Room) -> Room:
+    members = {s: Member(m.session, m.ready) for s, m in room.members.items()}
+    return Room(room.name, room.capacity, members)

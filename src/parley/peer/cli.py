@@ -1,20 +1,27 @@
 """`parley call`, `parley answer` and `parley bot …`: the Python peer from a terminal.
 
-Progress shows with rich; Ctrl-C (or SIGTERM) hangs up cleanly before exiting.
+Progress shows with rich; Ctrl-C (or SIGTERM) hangs up cleanly before exiting. Declaring these
+commands loads nothing of aiortc or PyAV (every `parley serve` declares them): a command loads
+the peer when it runs, and says to install parley[peer] when they are missing.
 """
 
 import asyncio
 import contextlib
+import hashlib
+import re
 import signal
 from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from parley.peer.call import Call, CallEnded
-from parley.peer.phone import Phone
+from parley.peer import MissingPeerExtra, load
+
+if TYPE_CHECKING:
+    from parley.peer.call import Call, CallEnded
+    from parley.peer.phone import Phone
 
 ServerUrl = Annotated[
     str, typer.Option(envvar="PARLEY_URL", help="The Parley server, e.g. http://127.0.0.1:8080")
@@ -31,6 +38,16 @@ def register(app: typer.Typer) -> None:
     app.add_typer(bot, name="bot")
 
 
+def _phone_class() -> "type[Phone]":
+    """The peer's Phone, with aiortc and PyAV loaded now; without them, what to install."""
+    try:
+        phone: type[Phone] = load("parley.peer.phone").Phone
+    except MissingPeerExtra as missing:
+        typer.echo(f"Error: {missing} (pip install 'parley[peer]')", err=True)
+        raise typer.Exit(1) from None
+    return phone
+
+
 def call(
     target: Annotated[str, typer.Argument(help="A user id, or room:<name> to join a room.")],
     server: ServerUrl = "http://127.0.0.1:8080",
@@ -43,9 +60,10 @@ def call(
 ) -> None:
     """Call a user (or join a room) and stay until either side hangs up."""
     media = "audio" if audio_only else "video"
+    phone_class = _phone_class()
 
     async def run() -> None:
-        phone = await Phone.connect(server, name=name)
+        phone = await phone_class.connect(server, name=name)
         try:
             recording = str(record) if record else None
             source = play if play or not test_pattern else None
@@ -73,9 +91,10 @@ def answer(
     record: Annotated[Path | None, typer.Option(help="Record the other side here.")] = None,
 ) -> None:
     """Wait for one call, answer it, and stay until it ends."""
+    phone_class = _phone_class()
 
     async def run() -> None:
-        phone = await Phone.connect(server, name=name)
+        phone = await phone_class.connect(server, name=name)
         try:
             print(f"online user={phone.user['id']} name={name}", flush=True)
             incoming = await phone.next_incoming()
@@ -100,7 +119,7 @@ def echo_bot(
     calls: Annotated[int | None, typer.Option(help="Stop after this many calls.")] = None,
 ) -> None:
     """Answer every call and send the caller's own audio and video back."""
-    _run(_serve_calls(server, name, calls, echo=True, record_dir=None))
+    _run(_serve_calls(_phone_class(), server, name, calls, echo=True, record_dir=None))
 
 
 @bot.command("record")
@@ -111,28 +130,36 @@ def record_bot(
     calls: Annotated[int | None, typer.Option(help="Stop after this many calls.")] = None,
 ) -> None:
     """Answer every call and record it to <directory>/<call id>.mkv."""
+    phone_class = _phone_class()
     directory.mkdir(parents=True, exist_ok=True)
-    _run(_serve_calls(server, name, calls, echo=False, record_dir=directory))
+    _run(_serve_calls(phone_class, server, name, calls, echo=False, record_dir=directory))
 
 
 async def _serve_calls(
-    server: str, name: str, calls: int | None, *, echo: bool, record_dir: Path | None
+    phone_class: "type[Phone]",
+    server: str,
+    name: str,
+    calls: int | None,
+    *,
+    echo: bool,
+    record_dir: Path | None,
 ) -> None:
-    phone = await Phone.connect(server, name=name)
+    phone = await phone_class.connect(server, name=name)
     # Printed plainly (and flushed) so scripts and tests can read which user to call.
     print(f"online user={phone.user['id']} name={name}", flush=True)
     try:
         served = 0
         while calls is None or served < calls:
             incoming = await phone.next_incoming()
-            recording = str(record_dir / f"{incoming.call}.mkv") if record_dir else None
+            recording = str(recording_path(record_dir, incoming.call)) if record_dir else None
             answered = await phone.answer(incoming, echo=echo, record_to=recording)
-            print(f"answered call={incoming.call} from={incoming.caller_name}", flush=True)
+            caller = printable(incoming.caller_name)
+            print(f"answered call={printable(incoming.call)} from={caller}", flush=True)
             ended = await answered.ended
             await answered.close()
             frames = answered.counter.frames
             print(
-                f"ended call={incoming.call} reason={ended.reason} "
+                f"ended call={printable(incoming.call)} reason={printable(ended.reason)} "
                 f"received audio={frames['audio']} video={frames['video']}",
                 flush=True,
             )
@@ -141,7 +168,7 @@ async def _serve_calls(
         await phone.close()
 
 
-async def _stay(placed: Call, seconds: float | None) -> None:
+async def _stay(placed: "Call", seconds: float | None) -> None:
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(seconds):
             await placed.wait_connected(timeout=60)
@@ -153,13 +180,13 @@ async def _stay(placed: Call, seconds: float | None) -> None:
     _report(placed, await placed.hangup())
 
 
-def _report(placed: Call, ended: CallEnded) -> None:
+def _report(placed: "Call", ended: "CallEnded") -> None:
     frames = placed.counter.frames
     console.print(f"call ended: {_words(ended)}")
     print(f"received audio={frames['audio']} video={frames['video']}", flush=True)
 
 
-def _words(ended: CallEnded) -> str:
+def _words(ended: "CallEnded") -> str:
     return ended.reason + (f" (by {ended.by})" if ended.by else "")
 
 
@@ -175,3 +202,35 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
             await task
 
     asyncio.run(guarded())
+
+
+# A call id as Parley servers make them (128 random bits, base64url): anything else from the
+# server is not used as a file name as it stands.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def recording_path(folder: Path, call: str) -> Path:
+    """Where the recording of `call` goes: always a new file directly inside `folder`.
+
+    The call id comes from the server, which the bot does not trust with its disk: a hostile
+    one could send `../../home/me/.bashrc`. An id that is not a plain name becomes the hash
+    of itself, and a name already taken gets a number, so no recording is overwritten."""
+    stem = (
+        call
+        if _SAFE_NAME.fullmatch(call)
+        else "call-" + hashlib.sha256(call.encode()).hexdigest()[:32]
+    )
+    folder = folder.resolve()
+    path = folder / f"{stem}.mkv"
+    number = 1
+    while path.exists() or path.is_symlink():
+        number += 1
+        path = folder / f"{stem}-{number}.mkv"
+    if path.parent != folder:  # cannot happen with the names above; a last line of defence
+        raise ValueError(f"refusing to record outside {folder}")
+    return path
+
+
+def printable(text: str) -> str:
+    """`text` without control characters: a server's words must not drive the terminal."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)[:200]

@@ -24,6 +24,7 @@ class ErrorCode(StrEnum):
     AUTH_FAILED = "auth-failed"
     INTERNAL_ERROR = "internal-error"
     UNAVAILABLE = "unavailable"
+    OFFER_HAS_ADDRESSES = "offer-has-addresses"
 
 
 ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -65,5 +66,11 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
     ErrorCode.UNAVAILABLE: (
         "The server (a node of a cluster) cannot reach the cluster's Redis for a moment, so the "
         "message was not delivered; send it again later. Sent without `seq`."
+    ),
+    ErrorCode.OFFER_HAS_ADDRESSES: (
+        "`invite.offer` carries an address (an `a=candidate` or `a=remote-candidates` line, a "
+        "`c=` or `a=rtcp` address other than 0.0.0.0 or ::, with any line ending): a ringing "
+        "device would contact it before anyone answered. Nothing rings; send the offer "
+        "without addresses, or no offer."
     ),
 }

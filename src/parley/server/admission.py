@@ -17,6 +17,7 @@ from picows.picows import _validate_upgrade_request  # type: ignore[attr-defined
 from parley.config import ServerSettings
 from parley.protocol.close_codes import CloseCode
 from parley.server.forwarding import TrustedProxies
+from parley.server.headers import security_headers
 from parley.server.hub import Hub
 from parley.server.limits import ConnectionCounter, FailedAuthThrottle, client_network
 from parley.server.websocket import HandshakeTurns, OpenSockets, SignalingSocket, SocketLimits
@@ -113,21 +114,24 @@ def answer_upgrade(
     tokens = {t.strip().lower() for t in headers.get("Connection", "").split(",")}
     if "upgrade" in tokens:
         headers["Connection"] = "upgrade"
+    embedders = admission.settings.allowed_origins if admission is not None else ()
     try:
         _validate_upgrade_request(request)
     except RuntimeError as exc:
-        return _refuse(Refusal(400, str(exc)))
+        return _refuse(Refusal(400, str(exc)), embedders)
     if admission is None:
-        return _refuse(NOT_SERVING)
+        return _refuse(NOT_SERVING, embedders)
     remote, scheme, host = proxies.client_view(peer, headers, scheme, headers.get("Host", ""))
     outcome = admission.check(remote, scheme, host, headers.get("Origin"))
     if isinstance(outcome, Refusal):
-        return _refuse(outcome)
+        return _refuse(outcome, embedders)
     return outcome
 
 
-def _refuse(refusal: Refusal) -> WSUpgradeResponseWithListener:
+def _refuse(refusal: Refusal, embedders: tuple[str, ...]) -> WSUpgradeResponseWithListener:
+    """An HTTP refusal of an upgrade, with the headers every page carries."""
+    headers = {**security_headers(embedders), **refusal.headers}
     response = WSUpgradeResponse.create_error_response(
-        refusal.status, refusal.text.encode(), refusal.headers or None
+        refusal.status, refusal.text.encode(), headers
     )
     return WSUpgradeResponseWithListener(response, None)

@@ -8,23 +8,18 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from parley.backplane.memory import MemoryBackplane
-from parley.cluster.ids import EventIds
-from parley.cluster.node import ClusterHub
-from parley.cluster.redis_log import PREFIX, check_secret
-from parley.cluster.redis_log import connect as connect_redis
 from parley.config import ServerSettings
-from parley.core.ids import random_id
 from parley.core.signaling import SignalingCore
-from parley.identity import GuestIdentities, IdentityProvider, JwtIdentities
 from parley.protocol.close_codes import CloseCode
 from parley.server.admission import Admission, answer_upgrade
 from parley.server.api import HISTORY_KEY, IDENTITIES_KEY, add_api_routes
 from parley.server.forwarding import TrustedProxies, forwarded_headers
+from parley.server.headers import check_origin
 from parley.server.hub import Hub
+from parley.server.hubs import HubSource, SingleProcess
 from parley.server.limits import ConnectionCounter, FailedAuthThrottle
 from parley.server.metrics import CONTENT_TYPE, Metrics
-from parley.server.pages import add_routes, security_headers
+from parley.server.pages import EMBEDDERS_KEY, add_routes, add_security_headers
 from parley.server.websocket import HandshakeTurns, OpenSockets, take_over
 from parley.storage.database import migrate, open_engine
 from parley.storage.history import CallHistory
@@ -45,6 +40,7 @@ CLIENTS_KEY = web.AppKey("clients", ConnectionCounter)
 THROTTLE_KEY = web.AppKey("failed_auth", FailedAuthThrottle)
 METRICS_KEY = web.AppKey("metrics", Metrics)
 READY_KEY = web.AppKey("ready", asyncio.Event)
+HUB_SOURCE_KEY = web.AppKey("hub_source", HubSource)
 
 
 async def websocket(request: web.Request) -> web.StreamResponse:
@@ -91,15 +87,10 @@ async def readyz(request: web.Request) -> web.Response:
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS_KEY]
+    source = app[HUB_SOURCE_KEY]
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = open_engine(settings.resolved_database_url())
-    client = connect_redis(settings.redis_url) if settings.redis_url else None
-    if client is not None:
-        # Nodes starting together must not run the same migration at once.
-        # (Held 60 s at most: a node killed while migrating must not block the others long.)
-        async with client.lock(f"{PREFIX}:migrating", timeout=60, blocking_timeout=120):
-            await migrate(engine)
-    else:
+    async with source.migrating():
         await migrate(engine)
     history = CallHistory(engine)
     history.start()
@@ -108,28 +99,15 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
     def sweep_after(started: float) -> None:
         task = asyncio.get_running_loop().create_task(
-            _finish_forgotten_calls(history, hub.core, started, settings.core.resume_window)
+            _finish_forgotten_calls(history, lambda: hub.core, started, settings.core.resume_window)
         )
         sweeps.add(task)
         task.add_done_callback(sweeps.discard)
 
-    hub: Hub
-    if client is not None:
-        secret = settings.resolved_secret()
-        await check_secret(client, secret)
-        # Every replica must draw the same ids for the same event.
-        ids = EventIds(secret, "")
-        identities = _identities(settings, new_id=ids)
-        core = SignalingCore(settings.core, new_id=ids, identities=identities, new_token=ids)
-        assert settings.redis_url is not None
-        hub = cluster = ClusterHub(core, ids, settings.redis_url, history, metrics)
-        cluster.on_founded = sweep_after
-        await cluster.start()
-    else:
-        identities = _identities(settings)
-        core = SignalingCore(settings.core, identities=identities)
-        hub = Hub(core, MemoryBackplane(), history, metrics)
-        sweep_after(time.time())
+    # `sweep_after` may be called before `start` returns: the sweep reads `hub` only later.
+    started = await source.start(settings, history, metrics, sweep_after)
+    hub, identities = started.hub, started.identities
+    core = hub.core
     app[HISTORY_KEY] = history
     app[IDENTITIES_KEY] = identities
     sockets = app[SOCKETS_KEY] = OpenSockets(settings.heartbeat_seconds)
@@ -153,28 +131,17 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     # calls stay open for their clients to take back after the restart.
     await history.stop()
     await engine.dispose()
-    if client is not None:
-        await client.aclose()
-
-
-def _identities(
-    settings: ServerSettings, new_id: Callable[[], str] = random_id
-) -> IdentityProvider:
-    if settings.auth == "jwt":
-        if not settings.jwt_key:
-            raise ValueError("JWT mode needs a key (--jwt-secret or --jwt-public-key)")
-        return JwtIdentities(settings.jwt_key, settings.jwt_algorithms, settings.jwt_audience)
-    return GuestIdentities(settings.resolved_secret(), new_id=new_id)
+    await source.close()
 
 
 async def _finish_forgotten_calls(
-    history: CallHistory, core: SignalingCore, started: float, window: float
+    history: CallHistory, core: Callable[[], SignalingCore], started: float, window: float
 ) -> None:
     """Calls answered before a restart stay open in the history until their clients take them
     back; those that did not within the resume window are finished here. (In a cluster, by the
     node that started the log afresh: it alone knows the calls were taken back.)"""
     await asyncio.sleep(max(window, 1.0) + RECLAIM_SLACK_SECONDS)
-    finished = await history.finish_forgotten(started, core.calls.known_ids(), time.time())
+    finished = await history.finish_forgotten(started, core().calls.known_ids(), time.time())
     if finished:
         log.info("finished %d calls left open by an earlier run", finished)
 
@@ -190,12 +157,24 @@ async def _close_sockets(app: web.Application) -> None:
         await app[SOCKETS_KEY].close_all(CloseCode.SERVICE_RESTART, "server restarting")
 
 
-def create_app(settings: ServerSettings | None = None) -> web.Application:
+def create_app(
+    settings: ServerSettings | None = None, hubs: HubSource | None = None
+) -> web.Application:
+    """The app, its hub made by `hubs` (default: this process alone). A cluster node is
+    assembled above the server (parley.assemble.create_app picks by `settings.redis_url`)."""
     settings = settings or ServerSettings()
+    if hubs is None:
+        if settings.redis_url:
+            # A node that silently ran alone would split the cluster's users in two.
+            raise ValueError("a cluster node is made by parley.assemble.create_app")
+        hubs = SingleProcess()
     proxies = TrustedProxies(settings.trusted_proxies)
     app = web.Application(middlewares=[forwarded_headers(proxies)] if proxies else [])
-    app.on_response_prepare.append(security_headers)
+    app.on_response_prepare.append(add_security_headers)
+    # A malformed --allowed-origin stops the start, before it is written into any header.
+    app[EMBEDDERS_KEY] = tuple(check_origin(origin) for origin in settings.allowed_origins)
     app[SETTINGS_KEY] = settings
+    app[HUB_SOURCE_KEY] = hubs
     app[PROXIES_KEY] = proxies
     app[CLIENTS_KEY] = ConnectionCounter(app[SETTINGS_KEY].connections_per_client)
     app[THROTTLE_KEY] = FailedAuthThrottle()

@@ -77,7 +77,8 @@ class FailedAuthThrottle:
     def failed(self, client: str, now: float) -> None:
         count, _ = self._failures.get(client, (0, 0.0))
         count += 1
-        excess = count - self.free_failures
+        # The README's promise: after `free_failures` refusals the next attempt already waits.
+        excess = count - self.free_failures + 1
         wait = 0.0 if excess <= 0 else min(self.max_wait, self.first_wait * 2 ** (excess - 1))
         self._failures[client] = (count, now + wait)
         if len(self._failures) > 100_000:  # bounded: forget the oldest-blocked entries

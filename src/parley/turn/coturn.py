@@ -55,8 +55,13 @@ class CoturnSettings:
     max_port: int = 65535
     user_quota: int = 12
     total_quota: int = 1200
-    max_bps: int = 3_000_000  # per session, bits/s: generous for a 720p call
-    bps_capacity: int = 0  # whole server, 0 = unlimited
+    # coturn's `max-bps` and `bps-capacity` are BYTES a second, whatever the name says (its
+    # turnserver.conf: "Max bytes-per-second bandwidth"). Per session 375,000 B/s = 3 Mbit/s:
+    # a 720p call with room to spare. Writing 3,000,000 there allowed ~24 Mbit/s a session.
+    max_bps: int = 375_000
+    # The whole relay, 12,500,000 B/s = 100 Mbit/s: about 30 relayed 720p sessions, and a
+    # stolen credential cannot turn the relay into a gigabit proxy. 0 would mean no cap.
+    bps_capacity: int = 12_500_000
     cert: str | None = None
     pkey: str | None = None
     # Peers to relay to despite the deny list (e.g. a LAN address, or a test's own peer).
@@ -148,7 +153,7 @@ def render_config(settings: CoturnSettings, version: Version | None) -> str:
         "no-stun-backward-compatibility",
         "response-origin-only-with-rfc5780",
         "",
-        "# Quotas and bandwidth caps.",
+        "# Quotas and bandwidth caps (max-bps and bps-capacity are bytes per second).",
         f"user-quota={settings.user_quota}",
         f"total-quota={settings.total_quota}",
         f"max-bps={settings.max_bps}",

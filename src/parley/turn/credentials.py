@@ -20,6 +20,8 @@ def turn_password(secret: bytes, username: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class TurnCredentialIssuer:
+    """What `CoreSettings.turn` takes (it satisfies parley.core.settings.TurnCredentials)."""
+
     urls: tuple[str, ...]
     secret: bytes
     lifetime: int = 3600

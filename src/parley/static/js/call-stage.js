@@ -58,7 +58,9 @@ export class CallStage {
         setStatus('iceFailed');
       }
     };
-    call.addEventListener('state', ({ detail }) => follow(detail));
+    call.addEventListener('state', (event) =>
+      follow(/** @type {CustomEvent<import('./call.js').PeerCallEvents['state']>} */ (event).detail),
+    );
     // A connection made while the call rang may be up already: the callee's answer rode the
     // accept, and the caller's checks can reach it before this page has heard call-accepted.
     if (call.pc.connectionState !== 'new') follow(call.pc.connectionState);

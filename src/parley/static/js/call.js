@@ -18,6 +18,18 @@ const RESTART_RETRY_FIRST_MS = 5000;
 const RESTART_RETRY_MAX_MS = 20_000;
 
 /**
+ * What this side sends its peer (without `to`): a description, or a trickled candidate (null:
+ * gathering is over). RTCIceCandidate.toJSON() always names the candidate line.
+ * @typedef {{type: RTCSdpType, sdp: string}} OutgoingDescription
+ * @typedef {RTCIceCandidateInit & {candidate: string}} OutgoingIceCandidate
+ * @typedef {{type: 'candidate', candidate: OutgoingIceCandidate | null}} OutgoingCandidate
+ * @typedef {OutgoingDescription | OutgoingCandidate} OutgoingMessage
+ * `stopped` is the older transceiver API (now `currentDirection === 'stopped'`); undefined where
+ * the browser no longer has it.
+ * @typedef {RTCRtpTransceiver & {readonly stopped?: boolean}} Transceiver
+ */
+
+/**
  * A candidate line as an SDP lists it: Chromium's trickled candidates also name their ufrag.
  * @param {string} candidate
  */
@@ -29,6 +41,8 @@ function sameCandidate(candidate) {
  * Events: `track` (detail: the remote MediaStream), `state` (detail: connectionState),
  * `restarting` (an ICE restart began), `local-ready` (localStream holds the tracks to send),
  * `error` (detail: Error).
+ * @typedef {{track: MediaStream, state: RTCPeerConnectionState, restarting: null, 'local-ready': null,
+ *   error: unknown}} PeerCallEvents  the `detail` of each event, by type
  */
 export class PeerCall extends EventTarget {
   /** @type {(sdp: string) => void} */
@@ -55,7 +69,7 @@ export class PeerCall extends EventTarget {
     super();
     this.send = send;
     this.peerId = peerId;
-    /** @type {object[]} */
+    /** @type {OutgoingMessage[]} */
     this.unsent = [];
     /** The SDP of the first offer made while the peer is not known yet (held in `unsent`).
      * @type {Promise<string>} */
@@ -122,7 +136,8 @@ export class PeerCall extends EventTarget {
         .map((line) => sameCandidate(line.slice(2))),
     );
     for (const message of this.unsent.splice(0)) {
-      const held = /** @type {any} */ (message);
+      // Either kind: a description has `sdp`, a candidate message `candidate`.
+      const held = /** @type {{sdp?: string, candidate?: OutgoingIceCandidate | null}} */ (message);
       if (delivered !== null && held.sdp === delivered) continue;
       if (held.candidate && inListed.has(sameCandidate(held.candidate.candidate))) continue;
       this.send({ ...message, to: peerId });
@@ -131,13 +146,15 @@ export class PeerCall extends EventTarget {
 
   /** The SDP of the answer held for the peer not known yet (see connectTo), if one is held. */
   heldAnswer() {
-    const held = /** @type {any} */ (this.unsent.find((message) => /** @type {any} */ (message).type === 'answer'));
-    return held ? /** @type {string} */ (held.sdp) : null;
+    const answer = this.unsent.find((message) => message.type === 'answer');
+    const held = /** @type {OutgoingDescription | undefined} */ (answer);
+    return held ? held.sdp : null;
   }
 
   /** The transceiver that carries (or carried) our `kind` media, if any. @param {'audio' | 'video'} kind */
   transceiver(kind) {
-    return this.pc.getTransceivers().find((t) => !t.stopped && t.receiver.track.kind === kind) ?? null;
+    const transceivers = /** @type {Transceiver[]} */ (this.pc.getTransceivers());
+    return transceivers.find((t) => !t.stopped && t.receiver.track.kind === kind) ?? null;
   }
 
   /** What we send of `kind` now (null: nothing, e.g. camera off). @param {'audio' | 'video'} kind */
@@ -167,9 +184,8 @@ export class PeerCall extends EventTarget {
   addTrack(track) {
     this.localStream.addTrack(track);
     this.tracksAdded = true;
-    const unused = this.pc
-      .getTransceivers()
-      .find((t) => !t.stopped && t.receiver.track.kind === track.kind && !t.sender.track);
+    const transceivers = /** @type {Transceiver[]} */ (this.pc.getTransceivers());
+    const unused = transceivers.find((t) => !t.stopped && t.receiver.track.kind === track.kind && !t.sender.track);
     if (unused) {
       // The other side offered video first: answer on its transceiver, sending too.
       unused.direction = 'sendrecv';
@@ -260,7 +276,8 @@ export class PeerCall extends EventTarget {
     });
     pc.addEventListener('icegatheringstatechange', () => console.debug('parley: gathering', pc.iceGatheringState));
     pc.addEventListener('icecandidate', ({ candidate }) => {
-      this.#relay({ type: 'candidate', candidate: candidate ? candidate.toJSON() : null });
+      const init = candidate ? /** @type {OutgoingIceCandidate} */ (candidate.toJSON()) : null;
+      this.#relay({ type: 'candidate', candidate: init });
     });
     pc.addEventListener('track', ({ track }) => {
       this.remoteStream.addTrack(track);
@@ -306,17 +323,20 @@ export class PeerCall extends EventTarget {
   }
 
   #sendDescription() {
-    const { type, sdp } = this.pc.localDescription;
+    const description = this.pc.localDescription;
+    // Called right after setLocalDescription(), which has set it.
+    if (!description) throw new Error('parley: no local description to send');
+    const { type, sdp } = description;
     console.debug('parley: send', type);
     this.#relay({ type, sdp });
   }
 
-  /** @param {object} message  an offer, answer or candidate, without its `to` */
+  /** @param {OutgoingMessage} message  an offer, answer or candidate, without its `to` */
   #relay(message) {
     if (this.closed) return;
     if (this.peerId === null) {
       this.unsent.push(message);
-      if (/** @type {any} */ (message).type === 'offer') this.#offerHeld(/** @type {any} */ (message).sdp);
+      if (message.type === 'offer') this.#offerHeld(message.sdp);
     } else {
       this.send({ ...message, to: this.peerId });
     }

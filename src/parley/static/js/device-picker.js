@@ -1,5 +1,5 @@
 // The microphone / camera / speaker lists, before a call (remembered for the next one) and
-// during it (in-call.js switches the live track). Labels appear once the page may use media.
+// during it (in-call-media.js switches the live track). Labels appear once the page may use media.
 import { t, translatePage } from './i18n.js';
 import { canChooseSpeaker, devicePreferences, listDevices, rememberDevice } from './media.js';
 

@@ -3,6 +3,8 @@
 
 const STORAGE_KEY = 'parley.locale';
 
+/** Each locale's strings by key; a key missing in one falls back to English, then to itself.
+ * @type {Record<string, Record<string, string | undefined>>} */
 const MESSAGES = {
   en: {
     tagline: 'Private voice and video calls, on your own server.',
@@ -146,6 +148,7 @@ const MESSAGES = {
     'end.failed': 'The call could not be set up.',
     'history.ongoing': 'In progress',
     authFailed: 'Your sign-in was refused or has expired. Open the call again from your app.',
+    'identity.replace': 'This link signs you in as {name}, not as the person this browser is signed in as. Switch to {name}?',
     'ice.title': 'Connection test',
     'ice.intro': "Checks which network paths a call could take from this device, with this server's STUN and TURN settings or with servers you enter.",
     'ice.useServer': "This server's settings",
@@ -309,6 +312,7 @@ const MESSAGES = {
     'end.failed': '无法建立通话。',
     'history.ongoing': '进行中',
     authFailed: '登录凭据被拒绝或已过期。请从你的应用中重新打开通话。',
+    'identity.replace': '此链接会让你以 {name} 的身份登录，而不是这个浏览器当前登录的身份。要切换为 {name} 吗？',
     'ice.title': '连接测试',
     'ice.intro': '检测本设备发起通话时可用的网络路径，可以使用本服务器的 STUN 和 TURN 设置，也可以使用你输入的服务器。',
     'ice.useServer': '本服务器的设置',
@@ -344,6 +348,7 @@ function detectLocale() {
   return preferred.some((tag) => tag?.toLowerCase().startsWith('zh')) ? 'zh-CN' : 'en';
 }
 
+/** @param {string} next */
 export function setLocale(next) {
   if (!(next in MESSAGES)) return;
   current = next;
@@ -351,27 +356,34 @@ export function setLocale(next) {
   translatePage();
 }
 
+/** @param {string} key */
 export function t(key) {
   return MESSAGES[current][key] ?? MESSAGES.en[key] ?? key;
 }
 
 /** A string with `{placeholders}` filled in. @param {string} key @param {Record<string, string>} values */
 export function format(key, values) {
-  return t(key).replace(/\{(\w+)\}/g, (_, name) => values[name] ?? '');
+  return t(key).replace(/\{(\w+)\}/g, (/** @type {string} */ _, /** @type {string} */ name) => values[name] ?? '');
 }
 
+/**
+ * Each selector names its data attribute, so the elements found are HTML elements that have it.
+ * @param {ParentNode} [root]  the document, or the part of it to translate
+ */
 export function translatePage(root = document) {
   document.documentElement.lang = current;
-  for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
-  for (const el of root.querySelectorAll('[data-i18n-label]')) {
-    el.setAttribute('aria-label', t(el.dataset.i18nLabel));
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (root.querySelectorAll('[data-i18n]'))) {
+    el.textContent = t(/** @type {string} */ (el.dataset.i18n));
   }
-  for (const el of root.querySelectorAll('[data-i18n-placeholder]')) {
-    el.setAttribute('placeholder', t(el.dataset.i18nPlaceholder));
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (root.querySelectorAll('[data-i18n-label]'))) {
+    el.setAttribute('aria-label', t(/** @type {string} */ (el.dataset.i18nLabel)));
+  }
+  for (const el of /** @type {NodeListOf<HTMLElement>} */ (root.querySelectorAll('[data-i18n-placeholder]'))) {
+    el.setAttribute('placeholder', t(/** @type {string} */ (el.dataset.i18nPlaceholder)));
   }
 }
 
-/** Wires a <select> to the locale and keeps the page translated. */
+/** Wires a <select> to the locale and keeps the page translated. @param {HTMLSelectElement} select */
 export function bindLocaleSelect(select) {
   select.replaceChildren(
     ...LOCALES.map((code) => new Option(code === 'en' ? 'English' : '中文', code, false, code === current)),

@@ -6,6 +6,12 @@ import { $ } from './ui.js';
 
 const GATHER_LIMIT_MS = 15_000;
 
+/**
+ * `relayProtocol` (how a relay candidate reaches its TURN server) is newer than the DOM typings;
+ * undefined where the browser lacks it.
+ * @typedef {RTCIceCandidate & {readonly relayProtocol?: 'udp' | 'tcp' | 'tls' | null}} Candidate
+ */
+
 /** @returns {Promise<RTCConfiguration>} */
 async function serverConfiguration() {
   const signaling = new Signaling(`${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`, {
@@ -60,7 +66,7 @@ function gather(configuration) {
   });
 }
 
-/** @param {RTCIceCandidate} c @param {number} ms */
+/** @param {Candidate} c @param {number} ms */
 function addRow(c, ms) {
   const row = document.createElement('tr');
   row.dataset.type = c.type ?? '';
@@ -93,6 +99,7 @@ function verdicts(configuration, { candidates, errors }) {
   return { found, kinds: [...kinds].join(', ') };
 }
 
+/** @param {SubmitEvent} event */
 async function run(event) {
   event.preventDefault();
   document.body.dataset.state = 'gathering';

@@ -86,6 +86,7 @@ export async function openScreen() {
 
 /** @returns {Promise<Record<'audioinput' | 'videoinput' | 'audiooutput', MediaDeviceInfo[]>>} */
 export async function listDevices() {
+  /** @type {Record<'audioinput' | 'videoinput' | 'audiooutput', MediaDeviceInfo[]>} */
   const lists = { audioinput: [], videoinput: [], audiooutput: [] };
   for (const device of await navigator.mediaDevices.enumerateDevices()) {
     lists[device.kind]?.push(device);
@@ -104,7 +105,8 @@ async function capture(constraints) {
   try {
     return await navigator.mediaDevices.getUserMedia(constraints);
   } catch (error) {
-    const name = error?.name ?? '';
+    // getUserMedia rejects with a DOMException; anything else has no usable name.
+    const name = /** @type {{name?: string} | null | undefined} */ (error)?.name ?? '';
     if (name === 'NotAllowedError' || name === 'SecurityError') throw new MediaStartError('mediaDenied', name);
     if (name === 'NotFoundError' || name === 'OverconstrainedError') throw new MediaStartError('mediaMissing', name);
     throw new MediaStartError('mediaFailed', name || String(error));

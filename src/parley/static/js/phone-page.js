@@ -1,4 +1,6 @@
 // The start page as a phone: who is online, ringing calls in and out, the call, and history.
+// Over 400 lines: the direct-call logic here is to move into the UI-free SDK (`Phone`, the
+// "Parley inside a chat app" issue), which leaves this file a view; split with it, not before.
 import { bindLocaleSelect, format, t, translatePage } from './i18n.js';
 import { Signaling, SignalingError } from './signaling.js';
 import { MediaStartError, openLocalMedia, stopStream } from './media.js';
@@ -15,25 +17,46 @@ const TOKEN_KEY = 'parley.token';
 const NAME_KEY = 'parley.name';
 const MISSED_SEEN_KEY = 'parley.missedSeenAt';
 const RESUME_CALL_ID = 'resume-call';
+/** @type {string | null} a host app's token from the link, until the server accepts it */
+let linkToken = null;
 const SCREENS = ['name', 'phone', 'outgoing', 'incoming', 'call', 'ended'];
 
 /**
+ * @typedef {import('./signaling.js').SignalingEvents} SignalingEvents
+ * @typedef {import('./signaling.js').WelcomeMessage} WelcomeMessage
+ * @typedef {import('./signaling.js').IncomingCallMessage} IncomingCallMessage
+ * @typedef {import('./signaling.js').CallAcceptedMessage} CallAcceptedMessage
+ * @typedef {import('./signaling.js').CallEndedMessage} CallEndedMessage
+ * @typedef {import('./signaling.js').RingingMessage} RingingMessage
+ * @typedef {RingingMessage | CallEndedMessage | CallAcceptedMessage} InviteReply
+ * `invite` is answered by `ringing` or `call-ended`; by `call-accepted` after a glare.
  * @typedef {{id: string, name: string}} User
  * @typedef {{
  *   id: string | null, role: 'caller' | 'callee', peer: User, media: 'audio' | 'video',
  *   stream: MediaStream | null, peerCall: PeerCall | null, cancelWanted: boolean,
  *   configuration: RTCConfiguration, inCall?: InCall | null, prepared?: PeerCall | null,
- *   invitedOffer?: string | null, acceptedAnswer?: {held: string, sent: string} | null
+ *   invitedOffer?: string | null, acceptedAnswer?: {held: string, sent: string} | null,
+ *   ticket?: string | null
  * }} ActiveCall
  * `prepared`: the caller's connection made before the invite (offer and candidates held), or
  * the callee's made while it rang (the caller's offer taken in, the answer made while ringing or
  * at the click); it becomes `peerCall` when the call is answered. `invitedOffer`: the caller's
  * offer that rode the invite. `acceptedAnswer` (callee): the answer that rode the accept, as held
- * and as sent (with the candidates gathered by then).
+ * and as sent (with the candidates gathered by then). `ticket`: the server's proof that this
+ * call was answered, which `resume-call` shows to take it back after a server restart.
  *
  * @typedef {{peerCall: PeerCall, stream: MediaStream, go: () => void}} PreparedAnswer
  * A ringing device's connection holding the caller's offer; `go` lets it make the answer, once
  * `stream` holds the tracks to send.
+ *
+ * @typedef {{
+ *   id: string, direction: 'outgoing' | 'incoming', peer: string, peer_name: string,
+ *   media: 'audio' | 'video', created: string, answered: string | null, ended: string | null,
+ *   duration_seconds: number | null, end_reason: string | null, ended_by: string | null,
+ *   missed: boolean, quality?: {rtt_mean_ms: number | null, rtt_max_ms: number | null,
+ *     loss_percent: number | null, send_kbps: number | null, receive_kbps: number | null,
+ *     candidate_type: string | null, protocol: string | null} | null
+ * }} HistoryEntry  one call of GET /api/calls, from this user's side
  */
 
 // How long the invite waits for the offer it carries; a slower one goes once answered.
@@ -80,17 +103,22 @@ function show(screen, bodyState = screen) {
 
 // --- connecting ------------------------------------------------------------------------------
 
+/** @param {string} name */
 async function connect(name) {
   const signaling = new Signaling(wsUrl(), {
     name,
-    token: localStorage.getItem(TOKEN_KEY),
+    token: currentToken(),
     presence: true,
   });
   state.signaling = signaling;
-  /** Events of a connection that has since been replaced are ignored. @param {string} type @param {(e: any) => void} handler */
+  /**
+   * Events of a connection that has since been replaced are ignored.
+   * @template {keyof SignalingEvents} K
+   * @param {K} type @param {(e: CustomEvent<SignalingEvents[K]>) => void} handler
+   */
   const on = (type, handler) =>
     signaling.addEventListener(type, (event) => {
-      if (state.signaling === signaling) handler(event);
+      if (state.signaling === signaling) handler(/** @type {CustomEvent<SignalingEvents[K]>} */ (event));
     });
   on('presence', ({ detail }) => {
     if (detail.user.id === state.me?.id) return;
@@ -121,7 +149,7 @@ async function connect(name) {
     else if (!state.call && !state.incoming) show('phone', 'idle');
   });
   on('renewed', ({ detail }) => onSessionRenewed(detail.welcome, detail.restarted));
-  for (const type of ['offer', 'answer']) {
+  for (const type of /** @type {const} */ (['offer', 'answer'])) {
     on(type, ({ detail }) => {
       peerCallFrom(detail.from)?.acceptDescription({ type, sdp: detail.sdp });
     });
@@ -129,7 +157,7 @@ async function connect(name) {
   on('candidate', ({ detail }) => {
     peerCallFrom(detail.from)?.acceptCandidate(detail.candidate);
   });
-  for (const type of ['media-state', 'video-request', 'video-reply']) {
+  for (const type of /** @type {const} */ (['media-state', 'video-request', 'video-reply'])) {
     on(type, ({ detail }) => {
       if (peerCallFrom(detail.from)) state.call?.inCall?.receive(type, detail);
     });
@@ -153,6 +181,8 @@ async function connect(name) {
     return;
   }
   retryDelay = 1000;
+  if (linkToken) localStorage.setItem(TOKEN_KEY, linkToken); // the server took it: it is who we are now
+  linkToken = null;
   if (welcome.token) localStorage.setItem(TOKEN_KEY, welcome.token);
   state.me = welcome.user;
   $('me-name').textContent = welcome.user.name;
@@ -168,7 +198,8 @@ let retryDelay = 1000;
 /** @type {number | null} */
 let retryTimer = null;
 
-/** The server went away: end any call, and try again with growing pauses (at most 30 s). */
+/** The server went away: end any call, and try again with growing pauses (at most 30 s).
+ * @param {string} name */
 function reconnectLater(name) {
   const hadCall = state.call !== null || state.incoming !== null;
   finishCall({ reason: 'connection-lost', by: null });
@@ -183,14 +214,15 @@ function reconnectLater(name) {
 }
 
 /** The server restarted and forgot this session: show who is online again, and take an
- * answered call back (the other side does the same) instead of dropping it. */
+ * answered call back (the other side does the same) instead of dropping it.
+ * @param {WelcomeMessage} welcome @param {boolean} restarted */
 function onSessionRenewed(welcome, restarted) {
   if (welcome.token) localStorage.setItem(TOKEN_KEY, welcome.token);
   state.me = welcome.user;
   state.online = new Map((welcome.online ?? []).filter((u) => u.id !== welcome.user.id).map((u) => [u.id, u]));
   renderOnline();
   const call = state.call;
-  if (call?.peerCall && call.id && restarted) {
+  if (call?.peerCall && call.id && call.ticket && restarted) {
     state.signaling?.send({
       type: 'resume-call',
       id: RESUME_CALL_ID,
@@ -198,6 +230,7 @@ function onSessionRenewed(welcome, restarted) {
       peer: call.peer.id,
       role: call.role,
       media: call.media,
+      ticket: call.ticket,
     });
     return;
   }
@@ -249,11 +282,14 @@ async function placeCall(peer, media) {
   // Replaced meanwhile (a network change): its offer goes once answered, as without one here.
   call.invitedOffer = call.prepared === prepared ? offer : null;
   // takes_answer: an answer the callee made while ringing may come with call-accepted.
+  /** @type {{type: 'invite', to: string, media: 'audio' | 'video', caller_offers: boolean,
+   *   takes_answer: boolean, offer?: string}} */
   const invite = { type: 'invite', to: peer.id, media, caller_offers: true, takes_answer: true };
   if (call.invitedOffer) invite.offer = withoutAddresses(call.invitedOffer);
+  /** @type {InviteReply} */
   let reply;
   try {
-    reply = await state.signaling.request(invite);
+    reply = /** @type {InviteReply} */ (await state.signaling.request(invite));
   } catch (error) {
     finishCall({ reason: 'failed', by: null, detail: error instanceof SignalingError ? error.code : '' });
     return;
@@ -318,7 +354,9 @@ function newPeerCall(signaling, { stream, configuration }, peerId, polite, track
     configuration,
     tracksReady,
   });
-  peerCall.addEventListener('error', ({ detail }) => console.warn('negotiation error', detail));
+  peerCall.addEventListener('error', (event) => {
+    console.warn('negotiation error', /** @type {CustomEvent<unknown>} */ (event).detail);
+  });
   return peerCall;
 }
 
@@ -330,13 +368,14 @@ function cancelCall() {
     return;
   }
   state.signaling.request({ type: 'cancel', call: call.id }).then(
-    (reply) => onCallEnded(reply),
+    (reply) => onCallEnded(/** @type {CallEndedMessage} */ (reply)),
     () => finishCall({ reason: 'cancelled', by: state.me?.id ?? null }),
   );
 }
 
 // --- answering a call --------------------------------------------------------------------------
 
+/** @param {IncomingCallMessage} detail */
 function onIncoming(detail) {
   if (state.call) {
     if (state.call.peer.id === detail.caller.id && state.call.id === null) {
@@ -506,7 +545,7 @@ async function accept(media) {
       offer_taken: answer !== null,
       ...(acceptedAnswer ? { answer: acceptedAnswer.sent } : {}),
     });
-    if (state.call === call) startMedia(call, reply, opened);
+    if (state.call === call) startMedia(call, /** @type {CallAcceptedMessage} */ (reply), opened);
   } catch (error) {
     if (state.call !== call) return;
     if (error instanceof SignalingError && error.code === 'closed') {
@@ -584,7 +623,7 @@ function decline() {
   const incoming = state.incoming;
   if (!incoming || !state.signaling) return;
   state.signaling.request({ type: 'reject', call: incoming.call }).then(
-    (reply) => onCallEnded(reply),
+    (reply) => onCallEnded(/** @type {CallEndedMessage} */ (reply)),
     () => finishCall({ reason: 'declined', by: state.me?.id ?? null }),
   );
 }
@@ -594,11 +633,12 @@ function decline() {
 /**
  * @param {ActiveCall} call
  * @param {{media: 'audio' | 'video', peer: string, polite?: boolean, offer_taken?: boolean,
- *   answer?: string | null, answer_forwarded?: boolean}} accepted
+ *   answer?: string | null, answer_forwarded?: boolean, ticket?: string | null}} accepted
  * @param {Promise<unknown>} [tracksReady]  settles once call.stream holds the local tracks
  */
 function startMedia(call, accepted, tracksReady) {
   if (call.peerCall || !call.stream || !state.signaling) return;
+  call.ticket = accepted.ticket ?? null;
   const signaling = state.signaling;
   // Servers before `polite` used the session-id rule, as rooms do.
   const polite = accepted.polite ?? /** @type {string} */ (signaling.sessionId) < accepted.peer;
@@ -655,7 +695,8 @@ function startMedia(call, accepted, tracksReady) {
     peerName: () => call.peer.name || '—',
     hangUp: () => hangUp(),
   });
-  call.inCall.addEventListener('notice', ({ detail }) => {
+  call.inCall.addEventListener('notice', (event) => {
+    const { detail } = /** @type {CustomEvent<import('./in-call.js').Notice>} */ (event);
     $('status').textContent = format(detail.key, detail.params);
   });
   peerCall.start();
@@ -673,7 +714,7 @@ function hangUp() {
     return;
   }
   state.signaling.request({ type: 'hangup', call: call.id }).then(
-    (reply) => onCallEnded(reply),
+    (reply) => onCallEnded(/** @type {CallEndedMessage} */ (reply)),
     () => finishCall({ reason: 'hangup', by: state.me?.id ?? null }),
   );
 }
@@ -705,7 +746,10 @@ function onCallEnded(ended, call = null) {
   }
 }
 
-/** Ends whatever call is going on: connection, tracks, tones, timers. */
+/**
+ * Ends whatever call is going on: connection, tracks, tones, timers.
+ * @param {{reason: string, by: string | null, detail?: string}} ending
+ */
 function finishCall({ reason, by, detail = '' }) {
   const call = state.call;
   const incoming = state.incoming;
@@ -728,7 +772,10 @@ function finishCall({ reason, by, detail = '' }) {
   showEnded(reason, by, peer, call?.role ?? 'callee', detail);
 }
 
-/** @param {string} reason @param {string | null} by @param {User} peer @param {'caller' | 'callee'} role */
+/**
+ * @param {string} reason @param {string | null} by @param {User} peer @param {'caller' | 'callee'} role
+ * @param {string} [detail]
+ */
 function showEnded(reason, by, peer, role, detail = '') {
   const name = peer.name || '—';
   const byMe = by !== null && by === state.me?.id;
@@ -800,8 +847,9 @@ function callButton(user, media, label) {
 }
 
 async function refreshHistory() {
-  const token = localStorage.getItem(TOKEN_KEY);
+  const token = currentToken();
   if (!token) return;
+  /** @type {HistoryEntry[]} */
   let calls;
   try {
     const response = await fetch('/api/calls?limit=50', { headers: { Authorization: `Bearer ${token}` } });
@@ -819,6 +867,7 @@ async function refreshHistory() {
   $('no-history').hidden = calls.length > 0;
 }
 
+/** @param {HistoryEntry} entry */
 function historyItem(entry) {
   const item = document.createElement('li');
   item.dataset.call = entry.id;
@@ -855,6 +904,7 @@ function historyItem(entry) {
   return item;
 }
 
+/** @param {HistoryEntry} entry  one that ended (`end_reason` set) */
 function reasonWords(entry) {
   const key = {
     declined: 'end.declined.caller',
@@ -863,7 +913,7 @@ function reasonWords(entry) {
     cancelled: 'end.cancelled.caller',
     offline: 'end.offline',
     'connection-lost': 'end.connectionLost',
-  }[entry.end_reason] ?? 'end.failed';
+  }[/** @type {string} */ (entry.end_reason)] ?? 'end.failed';
   return format(key, { name: entry.peer_name || '—' });
 }
 
@@ -905,8 +955,8 @@ function bindControls() {
     /** @type {HTMLInputElement} */ ($('name-input')).value = state.me?.name ?? '';
     show('name');
   });
-  for (const tab of ['people', 'history', 'rooms']) {
-    $(`tab-${tab}`).addEventListener('click', () => selectTab(/** @type {any} */ (tab)));
+  for (const tab of /** @type {const} */ (['people', 'history', 'rooms'])) {
+    $(`tab-${tab}`).addEventListener('click', () => selectTab(tab));
   }
   $('cancel-button').addEventListener('click', () => cancelCall());
   $('accept-video').addEventListener('click', () => accept('video'));
@@ -952,21 +1002,56 @@ function bindControls() {
   });
 }
 
-/** A host app may hand over a token in the fragment (#token=…), which never reaches a server log. */
-function adoptTokenFromFragment() {
+/**
+ * A host app hands over its own token (a JWT) in the fragment (#token=…), which never reaches a
+ * server log. A link is anyone's to make, so: a guest token in it (this server's guest mode) is
+ * never taken; a token of another person than the one this browser is asks first; and the
+ * token is only kept in memory until the server accepts it (a guest-mode server refuses it).
+ */
+function takeTokenFromLink() {
   const token = new URLSearchParams(location.hash.slice(1)).get('token');
   if (!token) return;
-  localStorage.setItem(TOKEN_KEY, token);
   history.replaceState(null, '', location.pathname + location.search);
+  if (token.startsWith('g1.')) return;
+  const stored = localStorage.getItem(TOKEN_KEY);
+  if (stored && subjectOf(stored) !== subjectOf(token)) {
+    const name = claimsOf(token)?.name;
+    if (!window.confirm(format('identity.replace', { name: typeof name === 'string' ? name : '?' }))) return;
+  }
+  linkToken = token;
+}
+
+/** The claims of a JWT, or null for anything else (a guest token).
+ * @param {string} token @returns {Record<string, unknown> | null} */
+function claimsOf(token) {
+  const payload = token.split('.')[1] ?? '';
+  try {
+    const claims = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/')));
+    return claims && typeof claims === 'object' ? claims : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Who a token names: a JWT's subject, or the token itself.
+ * @param {string} token */
+function subjectOf(token) {
+  const sub = claimsOf(token)?.sub;
+  return typeof sub === 'string' ? `jwt:${sub}` : token;
+}
+
+/** The identity to sign in with: a link's token not yet accepted, or this browser's own. */
+function currentToken() {
+  return linkToken ?? localStorage.getItem(TOKEN_KEY);
 }
 
 function main() {
-  adoptTokenFromFragment();
+  takeTokenFromLink();
   bindLocaleSelect(/** @type {HTMLSelectElement} */ ($('locale')));
   bindControls();
   translatePage();
   const name = localStorage.getItem(NAME_KEY);
-  const token = localStorage.getItem(TOKEN_KEY);
+  const token = currentToken();
   // A host app's token (not one of our own `g1.` guest tokens) carries the name: no need to ask.
   const fromHostApp = token !== null && !token.startsWith('g1.');
   if (name || fromHostApp) connect(name ?? '');
@@ -974,7 +1059,7 @@ function main() {
 }
 
 // A read-only handle for diagnostics in the console, and for the end-to-end tests.
-window.parley = {
+/** @type {Window & {parley?: object}} */ (window).parley = {
   get pc() {
     return state.call?.peerCall?.pc ?? null;
   },

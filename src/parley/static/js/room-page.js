@@ -1,58 +1,20 @@
 // The call page at /r/{room}: pre-join preview, then one call in the room, then a clean end.
-import { bindLocaleSelect, format, translatePage } from './i18n.js';
-import { Signaling, SignalingError } from './signaling.js';
-import { MediaStartError, openLocalMedia, stopStream } from './media.js';
-import { PeerCall } from './call.js';
-import { CallStage } from './call-stage.js';
-import { InCall } from './in-call.js';
+//
+// This entry module holds the pre-join screen, joining, the page's buttons and the debug handle;
+// room-state.js holds the shared state and local media, room-call.js starts and ends the call,
+// room-signaling.js handles what the server sends.
+import { bindLocaleSelect, translatePage } from './i18n.js';
+import { SignalingError } from './signaling.js';
+import { stopStream } from './media.js';
 import { bindDevicePicker } from './device-picker.js';
 import { $, setStatus, showNotice, showScreen } from './ui.js';
+import { acquireMedia, params, releaseMedia, room, stage, state } from './room-state.js';
+import { closePeerConnection, endWithNotice, failOnMedia, hangUp, maybeStartCall } from './room-call.js';
+import { ensureSignaling } from './room-signaling.js';
+
+/** @typedef {import('./signaling.js').JoinedMessage} JoinedMessage */
 
 const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
-const room = decodeURIComponent(location.pathname.split('/').pop() ?? '');
-const params = new URLSearchParams(location.search);
-
-const state = {
-  /** @type {'audio' | 'video'} */
-  mediaKind: params.get('media') === 'audio' ? 'audio' : 'video',
-  /** @type {Signaling | null} */
-  signaling: null,
-  /** @type {MediaStream | null} */
-  localStream: null,
-  /** @type {PeerCall | null} */
-  call: null,
-  /** @type {InCall | null} */
-  inCall: null,
-  /** @type {{id: string, ready: boolean} | null} */
-  peer: null,
-  // The server restarted and forgot the room: the peer comes back under a new session id.
-  peerStale: false,
-  inRoom: false,
-  /** @type {RTCConfiguration} */
-  configuration: {},
-  /** Every local track this page ever opened, so tests and teardown can check all of them. */
-  /** @type {MediaStreamTrack[]} */
-  openedTracks: [],
-};
-
-const stage = new CallStage($('stage'));
-
-function wsUrl() {
-  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  return `${scheme}//${location.host}/ws`;
-}
-
-async function acquireMedia() {
-  const reusable =
-    state.localStream?.getTracks().every((track) => track.readyState === 'live') &&
-    state.localStream.getVideoTracks().length === (state.mediaKind === 'video' ? 1 : 0);
-  if (!reusable) {
-    stopStream(state.localStream);
-    state.localStream = await openLocalMedia(state.mediaKind);
-    state.openedTracks.push(...state.localStream.getTracks());
-  }
-  return /** @type {MediaStream} */ (state.localStream);
-}
 
 // --- pre-join ------------------------------------------------------------------------------
 
@@ -87,7 +49,7 @@ async function reopenPreview() {
   await refreshPreview();
 }
 
-// --- joining and the call ------------------------------------------------------------------
+// --- joining -------------------------------------------------------------------------------
 
 async function join() {
   showScreen('call', 'connecting');
@@ -104,7 +66,7 @@ async function join() {
   setStatus('connecting');
   try {
     const signaling = await ensureSignaling();
-    const joined = await signaling.request({ type: 'join', room });
+    const joined = /** @type {JoinedMessage} */ (await signaling.request({ type: 'join', room }));
     state.inRoom = true;
     const [first] = joined.peers;
     state.peer = first ? { id: first.id, ready: first.ready } : null;
@@ -123,205 +85,6 @@ async function join() {
       endWithNotice('serverLost', 'error', true);
     }
   }
-}
-
-async function ensureSignaling() {
-  if (state.signaling?.connected) return state.signaling;
-  // One connection per page: one still reconnecting would otherwise rejoin the room as well.
-  state.signaling?.close();
-  const fragment = new URLSearchParams(location.hash.slice(1)).get('token');
-  const signaling = new Signaling(wsUrl(), { token: fragment ?? localStorage.getItem('parley.token') });
-  state.signaling = signaling;
-  signaling.addEventListener('peer-joined', ({ detail }) => {
-    if (state.peer && state.peerStale) {
-      adoptReturningPeer(detail.peer);
-      return;
-    }
-    if (state.peer) return; // a 1:1 call: a further member waits its turn
-    state.peer = { id: detail.peer, ready: false };
-    setStatus('peerJoined');
-  });
-  signaling.addEventListener('peer-ready', ({ detail }) => {
-    if (state.peer?.id !== detail.peer) return;
-    state.peer.ready = true;
-    maybeStartCall();
-  });
-  for (const type of ['offer', 'answer']) {
-    signaling.addEventListener(type, ({ detail }) => {
-      callFrom(detail.from)?.acceptDescription({ type, sdp: detail.sdp });
-    });
-  }
-  signaling.addEventListener('candidate', ({ detail }) => {
-    callFrom(detail.from)?.acceptCandidate(detail.candidate);
-  });
-  for (const type of ['media-state', 'video-request', 'video-reply']) {
-    signaling.addEventListener(type, ({ detail }) => {
-      if (state.call && state.call.peerId === detail.from) state.inCall?.receive(type, detail);
-    });
-  }
-  signaling.addEventListener('peer-left', ({ detail }) => {
-    if (state.peer?.id !== detail.peer) return;
-    if (detail.reason === 'left') {
-      endCall('peerHungUp');
-    } else {
-      // A dropped peer may come back: keep our media and the room, drop only the connection.
-      closePeerConnection();
-      state.peer = null;
-      document.body.dataset.state = 'waiting';
-      setStatus('peerDisconnected');
-    }
-  });
-  signaling.addEventListener('reconnecting', () => {
-    if (state.inRoom) setStatus('serverReconnecting');
-  });
-  signaling.addEventListener('resumed', () => {
-    if (state.inRoom) restoreStatus();
-  });
-  signaling.addEventListener('renewed', ({ detail }) => {
-    if (!state.inRoom) return;
-    if (!detail.restarted) {
-      // Our session ended while we were away, and the peer was told we left: start afresh.
-      closePeerConnection();
-      state.peer = null;
-    }
-    rejoinAfterRestart(signaling);
-  });
-  signaling.addEventListener('closed', () => {
-    if (state.inRoom) endWithNotice('serverLost', 'error', true);
-  });
-  await signaling.connect();
-  return signaling;
-}
-
-function restoreStatus() {
-  const connected = state.call?.pc.connectionState === 'connected';
-  setStatus(connected ? 'inCall' : state.peer ? 'negotiating' : 'waiting');
-}
-
-/** The server restarted and forgot us: join the room again, keeping the call. The peer does
- * the same, under a new session id, and negotiation goes on with that id. */
-async function rejoinAfterRestart(signaling) {
-  state.peerStale = state.peer !== null;
-  try {
-    const joined = await signaling.request({ type: 'join', room });
-    const [first] = joined.peers;
-    if (first) adoptReturningPeer(first.id, first.ready);
-    signaling.send({ type: 'ready' });
-    restoreStatus();
-    maybeStartCall();
-  } catch (error) {
-    const detail = error instanceof SignalingError ? `${error.code}: ${error.message}` : undefined;
-    endWithNotice('serverLost', 'error', true, detail);
-  }
-}
-
-/** @param {string} sessionId @param {boolean} [ready] */
-function adoptReturningPeer(sessionId, ready = false) {
-  if (!state.peer) {
-    state.peer = { id: sessionId, ready };
-    return;
-  }
-  state.peer.id = sessionId;
-  state.peerStale = false;
-  if (state.call) state.call.peerId = sessionId;
-}
-
-/** The call a relayed message belongs to; a message from anyone else is dropped. */
-function callFrom(sessionId) {
-  if (!state.peer || state.peer.id !== sessionId || !state.inRoom) return null;
-  if (state.call && state.call.peerId !== sessionId) return null;
-  state.peer.ready = true; // it is negotiating with us, so its media is up
-  return maybeStartCall();
-}
-
-function maybeStartCall() {
-  if (state.call) return state.call;
-  const signaling = state.signaling;
-  if (!signaling || !state.inRoom || !state.peer?.ready || !state.localStream) return null;
-  const call = new PeerCall({
-    send: (message) => signaling.send(message),
-    peerId: state.peer.id,
-    polite: /** @type {string} */ (signaling.sessionId) < state.peer.id,
-    localStream: state.localStream,
-    configuration: state.configuration,
-  });
-  state.call = call;
-  stage.attach(call);
-  call.addEventListener('error', ({ detail }) => console.warn('negotiation error', detail));
-  const inCall = new InCall({
-    stage,
-    call,
-    bar: /** @type {HTMLElement} */ (document.querySelector('#screen-call .callbar')),
-    relay: (message) => state.signaling?.send({ ...message, to: call.peerId }),
-    trackOpened: (track) => state.openedTracks.push(track),
-    peerName: () => '—',
-    hangUp: () => hangUp(),
-  });
-  inCall.addEventListener('notice', ({ detail }) => {
-    $('status').textContent = format(detail.key, detail.params);
-  });
-  state.inCall = inCall;
-  setStatus('negotiating');
-  call.start();
-  return call;
-}
-
-
-function closePeerConnection() {
-  state.peerStale = false;
-  if (state.inCall) {
-    // The connection's summary, stored for this room session (the server checks we are in it).
-    if (state.inRoom) state.signaling?.send({ type: 'quality', ...state.inCall.summary() });
-    state.inCall.dispose();
-    state.inCall = null;
-  }
-  state.call?.close();
-  state.call = null;
-  const local = stage.local.srcObject;
-  stage.clear();
-  // A dropped peer may come back: the local preview stays while we are still in the room.
-  if (state.inRoom) stage.local.srcObject = local;
-}
-
-function releaseMedia() {
-  stopStream(state.localStream);
-  for (const track of state.call?.localStream.getTracks() ?? []) track.stop();
-  for (const track of state.openedTracks) track.stop();
-  state.localStream = null;
-  stage.local.srcObject = null;
-  /** @type {HTMLVideoElement} */ ($('preview')).srcObject = null;
-}
-
-/** Ends the call on this side: connection, tracks and timers all go; the socket stays. */
-function endCall(reason) {
-  closePeerConnection();
-  // Leave on either side's hang-up, so the room is free and "call again" can rejoin it.
-  if (state.inRoom) state.signaling?.send({ type: 'leave' });
-  state.inRoom = false;
-  state.peer = null;
-  releaseMedia();
-  showNotice(reason, { state: 'ended', canRetry: true });
-}
-
-/** @param {string} key @param {string} bodyState @param {boolean} canRetry @param {string} [detail] */
-function endWithNotice(key, bodyState, canRetry, detail) {
-  closePeerConnection();
-  state.inRoom = false;
-  state.peer = null;
-  releaseMedia();
-  state.signaling?.close();
-  state.signaling = null;
-  showNotice(key, { state: bodyState, canRetry, detail });
-}
-
-/** @param {unknown} error */
-function failOnMedia(error) {
-  const reason = error instanceof MediaStartError ? error.reason : 'mediaFailed';
-  endWithNotice(reason, 'media-error', reason !== 'insecure');
-}
-
-function hangUp() {
-  endCall('youHungUp');
 }
 
 // --- page set-up ---------------------------------------------------------------------------
@@ -374,7 +137,7 @@ function main() {
 }
 
 // A read-only handle for diagnostics in the console, and for the end-to-end tests.
-window.parley = {
+/** @type {Window & {parley?: object}} */ (window).parley = {
   get pc() {
     return state.call?.pc ?? null;
   },

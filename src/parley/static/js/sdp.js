@@ -8,9 +8,12 @@
  * @param {string} sdp
  */
 export function withoutAddresses(sdp) {
+  // Every line ending a browser's parser accepts (Chromium takes a bare \n as well as \r\n):
+  // splitting on \r\n alone once let a \n-separated offer's candidates through whole.
   return sdp
-    .split('\r\n')
-    .filter((line) => !line.startsWith('a=candidate:') && line !== 'a=end-of-candidates')
+    .split(/\r\n|\r|\n/)
+    .map((line) => line.trim())
+    .filter((line) => !/^a=(candidate|end-of-candidates|remote-candidates)\b/i.test(line))
     .map((line) => {
       if (line.startsWith('m=')) return line.replace(/^(m=\S+) \d+/, '$1 9');
       if (line.startsWith('c=')) return 'c=IN IP4 0.0.0.0';

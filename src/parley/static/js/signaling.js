@@ -13,6 +13,68 @@ const RETRY_MAX_MS = 15_000;
 // well under the server's burst allowance (200), which a flush on resume must not trip.
 const MAX_QUEUED_WHILE_AWAY = 120;
 
+/**
+ * Server → client messages, as docs/protocol.md ("Server → client messages") lists them.
+ * `seq` numbers the messages a resume may replay; `id` echoes a request's.
+ * @typedef {{seq?: number, id?: string | number | null}} Envelope
+ * @typedef {{id: string, name: string}} UserInfo
+ * @typedef {{candidate: string, sdpMid?: string | null, sdpMLineIndex?: number | null,
+ *   usernameFragment?: string | null}} IceCandidate  as RTCIceCandidate.toJSON() makes it
+ * @typedef {Envelope & {type: 'welcome', v: number, session: string, user: UserInfo,
+ *   maxMessageBytes: number, iceServers: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy,
+ *   token?: string | null, online?: UserInfo[] | null, resume?: string | null, resumed?: boolean,
+ *   resumeWindow?: number, instance?: string}} WelcomeMessage
+ * @typedef {Envelope & {type: 'joined', room: string, created: boolean, capacity: number,
+ *   peers: {id: string, ready: boolean}[]}} JoinedMessage
+ * @typedef {Envelope & {type: 'peer-joined' | 'peer-ready', peer: string}} PeerMessage
+ * @typedef {Envelope & {type: 'peer-left', peer: string, reason: 'disconnected' | 'left'}} PeerLeftMessage
+ * @typedef {Envelope & {type: 'offer' | 'answer', from: string, sdp: string}} DescriptionMessage
+ * @typedef {Envelope & {type: 'candidate', from: string, candidate: IceCandidate | null}} CandidateMessage
+ * @typedef {Envelope & {type: 'media-state', from: string, muted?: boolean, cameraOff?: boolean,
+ *   screen?: boolean}} MediaStateMessage
+ * @typedef {Envelope & {type: 'video-request', from: string}} VideoRequestMessage
+ * @typedef {Envelope & {type: 'video-reply', from: string, accepted: boolean}} VideoReplyMessage
+ * @typedef {Envelope & {type: 'quality-saved'}} QualitySavedMessage
+ * @typedef {Envelope & {type: 'left', room: string}} LeftMessage
+ * @typedef {Envelope & {type: 'error', code: string, message: string}} ErrorMessage
+ * @typedef {Envelope & {type: 'ice-servers', iceServers: RTCIceServer[],
+ *   iceTransportPolicy: RTCIceTransportPolicy}} IceServersMessage
+ * @typedef {Envelope & {type: 'presence', user: UserInfo, online: boolean}} PresenceMessage
+ * @typedef {Envelope & {type: 'ringing', call: string, callee: UserInfo, media: 'audio' | 'video'}} RingingMessage
+ * @typedef {Envelope & {type: 'incoming-call', call: string, caller: UserInfo, media: 'audio' | 'video',
+ *   offer?: string | null}} IncomingCallMessage
+ * @typedef {Envelope & {type: 'call-accepted', call: string, media: 'audio' | 'video', peer: string,
+ *   polite: boolean, offer_taken?: boolean, answer?: string | null,
+ *   answer_forwarded?: boolean, ticket?: string | null}} CallAcceptedMessage
+ * @typedef {Envelope & {type: 'call-ended', call: string, reason: 'answered-elsewhere' | 'busy' |
+ *   'cancelled' | 'connection-lost' | 'declined' | 'hangup' | 'no-answer' | 'offline',
+ *   by: string | null}} CallEndedMessage
+ * @typedef {Envelope & {type: 'call-resumed', call: string, media: 'audio' | 'video',
+ *   peer: string}} CallResumedMessage
+ * @typedef {WelcomeMessage | JoinedMessage | PeerMessage | PeerLeftMessage | DescriptionMessage |
+ *   CandidateMessage | MediaStateMessage | VideoRequestMessage | VideoReplyMessage |
+ *   QualitySavedMessage | LeftMessage | ErrorMessage | IceServersMessage | PresenceMessage |
+ *   RingingMessage | IncomingCallMessage | CallAcceptedMessage | CallEndedMessage |
+ *   CallResumedMessage} ServerMessage
+ */
+
+/**
+ * The `detail` of each event a Signaling dispatches, by event type (see Signaling).
+ * @typedef {{
+ *   'joined': JoinedMessage, 'peer-joined': PeerMessage, 'peer-ready': PeerMessage,
+ *   'peer-left': PeerLeftMessage, 'offer': DescriptionMessage, 'answer': DescriptionMessage,
+ *   'candidate': CandidateMessage, 'media-state': MediaStateMessage,
+ *   'video-request': VideoRequestMessage, 'video-reply': VideoReplyMessage,
+ *   'quality-saved': QualitySavedMessage, 'left': LeftMessage, 'error': ErrorMessage,
+ *   'ice-servers': IceServersMessage, 'presence': PresenceMessage, 'ringing': RingingMessage,
+ *   'incoming-call': IncomingCallMessage, 'call-accepted': CallAcceptedMessage,
+ *   'call-ended': CallEndedMessage, 'call-resumed': CallResumedMessage,
+ *   'reconnecting': {attempt: number, delay: number}, 'resumed': WelcomeMessage,
+ *   'renewed': {welcome: WelcomeMessage, previousSession: string | null, restarted: boolean},
+ *   'closed': {code: number, reason: string}
+ * }} SignalingEvents
+ */
+
 /** An `error` reply from the server, with its stable code. */
 export class SignalingError extends Error {
   /** @param {string} code @param {string} message */
@@ -52,7 +114,8 @@ export class Signaling extends EventTarget {
     this.iceTransportPolicy = 'all';
     this.iceServersAt = 0;
     this.nextRequestId = 1;
-    /** @type {Map<number, {resolve: (m: any) => void, reject: (e: Error) => void}>} */
+    /** Requests awaiting their reply, by id (looked up by whatever id a message echoes).
+     * @type {Map<string | number, {resolve: (m: ServerMessage) => void, reject: (e: Error) => void}>} */
     this.pending = new Map();
     this.closedByUs = false;
     /** @type {string | null} */
@@ -73,13 +136,14 @@ export class Signaling extends EventTarget {
   }
 
   /** Opens the socket and completes hello → welcome. Resolves with the welcome message. If
-   * this first attempt fails it rejects; once welcomed, later drops reconnect by themselves. */
+   * this first attempt fails it rejects; once welcomed, later drops reconnect by themselves.
+   * @returns {Promise<WelcomeMessage>} */
   connect() {
     return new Promise((resolve, reject) => this.#open(resolve, reject));
   }
 
   /**
-   * @param {(welcome: any) => void} [resolve]
+   * @param {(welcome: WelcomeMessage) => void} [resolve]
    * @param {(error: Error) => void} [reject]
    */
   #open(resolve, reject) {
@@ -95,6 +159,7 @@ export class Signaling extends EventTarget {
     });
     ws.addEventListener('message', (event) => {
       if (this.ws !== ws) return;
+      /** @type {ServerMessage} */
       let message;
       try {
         message = JSON.parse(event.data);
@@ -134,7 +199,7 @@ export class Signaling extends EventTarget {
     });
   }
 
-  /** @param {any} welcome @param {((welcome: any) => void) | undefined} resolve */
+  /** @param {WelcomeMessage} welcome @param {((welcome: WelcomeMessage) => void) | undefined} resolve */
   #welcome(welcome, resolve) {
     const previousSession = this.sessionId;
     const previousInstance = this.instance;
@@ -206,8 +271,10 @@ export class Signaling extends EventTarget {
 
   /**
    * Sends a message with a fresh `id`; resolves with the reply that echoes it, rejects with a
-   * SignalingError when the server answers `error` (or the socket is down).
+   * SignalingError when the server answers `error` (or the socket is down). The reply's type
+   * depends on the request: the caller narrows it.
    * @param {object} message
+   * @returns {Promise<ServerMessage>}
    */
   request(message) {
     const id = this.nextRequestId++;
@@ -228,7 +295,7 @@ export class Signaling extends EventTarget {
   async iceConfiguration(maxAgeMs = 20 * 60 * 1000) {
     if (Date.now() - this.iceServersAt > maxAgeMs) {
       try {
-        this.#takeIceServers(await this.request({ type: 'ice-servers' }));
+        this.#takeIceServers(/** @type {IceServersMessage} */ (await this.request({ type: 'ice-servers' })));
       } catch {
         // rate-limited or offline: fall through with what we have
       }
@@ -252,11 +319,11 @@ export class Signaling extends EventTarget {
     this.ws?.close(1000, 'bye');
   }
 
-  /** @param {any} message */
+  /** @param {ServerMessage} message */
   #dispatch(message) {
     const waiter = message.id != null ? this.pending.get(message.id) : undefined;
     if (waiter) {
-      this.pending.delete(message.id);
+      this.pending.delete(/** @type {string | number} */ (message.id)); // not null: it found a waiter
       if (message.type === 'error') waiter.reject(new SignalingError(message.code, message.message));
       else waiter.resolve(message);
       return;

@@ -41,6 +41,8 @@ export class CallStats {
   /** Reads the stats once; call every second or two. @returns {Promise<Figures>} */
   async sample() {
     const report = await this.pc.getStats();
+    // `any`: a report mixes a dozen kinds of stats dictionary, told apart by `type` (the DOM
+    // typings give RTCStatsReport `any` values too); each field read below is checked for absence.
     /** @type {Map<string, any>} */
     const byId = new Map();
     report.forEach((entry) => byId.set(entry.id, entry));

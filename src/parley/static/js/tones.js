@@ -13,10 +13,11 @@ function audio() {
 
 /**
  * A repeating pattern of beeps.
- * @param {{frequencies: number[], beeps: [number, number][], period: number}} pattern
+ * @typedef {{frequencies: number[], beeps: [number, number][], period: number}} TonePattern
  *   beeps: [start, duration] in seconds within each period
  */
 class Tone {
+  /** @param {TonePattern} pattern */
   constructor(pattern) {
     this.pattern = pattern;
     /** @type {number | null} */

@@ -53,7 +53,10 @@ export function formatDuration(seconds) {
   return h > 0 ? `${h}:${m}:${s}` : `${m}:${s}`;
 }
 
-/** Plays a media element; if autoplay with sound is refused, offers a button to start it. */
+/**
+ * Plays a media element; if autoplay with sound is refused, offers a button to start it.
+ * @param {HTMLMediaElement} element @param {HTMLElement} button
+ */
 export async function playWithSound(element, button) {
   try {
     await element.play();

@@ -1,0 +1,177 @@
+// What this side sends during a call that is up, and the state it tells the other side about:
+// mute, camera off and on, the camera joining a voice call, screen share, and the device in use
+// (chosen, or replaced when it is unplugged). in-call.js owns one and announces its changes.
+//
+// Changes use RTCRtpSender.replaceTrack, so they need no renegotiation and the other direction
+// never pauses; only startVideo adds a track (once the other side agreed to video).
+import { canChooseSpeaker, openScreen, openTrack, rememberDevice } from './media.js';
+import { goneTrack } from './in-call-devices.js';
+
+/** @typedef {import('./in-call-view.js').MediaState} MediaState */
+
+export class LocalMedia {
+  /**
+   * @param {object} options
+   * @param {import('./call-stage.js').CallStage} options.stage
+   * @param {import('./call.js').PeerCall} options.call
+   * @param {(track: MediaStreamTrack) => void} options.trackOpened  every local track this opens
+   * @param {() => void} options.changed  the state changed: tell the other side, redraw
+   * @param {(key: string) => void} options.notice  something the user should know (an i18n key)
+   */
+  constructor({ stage, call, trackOpened, changed, notice }) {
+    this.stage = stage;
+    this.call = call;
+    this.trackOpened = trackOpened;
+    this.changed = changed;
+    this.notice = notice;
+    /** @type {MediaState} */
+    this.state = { muted: false, cameraOff: false, screen: false };
+    /** @type {MediaStreamTrack | null} */
+    this.screenTrack = null;
+    this.startingVideo = false;
+    this.disposed = false;
+  }
+
+  get hasVideo() {
+    return this.call.transceiver('video')?.currentDirection?.includes('send') ?? false;
+  }
+
+  toggleMute() {
+    this.state.muted = !this.state.muted;
+    for (const track of this.call.localStream.getAudioTracks()) track.enabled = !this.state.muted;
+    this.changed();
+  }
+
+  async toggleCamera() {
+    if (!this.hasVideo || this.state.screen) return;
+    if (!this.state.cameraOff) {
+      // Off means off: the track stops (the camera light too) and nothing is sent.
+      const track = this.call.sentTrack('video');
+      await this.call.replaceTrack('video', null);
+      track?.stop();
+      this.stage.local.srcObject = this.call.localStream;
+      this.state.cameraOff = true;
+    } else {
+      const track = await this.#open('video');
+      if (!track) return;
+      await this.call.replaceTrack('video', track);
+      this.stage.local.srcObject = this.call.localStream;
+      this.state.cameraOff = false;
+    }
+    this.changed();
+  }
+
+  /** The camera joins a voice call: only once the other side agreed (in-call.js asks). */
+  async startVideo() {
+    if (this.hasVideo || this.startingVideo) return;
+    this.startingVideo = true;
+    try {
+      // Agreed to before our microphone was in (the callee's opens while the call connects):
+      // the camera joins once it is, or it would stand in for the tracks not yet added.
+      await this.call.tracksReady;
+      if (this.disposed || this.call.closed || this.call.localStream.getVideoTracks().length) return;
+      const track = await this.#open('video');
+      if (!track) return;
+      this.call.addTrack(track);
+      this.stage.showLocal(this.call.localStream, 'video');
+      this.state.cameraOff = false;
+      this.changed();
+    } finally {
+      this.startingVideo = false;
+    }
+  }
+
+  async shareScreen() {
+    if (!this.hasVideo || this.state.screen) return;
+    let track;
+    try {
+      track = await openScreen();
+    } catch {
+      return; // the user closed the picker
+    }
+    this.trackOpened(track);
+    const camera = this.call.sentTrack('video');
+    if (!(await this.call.replaceTrack('video', track))) {
+      track.stop();
+      return;
+    }
+    camera?.stop();
+    this.screenTrack = track;
+    // The browser's own "Stop sharing" ends the track: go back to the camera then too.
+    track.addEventListener('ended', () => this.stopSharing());
+    this.state.screen = true;
+    this.state.cameraOff = false;
+    this.stage.local.srcObject = this.call.localStream;
+    this.changed();
+  }
+
+  async stopSharing() {
+    if (!this.state.screen || this.disposed || !this.screenTrack) return;
+    const screen = this.screenTrack;
+    this.screenTrack = null; // a second stop (button and browser at once) does nothing
+    const camera = await this.#open('video');
+    await this.call.replaceTrack('video', camera);
+    screen.stop();
+    this.state.screen = false;
+    this.stage.local.srcObject = this.call.localStream;
+    this.changed();
+  }
+
+  /** @param {'audioinput' | 'videoinput' | 'audiooutput'} kind @param {string} deviceId */
+  async useDevice(kind, deviceId) {
+    rememberDevice(kind, deviceId);
+    if (kind === 'audiooutput') {
+      if (canChooseSpeaker) await this.stage.remote.setSinkId(deviceId);
+      return;
+    }
+    const media = kind === 'audioinput' ? 'audio' : 'video';
+    if (media === 'video' && (this.state.cameraOff || this.state.screen || !this.hasVideo)) return;
+    const old = this.call.sentTrack(media);
+    const track = await this.#open(media, deviceId);
+    if (!track) return;
+    if (media === 'audio') track.enabled = !this.state.muted;
+    await this.call.replaceTrack(media, track);
+    old?.stop();
+    this.stage.local.srcObject = this.call.localStream;
+  }
+
+  /**
+   * A device came or went. If the one in use is gone, fall back to the default and say so.
+   * @param {Record<MediaDeviceKind, MediaDeviceInfo[]>} lists  what is plugged in now
+   */
+  async replaceGoneDevices(lists) {
+    for (const media of /** @type {const} */ (['audio', 'video'])) {
+      const track = goneTrack(this.call, lists, media, this.state.screen);
+      if (!track) continue;
+      const replacement = await this.#open(media, 'default');
+      if (!replacement) continue;
+      if (media === 'audio') replacement.enabled = !this.state.muted;
+      await this.call.replaceTrack(media, replacement);
+      track.stop();
+      this.stage.local.srcObject = this.call.localStream;
+      this.notice(media === 'audio' ? 'device.micGone' : 'device.cameraGone');
+    }
+  }
+
+  /** Stops what only this holds; tracks the call sends are the call's (and the page's) to stop. */
+  dispose() {
+    this.disposed = true;
+    this.screenTrack?.stop();
+  }
+
+  /** @param {'audio' | 'video'} kind @param {string} [deviceId] */
+  async #open(kind, deviceId) {
+    try {
+      const track = await openTrack(kind, deviceId);
+      this.trackOpened(track);
+      if (this.disposed) {
+        track.stop();
+        return null;
+      }
+      return track;
+    } catch {
+      this.notice(kind === 'audio' ? 'device.micFailed' : 'device.cameraFailed');
+      return null;
+    }
+  }
+}
