@@ -580,7 +580,7 @@ async def hold_connections(job: dict[str, Any]) -> dict[str, Any]:
         t0 = now_ns()
         try:
             if server == "parley":
-                client = await open_parley(base, offset + i)
+                client = await open_parley(base, offset + i, job.get("hello"))
             else:
                 client = await open_peerserver(base, offset + i)
         except Exception as exc:  # counted and reported, never retried
@@ -662,7 +662,61 @@ async def invites(job: dict[str, Any]) -> dict[str, Any]:
     return {"to_callee": percentiles(to_callee), "to_caller": percentiles(to_caller), **measured}
 
 
-JOBS = {"relay": relay, "hold": hold_connections, "invites": invites}
+async def churn(job: dict[str, Any]) -> dict[str, Any]:
+    """Connect, sign in online for calls, close: as many cycles as `seconds` allow (at most
+    `max_cycles`), one at a time, as the same user (its token). Measures cycles a second and
+    the server's CPU per cycle (presence: what one client's churn costs the server)."""
+    base, seconds = job["url"], float(job["seconds"])
+    first = await connect(base.replace("http", "ws", 1) + "/ws", 0)
+    first.send_json({"type": "hello", "v": 1, "name": "Churn", "presence": True})
+    token = (await first.expect("welcome"))["token"]
+    first.close()
+    hello = {"type": "hello", "v": 1, "name": "Churn", "presence": True, "token": token}
+    window = Window(job["server_pid"])
+    cycles, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline and cycles < int(job.get("max_cycles", 100_000)):
+        client = await open_parley(base, cycles, hello)
+        client.close()
+        cycles += 1
+    measured = window.close()
+    per_s = cycles / measured["seconds"]
+    cpu_ms = 1000 * measured["server_cpu"] / per_s if per_s else None
+    return {"cycles": cycles, "per_s": per_s, "server_ms_per_cycle": cpu_ms, **measured}
+
+
+async def padded_flood(job: dict[str, Any]) -> dict[str, Any]:
+    """Two sessions in a room; the sender relays `count` candidates to the receiver, each padded
+    with unknown fields to `pad` bytes, and the receiver reads them (and drops them). The
+    receiver's replay log keeps its last 320 messages even while connected (the newest may die
+    with a socket), weighed against its 256 KiB cap. Reports once all were relayed; the caller
+    reads the server's memory around it."""
+    base, count, pad = job["url"], int(job["count"]), int(job["pad"])
+    sender, receiver = await open_parley(base, 0), await open_parley(base, 1)
+    room = "padded-" + secrets.token_hex(8)
+    for client in (receiver, sender):
+        client.send_json({"type": "join", "room": room})
+        await client.expect("joined")
+    receiver.on_relay = lambda client, payload: None  # read, and dropped
+    padding = "x" * pad
+    for _ in range(count):
+        candidate = {"candidate": "candidate:1 1 udp 1 192.0.2.1 9 typ host", "pad": padding}
+        sender.send_json({"type": "candidate", "to": receiver.session, "candidate": candidate})
+        await asyncio.sleep(0)  # let the socket drain now and then
+    sender.send_json({"type": "ice-servers", "id": "done"})
+    await sender.expect("ice-servers", timeout=60)
+    await asyncio.sleep(1.0)  # the receiver has read the last of them
+    sender.close()
+    receiver.close()
+    return {"sent": count, "bytes_each": pad}
+
+
+JOBS = {
+    "relay": relay,
+    "hold": hold_connections,
+    "invites": invites,
+    "churn": churn,
+    "padded": padded_flood,
+}
 
 
 def main() -> None:

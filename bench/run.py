@@ -12,7 +12,6 @@ import json
 import os
 import platform
 import resource
-import select
 import shutil
 import statistics
 import subprocess
@@ -27,6 +26,8 @@ from rich.console import Console
 from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import surfaces
+from jobs import LoadGen, open_and_hold, run_job
 from servers import (
     BENCH,
     LOADGEN_CORE,
@@ -44,7 +45,6 @@ from servers import (
 from wakeup import print_wakeups, wakeups
 
 RESULTS = BENCH / "results"
-LOADGEN = BENCH / "loadgen.py"
 LOADGEN_SATURATED = 0.85  # share of its core above which the load generator may be the limit
 # Cores used during a window by anything but the server and the load generator (other
 # processes, and the host's steal time on a VM) above which a run is flagged.
@@ -53,53 +53,6 @@ console = Console(width=130)
 
 
 # --- running the load generator ---------------------------------------------------------------
-
-
-class LoadGen:
-    """One load-generator process pinned to the load core; talks JSON lines."""
-
-    def __init__(self, job: dict[str, Any]) -> None:
-        self.job = job
-        command = ["taskset", "-c", LOADGEN_CORE, sys.executable, str(LOADGEN), json.dumps(job)]
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        self._buffer = ""
-
-    def wait(self, event: str, timeout: float) -> dict[str, Any]:
-        assert self.process.stdout is not None
-        fd = self.process.stdout.fileno()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            while "\n" in self._buffer:
-                line, self._buffer = self._buffer.split("\n", 1)
-                message = json.loads(line)
-                if message.get("event") == event:
-                    return dict(message)
-            ready, _, _ = select.select([fd], [], [], 0.2)
-            if ready:
-                chunk = os.read(fd, 1 << 20).decode()
-                if chunk:
-                    self._buffer += chunk
-                    continue
-            if self.process.poll() is not None and not ready:
-                break
-        self.kill()
-        stderr = self.process.stderr.read() if self.process.stderr else ""
-        raise RuntimeError(f"load generator gave no {event!r} ({self.job['job']}): {stderr[-800:]}")
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=5)
-
-
-def run_job(job: dict[str, Any], timeout: float = 120) -> dict[str, Any]:
-    generator = LoadGen({"deadline": timeout, **job})
-    try:
-        return generator.wait("result", timeout + 10)
-    finally:
-        generator.kill()
 
 
 def busy_cores(seconds: float = 0.5) -> float:
@@ -244,33 +197,6 @@ def relay(
         case: {name: summarize(runs) for name, runs in by_server.items()}
         for case, by_server in raw.items()
     }
-
-
-def open_and_hold(
-    server: Server, count: int, concurrency: int, stop_file: str, **extra: Any
-) -> list[LoadGen]:
-    """`count` connections from as many load generators as the fd limit needs (10k each)."""
-    generators = []
-    chunk = 10_000
-    for offset in range(0, count, chunk):
-        generators.append(
-            LoadGen(
-                {
-                    "job": "hold",
-                    "server": server.protocol,
-                    "url": server.url,
-                    "server_pid": server.pid,
-                    "count": min(chunk, count - offset),
-                    "offset": offset,
-                    "concurrency": concurrency,
-                    "stop_file": stop_file,
-                    "max_hold": 180,
-                    "deadline": 400,
-                    **extra,
-                }
-            )
-        )
-    return generators
 
 
 def memory(make: Callable[[], Server], counts: list[int]) -> list[dict[str, Any]]:
@@ -881,6 +807,22 @@ def report(results: dict[str, Any]) -> list[dict[str, Any]]:
         f"{worst:.1f} KiB ({per_n})",
         worst * 1024 <= 12_000,
     )
+    churn = results.get("presence_churn")
+    if churn:
+        r = surfaces.churn_ratio(churn)
+        rates = ", ".join(f"{row['online']}: {row['cycles_per_s']:.0f}/s" for row in churn)
+        target(
+            f"sign-in churn with {churn[-1]['online']:,} online >= 1/3 the rate at 0",
+            f"{fmt(r, '.2f', 'x')} ({rates})",
+            None if r is None else r >= 1 / 3,
+        )
+    padded = results.get("padded_relay")
+    if padded:
+        target(
+            "padded relays to a session away grow the server <= 1 MiB",
+            f"{padded['growth_kib']:+d} KiB for {padded['sent_mib']:.0f} MiB sent",
+            padded["growth_kib"] <= 1024,
+        )
     if "skipped" in br:
         target("call set-up (accept -> ICE connected) <= 1.3x bound", br["skipped"], None)
         target("call set-up (accept -> first frame) <= 1.05x bound", br["skipped"], None)
@@ -1032,6 +974,10 @@ def main() -> None:
     results["memory_parley"] = memory(Parley, counts)
     if not why_not:
         results["memory_peerserver"] = memory(PeerServer, counts)
+
+    console.rule("outward surfaces: presence churn, padded relays (bench/surfaces.py)")
+    results["presence_churn"] = surfaces.presence_churn()
+    results["padded_relay"] = surfaces.padded_relay_memory()
 
     console.rule("worst latency during a connection storm")
     storm_servers: dict[str, Callable[[], Server]] = {"storm_parley": Parley}

@@ -31,6 +31,12 @@ PARLEY_ARGS = [
     "1000000",
     "--connections-per-client",
     "1000000",
+    "--new-guests-per-client",
+    "1000000",
+    "--invites-per-client",
+    "1000000",
+    "--sign-ins-per-client",
+    "1000000",
     "--log-level",
     "warning",
 ]

@@ -11,6 +11,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+# Every client of the suite comes from loopback: a crowd behind one NAT to the per-address
+# limits, which are lifted (tests/security tests them).
+LOOPBACK_CROWD_ARGS = [
+    "--new-guests-per-client", "10000",
+    "--invites-per-client", "10000",
+    "--sign-ins-per-client", "10000",
+]  # fmt: skip
 LISTENING = re.compile(r"Parley listening on (https?://\S+?)/?$")
 
 
@@ -28,6 +35,8 @@ def running_server(
     with tempfile.TemporaryDirectory(prefix="parley-data-") as scratch:
         host = [] if "--host" in extra_args else ["--host", "127.0.0.1"]
         command = [sys.executable, "-m", "parley", "serve", *host, "--port", "0"]
+        if not any(flag in extra_args for flag in LOOPBACK_CROWD_ARGS[::2]):
+            command += LOOPBACK_CROWD_ARGS
         command += ["--data-dir", str(data_dir or scratch), *extra_args]
         with open(log_path or os.devnull, "w") as log:
             process = subprocess.Popen(

@@ -52,6 +52,9 @@ class ServerSettings:
     metrics_token: str | None = None
     # redis://host:6379/0: run as one node of a cluster sharing rooms, presence and calls.
     redis_url: str | None = None
+    # Call history older than this many days is deleted (hourly); 0 keeps it for good. 90 days
+    # answers "when did we last talk" and keeps the table bounded.
+    history_days: int = 90
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -84,9 +87,13 @@ BOUNDS: dict[str, tuple[float, float | None]] = {
     "resume_window": (0.0, None),
     "turn_ttl": (60, None),
     "connections_per_client": (1, None),
+    "new_guests_per_client": (1, None),
+    "invites_per_client": (1, None),
+    "sign_ins_per_client": (1, None),
     "messages_per_second": (1.0, None),
     "message_burst": (1.0, None),
     "workers": (1, 64),
+    "history_days": (0, None),
 }
 _CORE = CoreSettings()
 _SERVER = ServerSettings()
@@ -120,6 +127,9 @@ class ServeOptions:
     allowed_origin: Sequence[str] = _SERVER.allowed_origins
     trusted_proxy: Sequence[str] = _SERVER.trusted_proxies
     connections_per_client: int = _SERVER.connections_per_client
+    new_guests_per_client: int = _CORE.new_guests_per_minute_per_client
+    invites_per_client: int = _CORE.invites_per_minute_per_client
+    sign_ins_per_client: int = _CORE.sign_ins_per_minute_per_client
     auth: str = _SERVER.auth
     jwt_secret: str | None = None
     jwt_public_key: Path | None = None
@@ -127,6 +137,7 @@ class ServeOptions:
     tls: str | None = None  # "self-signed", or None (then tls_cert and tls_key, if given)
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    history_days: int = _SERVER.history_days
     messages_per_second: float = _SERVER.messages_per_second
     message_burst: float = _SERVER.message_burst
     metrics_token: str | None = _SERVER.metrics_token
@@ -180,6 +191,18 @@ class ServeOptions:
             turn=turn,
             relay_only=self.relay_only,
             resume_window=self.resume_window,
+            # A total below one address's allowance would make that allowance a lie: raising
+            # the one raises the other with it.
+            new_guests_per_minute_per_client=self.new_guests_per_client,
+            new_guests_per_minute_in_all=max(
+                _CORE.new_guests_per_minute_in_all, self.new_guests_per_client
+            ),
+            invites_per_minute_per_client=self.invites_per_client,
+            invites_per_minute_in_all=max(_CORE.invites_per_minute_in_all, self.invites_per_client),
+            sign_ins_per_minute_per_client=self.sign_ins_per_client,
+            sign_ins_per_minute_in_all=max(
+                _CORE.sign_ins_per_minute_in_all, self.sign_ins_per_client
+            ),
         )
         public_key = self.jwt_public_key
         return ServerSettings(
@@ -201,4 +224,5 @@ class ServeOptions:
             secret=secret,
             metrics_token=self.metrics_token,
             redis_url=self.redis_url,
+            history_days=self.history_days,
         )

@@ -25,6 +25,7 @@ from parley.server.site import signaling_site
 from tests.cluster.helpers import SECRET, Tab, eventually, tab_of
 from tests.redis_server import RedisServer
 from tests.server.helpers import send_json
+from tests.support.fixtures import loopback_crowd
 from tests.support.raw_client import say_hello
 
 WINDOW = 20.0
@@ -84,7 +85,7 @@ class Cluster:
             data_dir=self._data / name,
             connections_per_client=200,
         )
-        runner = web.AppRunner(create_app(settings), handle_signals=False)
+        runner = web.AppRunner(create_app(loopback_crowd(settings)), handle_signals=False)
         await runner.setup()
         self.runners.append(runner)
         await signaling_site(runner, "127.0.0.1", 0).start()

@@ -22,6 +22,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.parley_server import LOOPBACK_CROWD_ARGS
 from tests.support.raw_client import READ_SECONDS, Tab, say_hello
 
 LISTENING = re.compile(r"Parley listening on (https?://\S+?)/?$", re.MULTILINE)
@@ -146,6 +147,7 @@ class Cluster:
             "--host", "127.0.0.1", "--port", str(port),
             "--data-dir", str(data_dir),
             "--redis-url", self.redis_url,
+            *LOOPBACK_CROWD_ARGS,
             *args,
         ]  # fmt: skip
         environment = {k: v for k, v in os.environ.items() if not k.startswith("PARLEY_")}

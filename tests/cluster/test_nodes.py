@@ -18,6 +18,7 @@ from parley.cluster.redis_log import RedisLog, connect, current_generation
 from parley.cluster.seal import Seal
 from parley.core.calls import RING_TIMER
 from parley.core.effects import RecordCall, RecordQuality
+from parley.core.presence import PRESENCE_WINDOW_SECONDS
 from parley.server.api import HISTORY_KEY
 from tests.cluster.helpers import SECRET, Tab, eventually, replica_state
 from tests.cluster.nodes import CORE, Cluster
@@ -458,6 +459,9 @@ async def test_a_node_started_later_joins_the_running_cluster_and_serves_earlier
 ) -> None:
     one, two = await cluster.start(), await cluster.start()
     ana = await cluster.sign_in(one, name="Ana", presence=True)
+    # Presence news go out in windows (PRESENCE_WINDOW_SECONDS): Ana's goes before Bo comes,
+    # so Bo finds her in his welcome and only Ana is told (of Bo).
+    await asyncio.sleep(PRESENCE_WINDOW_SECONDS + 0.2)
     bo = await cluster.sign_in(two, name="Bo", presence=True)
     assert (await ana.read())["type"] == "presence"
     await join(ana, "late")

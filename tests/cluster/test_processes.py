@@ -26,6 +26,7 @@ import redis.asyncio as redis
 
 from parley.cluster.redis_log import HEARTBEAT_SECONDS, HEARTBEAT_TTL_SECONDS
 from parley.cluster.redis_log import connect as redis_client
+from parley.core.presence import PRESENCE_WINDOW_SECONDS
 from tests.redis_server import RedisServer
 from tests.support.ports import free_port
 from tests.support.raw_client import Tab, cut, is_sync_reply, sync_request
@@ -112,8 +113,12 @@ async def test_a_killed_node_s_clients_resume_on_another_and_the_one_that_stays_
     Bo. Zed never comes back: after the resume window Bo is told, once."""
     async with cluster(redis_server.url, tmp_path) as nodes, http_client() as http:
         p1, p2 = await nodes.start(2, *NODE_ARGS)
+        # One at a time, each after the last one's presence news went out (they go in windows):
+        # each hears exactly of those who came after it.
         bo = await sign_in(http, p2, name="Bo", presence=True)
+        await asyncio.sleep(PRESENCE_WINDOW_SECONDS + 0.2)
         ana = await sign_in(http, p1, name="Ana", presence=True)
+        await asyncio.sleep(PRESENCE_WINDOW_SECONDS + 0.2)
         zed = await sign_in(http, p1, name="Zed", presence=True)
         came = [(bo, ana, "Ana"), (bo, zed, "Zed"), (ana, zed, "Zed")]
         for tab, other, name in came:

@@ -9,6 +9,7 @@ from typing import NamedTuple, TypeVar
 
 from parley.core.calls import RING_TIMER
 from parley.core.effects import CallRecord, Effect, RecordCall, Send, TimerKey
+from parley.core.presence import PRESENCE_FLUSH
 from parley.core.signaling import CoreSettings, SignalingCore
 from parley.core.tickets import CallTickets
 from parley.identity import GuestIdentities
@@ -139,6 +140,8 @@ class Harness:
         assert isinstance(welcome, Welcome), welcome
         issued = welcome.token if welcome.token is not None else token
         assert issued is not None
+        # A set-up: the directory is told now, so a test's own step hears only its own news.
+        self.flush_presence()
         return Device(session, welcome.user.id, issued)
 
     def device(self, of: Device, name: str = "", presence: bool = True) -> Device:
@@ -164,6 +167,10 @@ class Harness:
         accepted = only_message_to(effects, session)
         assert isinstance(accepted, CallAccepted), accepted
         return effects
+
+    def flush_presence(self) -> list[Effect]:
+        """The presence window ends: the directory is told what changed (core.presence)."""
+        return self.fire(PRESENCE_FLUSH)
 
     def room_members(self, room: str) -> list[str]:
         found = self.core.rooms.get(room)

@@ -31,17 +31,45 @@ def test_without_turn_only_the_configured_servers_are_given_and_nothing_public()
     assert welcome_of(Harness(CoreSettings(ice_servers=(stun,)))).iceServers == [stun]
 
 
+def turn_of(h: Harness, session: str, to: str | None = None) -> IceServer | None:
+    """The TURN server (with credentials) an ice-servers request gets, if any."""
+    reply = only_message_to(h.send(session, IceServersRequest(id="ice", to=to)), session)
+    assert isinstance(reply, IceServers)
+    return next((s for s in reply.iceServers if s.username), None)
+
+
 def test_turn_credentials_are_for_this_user_expire_after_the_lifetime_and_verify() -> None:
     h = Harness(CoreSettings(turn=TURN), now=1_700_000_000.0)
     welcome = welcome_of(h)
-    [turn] = welcome.iceServers
-    assert turn.urls == ["turn:turn.example.org:3478"]
+    assert welcome.iceServers == [], "no TURN credentials for merely being online"
+    session = h.in_room()
+    user = h.core.session(session).identity.user  # type: ignore[union-attr]
+    turn = turn_of(h, session)
+    assert turn is not None and turn.urls == ["turn:turn.example.org:3478"]
     assert turn.username is not None and turn.credential is not None
-    expiry, _, user = turn.username.partition(":")
+    expiry, _, named = turn.username.partition(":")
     assert int(expiry) == 1_700_000_000 + 600
-    assert user == welcome.user.id
+    assert named == user
     assert turn.credential == turn_password(SECRET, turn.username)
-    assert SECRET.decode() not in repr(welcome), "the shared secret never leaves the server"
+    assert SECRET.decode() not in repr(turn), "the shared secret never leaves the server"
+
+
+def test_turn_credentials_only_for_a_room_or_a_call_or_an_invite_about_to_ring() -> None:
+    h = Harness(CoreSettings(turn=TURN))
+    ana, bo = h.user("Ana"), h.user("Bo")
+    lurker = h.welcomed()
+    assert turn_of(h, lurker) is None, "online and idle: no relay"
+    assert turn_of(h, ana.session, to=ana.user) is None, "about to call itself: no"
+    assert turn_of(h, ana.session, to="nobody-online") is None, "nobody to ring: no"
+    assert turn_of(h, ana.session, to=bo.user) is not None, "about to ring Bo: yes"
+    call = h.invite(ana.session, bo.user)
+    assert turn_of(h, ana.session) is not None, "ringing, as the caller"
+    assert turn_of(h, bo.session) is not None, "ringing, as the callee's device"
+    h.send(ana.session, Cancel(call=call))
+    assert turn_of(h, bo.session) is None, "the call is over"
+    issued = h.core.turn_credentials_issued
+    assert turn_of(h, lurker) is None
+    assert h.core.turn_credentials_issued == issued, "none were minted for the lurker"
 
 
 def test_relay_only_is_told_to_clients() -> None:
@@ -51,7 +79,7 @@ def test_relay_only_is_told_to_clients() -> None:
 
 def test_refresh_gives_new_credentials_until_the_per_minute_limit() -> None:
     h = Harness(CoreSettings(turn=TURN, ice_requests_per_minute=3, relay_only=True))
-    session = h.welcomed()
+    session = h.in_room()
     usernames = set()
     for n in range(3):
         h.now += 1

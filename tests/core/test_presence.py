@@ -4,8 +4,17 @@ The directory (CoreSettings.directory) decides whether anyone is told: `welcome.
 `presence` announcements go to presence sessions only, and only when it is on.
 """
 
+from parley.core.presence import ONLINE_PAGE
 from parley.core.signaling import CoreSettings
-from parley.protocol.messages import PROTOCOL_VERSION, Hello, Presence, UserInfo, Welcome
+from parley.protocol.messages import (
+    PROTOCOL_VERSION,
+    Hello,
+    Online,
+    OnlineRequest,
+    Presence,
+    UserInfo,
+    Welcome,
+)
 from tests.core.helpers import Harness, messages_to, of_type, only_message_to, recipients
 
 
@@ -79,6 +88,8 @@ def test_first_session_of_a_user_is_announced_to_the_other_presence_sessions(
     lurker = harness.user("Lurker", presence=False)
     session = harness.connect()
     effects = harness.send(session, Hello(v=PROTOCOL_VERSION, name="Cy", presence=True))
+    assert messages_to(effects, ann.session) == [], "told when the presence window ends"
+    effects += harness.flush_presence()
     welcome = messages_to(effects, session)[0]
     assert isinstance(welcome, Welcome)
     announcement = Presence(user=UserInfo(id=welcome.user.id, name="Cy"), online=True)
@@ -116,6 +127,7 @@ def test_a_user_online_on_a_plain_session_comes_online_with_its_first_presence_o
     effects = harness.send(
         session, Hello(v=PROTOCOL_VERSION, name="Ann", token=plain.token, presence=True)
     )
+    effects += harness.flush_presence()
     assert messages_to(effects, bob.session) == [
         Presence(user=UserInfo(id=plain.user, name="Ann"), online=True)
     ]
@@ -128,7 +140,7 @@ def test_a_user_online_on_a_plain_session_comes_online_with_its_first_presence_o
 def test_closing_the_last_presence_session_announces_offline(harness: Harness) -> None:
     ann, bob, cy = harness.user("Ann"), harness.user("Bob"), harness.user("Cy")
     lurker = harness.user("Lurker", presence=False)
-    effects = harness.disconnect(ann.session)
+    effects = harness.disconnect(ann.session) + harness.flush_presence()
     gone = Presence(user=UserInfo(id=ann.user, name="Ann"), online=False)
     assert messages_to(effects, bob.session) == [gone]
     assert messages_to(effects, cy.session) == [gone]
@@ -140,11 +152,11 @@ def test_closing_the_last_presence_session_announces_offline(harness: Harness) -
 def test_closing_one_of_two_devices_keeps_the_user_online(harness: Harness) -> None:
     ann, bob = harness.user("Ann"), harness.user("Bob")
     phone = harness.device(ann, "Ann")
-    effects = harness.disconnect(ann.session)
+    effects = harness.disconnect(ann.session) + harness.flush_presence()
     assert of_type(effects, Presence) == []
     assert messages_to(effects, bob.session) == []
     assert harness.core.presence.sessions_of(ann.user) == [phone.session]
-    effects = harness.disconnect(phone.session)
+    effects = harness.disconnect(phone.session) + harness.flush_presence()
     assert messages_to(effects, bob.session) == [
         Presence(user=UserInfo(id=ann.user, name="Ann"), online=False)
     ]
@@ -168,10 +180,12 @@ def test_closing_an_unwelcomed_session_announces_nothing(harness: Harness) -> No
 def test_a_user_can_come_back_online_after_going_offline(harness: Harness) -> None:
     ann, bob = harness.user("Ann"), harness.user("Bob")
     harness.disconnect(ann.session)
+    harness.flush_presence()
     session = harness.connect()
     effects = harness.send(
         session, Hello(v=PROTOCOL_VERSION, name="Ann", token=ann.token, presence=True)
     )
+    effects += harness.flush_presence()
     assert messages_to(effects, bob.session) == [
         Presence(user=UserInfo(id=ann.user, name="Ann"), online=True)
     ]
@@ -206,5 +220,53 @@ def test_a_new_name_on_another_device_is_announced() -> None:
     watcher = h.user("Watcher")
     first = h.user("Ana")
     effects = h.send(h.connect(), Hello(v=1, name="Ana B.", token=first.token, presence=True))
+    effects += h.flush_presence()
     renamed = [m for m in messages_to(effects, watcher.session) if isinstance(m, Presence)]
     assert renamed == [Presence(user=UserInfo(id=first.user, name="Ana B."), online=True)]
+
+
+# --- many online: news in windows, the directory in pages ------------------------------------
+
+
+def test_a_sign_in_and_its_sign_out_within_the_window_tell_nobody(harness: Harness) -> None:
+    """The churn that made every connect cost the whole directory: now it costs nothing."""
+    watchers = [harness.user(f"W{n}") for n in range(5)]
+    session = harness.connect()
+    effects = harness.send(session, Hello(v=PROTOCOL_VERSION, name="Churn", presence=True))
+    effects += harness.disconnect(session)
+    effects += harness.flush_presence()
+    assert of_type(effects, Presence) == []
+    assert all(messages_to(effects, w.session) == [] for w in watchers)
+
+
+def test_many_changes_in_one_window_are_told_once_each(harness: Harness) -> None:
+    watcher = harness.user("Watcher")
+    comers = []
+    for n in range(3):
+        session = harness.connect()
+        harness.send(session, Hello(v=PROTOCOL_VERSION, name=f"C{n}", presence=True))
+        comers.append(session)
+    told = harness.flush_presence()
+    names = [m.user.name for m in messages_to(told, watcher.session) if isinstance(m, Presence)]
+    assert names == ["C0", "C1", "C2"]
+    assert harness.flush_presence() == [], "nothing is told twice"
+
+
+def test_the_directory_comes_in_pages(harness: Harness) -> None:
+    for n in range(ONLINE_PAGE + 30):
+        harness.user(f"U{n}")
+    session = harness.connect()
+    welcome = welcome_of(harness, session, Hello(v=PROTOCOL_VERSION, name="Me", presence=True))
+    assert welcome.online is not None and len(welcome.online) == ONLINE_PAGE
+    assert welcome.onlineNext == ONLINE_PAGE
+    rest = only_message_to(harness.send(session, OnlineRequest(offset=ONLINE_PAGE, id=4)), session)
+    assert isinstance(rest, Online) and rest.id == 4 and rest.next is None
+    everyone = [u.name for u in [*welcome.online, *rest.users]]
+    assert everyone == [*(f"U{n}" for n in range(ONLINE_PAGE + 30)), "Me"]
+
+
+def test_a_session_off_the_directory_gets_no_pages(harness: Harness) -> None:
+    harness.user("Ann")
+    lurker = harness.user("Lurker", presence=False)
+    page = only_message_to(harness.send(lurker.session, OnlineRequest(offset=0)), lurker.session)
+    assert isinstance(page, Online) and page.users == []

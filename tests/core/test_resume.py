@@ -108,6 +108,7 @@ def say_hello(
 
 def sign_in(h: Harness, name: str = "", token: str | None = None, presence: bool = False) -> Tab:
     connection, welcome, _ = say_hello(h, token=token, name=name, presence=presence)
+    h.flush_presence()  # a set-up: the directory hears of it now
     assert welcome.session == connection
     assert welcome.resume is not None
     return Tab(
@@ -297,7 +298,7 @@ def test_after_the_window_the_room_and_the_call_are_told_and_the_call_ends_once(
     call = call_between(h, ana, bo)
     lose(h, ana)
     h.now += WINDOW
-    effects = h.fire((RESUME_TIMER, ana.session))
+    effects = h.fire((RESUME_TIMER, ana.session)) + h.flush_presence()
     offline = Presence(user=UserInfo(id=ana.user, name="Ana"), online=False)
     assert messages_to(effects, cy.session) == [
         PeerLeft(peer=ana.session, reason="disconnected"),

@@ -26,7 +26,7 @@ from parley.server.tls import self_signed_certificate
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_for_state
 from tests.e2e.phone import call, ended_reason, history_rows, sign_in
-from tests.parley_server import LISTENING
+from tests.parley_server import LISTENING, LOOPBACK_CROWD_ARGS
 from tests.redis_server import RedisServer
 from tests.support.ports import free_port
 
@@ -94,7 +94,7 @@ class Node:
 def start_node(name: str, redis_url: str, data_dir: Path, *extra: str) -> Node:
     log = ARTIFACTS / f"e2e-cluster-{name}.log"
     command = [sys.executable, "-m", "parley", "serve", "--host", "127.0.0.1", "--port", "0"]
-    command += ["--data-dir", str(data_dir), "--redis-url", redis_url, *extra]
+    command += ["--data-dir", str(data_dir), "--redis-url", redis_url, *LOOPBACK_CROWD_ARGS, *extra]
     with open(log, "w") as log_file:
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True)
     assert process.stdout is not None

@@ -1,5 +1,6 @@
 """Opened over plain http:// from another machine, the pages explain why calls cannot work."""
 
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -13,6 +14,7 @@ from tests.parley_server import running_server
 pytestmark = pytest.mark.e2e
 
 LAN_ADDRESS = "198.51.100.40"
+NETWORK_SETTLE_SECONDS = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +23,10 @@ def lan_url(private_network: list[str]) -> Iterator[str]:
     with veth_pair(LAN_ADDRESS, "198.51.100.41"):
         log = ARTIFACTS / "e2e-insecure-server.log"
         with running_server("--host", LAN_ADDRESS, log_path=log) as url:
+            # The new interface is a network change to the running Chromium, which aborts the
+            # loads in flight when it notices (ERR_NETWORK_CHANGED, seen once in a full run):
+            # let it notice before the first page.
+            time.sleep(NETWORK_SETTLE_SECONDS)
             yield url
 
 

@@ -67,11 +67,15 @@ async def test_a_direct_call_moves_the_counters(
     assert value(levels, "parley_connections") == 2
     assert value(levels, "parley_sessions", state="connected") == 2
     assert value(levels, "parley_users_online") == 2
-    assert value(levels, "parley_turn_credentials_issued_total") == 2  # one per welcome
+    assert value(levels, "parley_turn_credentials_issued_total") == 0, "none for being online"
 
     await send_json(ann, {"type": "invite", "to": bob_welcome["user"]["id"], "media": "video"})
     ringing = await next_of_type(ann, "ringing")
     await next_of_type(bob, "incoming-call")
+    for ws in (ann, bob):  # both sides of a ringing call get TURN credentials
+        await send_json(ws, {"type": "ice-servers"})
+        await next_of_type(ws, "ice-servers")
+    assert value(await scrape(http, base), "parley_turn_credentials_issued_total") == 2
     assert value(await scrape(http, base), "parley_calls", state="ringing") == 1
     await send_json(bob, {"type": "accept", "call": ringing["call"], "media": "video"})
     accepted = await next_of_type(ann, "call-accepted")

@@ -20,17 +20,36 @@ WS_TIMEOUT = aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0)
 SHUTDOWN_SECONDS = 15.0
 
 
+def loopback_crowd(settings: ServerSettings) -> ServerSettings:
+    """`settings` with the per-address limits of new guests, sign-ins and invites lifted."""
+    core = dataclasses.replace(
+        settings.core,
+        new_guests_per_minute_per_client=100_000,
+        new_guests_per_minute_in_all=100_000,
+        sign_ins_per_minute_per_client=100_000,
+        sign_ins_per_minute_in_all=100_000,
+        invites_per_minute_per_client=100_000,
+        invites_per_minute_in_all=100_000,
+    )
+    return dataclasses.replace(settings, core=core)
+
+
 @pytest.fixture
 async def start_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[StartServer]:
     """Starts apps on 127.0.0.1 with an OS-chosen port; returns each one's base URL.
 
     Each app gets a fresh data directory, so no test touches the user's database or secret.
+    Every client of a test comes from 127.0.0.1: to the per-address limits that is a crowd
+    behind one NAT, so they are lifted (loopback_crowd) unless `address_limits=True` (the
+    tests of those limits, in tests/security).
     """
     runners: list[web.AppRunner] = []
 
-    async def start(settings: ServerSettings | None = None) -> str:
+    async def start(settings: ServerSettings | None = None, *, address_limits: bool = False) -> str:
         data_dir = tmp_path_factory.mktemp("parley-data")
         settings = dataclasses.replace(settings or ServerSettings(), data_dir=data_dir)
+        if not address_limits:
+            settings = loopback_crowd(settings)
         runner = parley_runner(create_app(settings))
         await runner.setup()
         runners.append(runner)

@@ -91,6 +91,14 @@ ResumeWindow = Annotated[
         "(0: no resume).",
     ),
 ]
+HistoryDays = Annotated[
+    int,
+    _bounded(
+        "history_days",
+        envvar="PARLEY_HISTORY_DAYS",
+        help="Days call history is kept (0: for good).",
+    ),
+]
 DataDir = Annotated[
     Path | None,
     typer.Option(
@@ -132,6 +140,30 @@ ConnectionsPerClient = Annotated[
         "connections_per_client",
         envvar="PARLEY_CONNECTIONS_PER_CLIENT",
         help="Sockets per IP (IPv6: per /64).",
+    ),
+]
+NewGuestsPerClient = Annotated[
+    int,
+    _bounded(
+        "new_guests_per_client",
+        envvar="PARLEY_NEW_GUESTS_PER_CLIENT",
+        help="New guests a minute per IP (IPv6: per /64).",
+    ),
+]
+InvitesPerClient = Annotated[
+    int,
+    _bounded(
+        "invites_per_client",
+        envvar="PARLEY_INVITES_PER_CLIENT",
+        help="Invites a minute per IP (IPv6: per /64), all its users together.",
+    ),
+]
+SignInsPerClient = Annotated[
+    int,
+    _bounded(
+        "sign_ins_per_client",
+        envvar="PARLEY_SIGN_INS_PER_CLIENT",
+        help="Sign-ins online for calls a minute per IP (IPv6: per /64); more are not listed.",
     ),
 ]
 Auth = Annotated[

@@ -47,6 +47,9 @@ def serve(
     allowed_origin: options.AllowedOrigin = [],  # noqa: B006
     trusted_proxy: options.TrustedProxy = [],  # noqa: B006
     connections_per_client: options.ConnectionsPerClient = DEFAULT.connections_per_client,
+    new_guests_per_client: options.NewGuestsPerClient = DEFAULT.new_guests_per_client,
+    invites_per_client: options.InvitesPerClient = DEFAULT.invites_per_client,
+    sign_ins_per_client: options.SignInsPerClient = DEFAULT.sign_ins_per_client,
     auth: options.Auth = DEFAULT.auth,
     jwt_secret: options.JwtSecret = DEFAULT.jwt_secret,
     jwt_public_key: options.JwtPublicKey = DEFAULT.jwt_public_key,
@@ -54,6 +57,7 @@ def serve(
     tls: options.Tls = DEFAULT.tls,
     tls_cert: options.TlsCert = DEFAULT.tls_cert,
     tls_key: options.TlsKey = DEFAULT.tls_key,
+    history_days: options.HistoryDays = DEFAULT.history_days,
     messages_per_second: options.MessagesPerSecond = DEFAULT.messages_per_second,
     message_burst: options.MessageBurst = DEFAULT.message_burst,
     metrics_token: options.MetricsToken = DEFAULT.metrics_token,

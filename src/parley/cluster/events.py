@@ -36,6 +36,7 @@ class SyncRequest(msgspec.Struct, tag="sync", array_like=True):
 class Connected(msgspec.Struct, tag="connect", array_like=True):
     node: str
     connection: str
+    client: str = ""  # the client's network, for per-address limits (every replica counts alike)
 
 
 class Text(msgspec.Struct, tag="text", array_like=True):

@@ -84,11 +84,11 @@ class NodeLocal(Hub):
 
     # --- the socket side --------------------------------------------------------------------
 
-    def open(self, sink: SessionSink) -> str:
+    def open(self, sink: SessionSink, client: str = "") -> str:
         connection = random_id()
         self._register(connection, sink)
         if self.ready:
-            self._enqueue(Connected(self.node, connection))
+            self._enqueue(Connected(self.node, connection, client))
         else:
             sink.close(CloseCode.SERVICE_RESTART, "server not ready")
         return connection
@@ -152,7 +152,7 @@ class NodeLocal(Hub):
                     self._unavailable(connection, frame)
                 case Closed():
                     self._held_closes.append(event)
-                case Connected(_, connection):
+                case Connected(_, connection, _):
                     sink = self._sinks.get(connection)
                     if sink is not None:
                         sink.close(CloseCode.SERVICE_RESTART, "server not ready")

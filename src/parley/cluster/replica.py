@@ -88,11 +88,11 @@ class Replica:
         match event:
             case Text(connection, frame):
                 return effects_of_frame(core, connection, frame, now)
-            case Connected(node, connection):
+            case Connected(node, connection, client):
                 if node not in self.nodes:
                     return []  # a node already declared lost: its sockets are not served
                 self.connections[connection] = node
-                return core.connect(now, connection)[1]
+                return core.connect(now, connection, client=client)[1]
             case Closed(connection, resumable):
                 if self.connections.pop(connection, None) is None:
                     return []

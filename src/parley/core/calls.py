@@ -81,6 +81,16 @@ class CallService:
     def __len__(self) -> int:
         return len(self._book.calls)
 
+    def involves(self, session: str, user: str) -> bool:
+        """Whether `session` takes part in its user's call: as the caller, the answering
+        device, a device it rings on, or a side that claims it back after a restart."""
+        call = self._book.of_user(user)
+        if call is None:
+            return False
+        return session in (call.caller_session, call.callee_session) or (
+            session in call.ringing_sessions
+        )
+
     def is_party(self, call_id: str, user: str, now: float, grace: float) -> bool:
         """`user` is one of the call's two users, and the call is going on or ended at most
         `grace` seconds ago."""
@@ -157,13 +167,15 @@ class CallService:
             offer=message.offer if message.caller_offers else None,
             caller_takes_answer=message.takes_answer,
         )
-        out.effects.append(RecordCall("created", call.record()))
+        # Only a call that rings is history: one to someone offline or busy never reached
+        # them, and storing those let a flood of throw-away guests bury real calls.
         if callee_info is None:
-            self._end_unconnected(call, "offline", message.id, now, out)
+            self._end_unconnected(call, "offline", message.id, out)
             return
         if self._book.of_user(callee.user) is not None:
-            self._end_unconnected(call, "busy", message.id, now, out)
+            self._end_unconnected(call, "busy", message.id, out)
             return
+        out.effects.append(RecordCall("created", call.record()))
         self._book.add(call, caller.user, callee.user)
         call.ringing_sessions = set(self._presence.sessions_of(callee.user))
         out.send(
@@ -313,12 +325,9 @@ class CallService:
                 out.send(session, ended)
 
     def _end_unconnected(
-        self, call: Call, reason: EndReason, request_id: RequestId, now: float, out: Outcome
+        self, call: Call, reason: EndReason, request_id: RequestId, out: Outcome
     ) -> None:
-        """A call that never rang: only the caller hears of it, at once."""
-        out.effects.append(
-            RecordCall("ended", replace(call.record(), ended=now, end_reason=reason))
-        )
+        """A call that never rang: only the caller hears of it, at once, and nothing is kept."""
         out.send(
             call.caller_session,
             CallEnded(id=request_id, call=call.id, reason=reason, by=None),

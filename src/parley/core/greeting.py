@@ -10,12 +10,13 @@ from collections.abc import Callable
 from parley.core.effects import CancelTimer, CloseSession, Outcome, Send
 from parley.core.ice import IceDesk
 from parley.core.identity import Identity, IdentityProvider
-from parley.core.presence import PresenceRegistry, announce
+from parley.core.limits import ClientBudgets
+from parley.core.presence import PresenceNews, PresenceRegistry
 from parley.core.sessions import HELLO_TIMER, Session, SessionTable
 from parley.core.settings import CoreSettings
 from parley.protocol.close_codes import CloseCode
 from parley.protocol.errors import ErrorCode
-from parley.protocol.messages import PROTOCOL_VERSION, Hello, Presence, UserInfo, Welcome
+from parley.protocol.messages import PROTOCOL_VERSION, Hello, UserInfo, Welcome
 
 EndSession = Callable[[Session, float, Outcome], None]
 
@@ -30,8 +31,12 @@ class Greeter:
         presence: PresenceRegistry,
         ice: IceDesk,
         end_session: EndSession,
+        budgets: ClientBudgets,
+        news: PresenceNews,
     ) -> None:
         self._settings = settings
+        self._budgets = budgets
+        self._news = news
         self.identities = identities
         # Resume tokens: secrets, unlike ids (which peers see).
         self.new_token = new_token
@@ -61,6 +66,19 @@ class Greeter:
             out.error(session.id, ErrorCode.AUTH_FAILED, "the token was refused", message.id)
             out.effects.append(CloseSession(session.id, CloseCode.AUTH_FAILED, "auth failed"))
             return
+        if admission.token is not None and not self._budgets.new_guests.allow(session.client, now):
+            # A new guest (no token, one is minted): each would have a user's own budgets, so
+            # their number is what a flood of throw-away sockets is limited by.
+            out.error(
+                session.id,
+                ErrorCode.RATE_LIMITED,
+                "too many new guests from your network: try again in a minute",
+                message.id,
+            )
+            out.effects.append(
+                CloseSession(session.id, CloseCode.POLICY_VIOLATION, "too many new guests")
+            )
+            return
         identity = admission.identity
         if message.resume is not None and self._resume(
             session, identity.user, message, now, instance, out
@@ -69,26 +87,27 @@ class Greeter:
         resume_token = self.new_token() if self._settings.resume_window > 0 else None
         self._sessions.admit(session, identity, resume_token)
         out.effects.append(CancelTimer((HELLO_TIMER, session.id)))
-        if message.presence:
-            self._come_online(session, identity, out)
-        listed = message.presence and self._settings.directory
+        online = message.presence and self._budgets.sign_ins.allow(session.client, now)
+        if online:
+            self._come_online(session, identity, now, out)
+        listed = online and self._settings.directory
         welcome = self._welcome(session, identity, now, instance, listed, token=admission.token)
         out.send(session.id, welcome)
+        if message.presence and not online:
+            out.error(
+                session.id,
+                ErrorCode.RATE_LIMITED,
+                "too many sign-ins from your network: online, but not listed for calls for now",
+                message.id,
+            )
 
-    def _come_online(self, session: Session, identity: Identity, out: Outcome) -> None:
+    def _come_online(self, session: Session, identity: Identity, now: float, out: Outcome) -> None:
         session.presence = True
         before = self._presence.info(identity.user)
         self._presence.add(identity.user, session.id, identity.name)
         if before is None or before.name != identity.name:
-            # Came online, or came back under a new name: the directory shows it at once.
-            me = UserInfo(id=identity.user, name=identity.name)
-            announce(
-                self._presence,
-                self._settings.directory,
-                Presence(user=me, online=True),
-                out,
-                skip=session.id,
-            )
+            # Came online, or came back under a new name: news for the directory.
+            self._news.changed(identity.user, now, out)
 
     def _welcome(
         self,
@@ -101,15 +120,17 @@ class Greeter:
         resumed: bool = False,
     ) -> Welcome:
         settings = self._settings
+        first_page, next_page = self._presence.page(0) if listed else ([], None)
         return Welcome(
             v=PROTOCOL_VERSION,
             session=session.id,
             user=UserInfo(id=identity.user, name=identity.name),
             token=token,
             maxMessageBytes=settings.max_message_bytes,
-            iceServers=self._ice.servers(identity.user, now),
+            iceServers=self._ice.servers(identity.user, now, with_turn=False),
             iceTransportPolicy=self._ice.policy,
-            online=self._presence.online() if listed else None,
+            online=first_page if listed else None,
+            onlineNext=next_page if listed else None,
             resume=session.resume_token,
             resumed=resumed,
             resumeWindow=settings.resume_window if session.resume_token else 0,

@@ -39,6 +39,8 @@ class Session:
     # While away: how many messages it missed, counting from which seq.
     missed: int = 0
     missed_from: int = 0
+    # The network its socket came from (per-address limits): the latest socket's, after a resume.
+    client: str = ""
 
     @property
     def welcomed(self) -> bool:
@@ -59,6 +61,7 @@ class SessionState(msgspec.Struct, frozen=True, kw_only=True):
     room_visits: int
     missed: int
     missed_from: int
+    client: str = ""
 
 
 class SessionsState(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,12 +115,13 @@ class SessionTable:
 
     # --- life and death --------------------------------------------------------------------
 
-    def open(self, session_id: str) -> Session:
+    def open(self, session_id: str, client: str = "") -> Session:
         """A provisional session for a new socket, named like the socket."""
         session = Session(
             session_id,
             ReplayLog(self._settings.log_capacity, self._settings.replay_bytes),
             connection=session_id,
+            client=client,
         )
         self.by_id[session_id] = session
         self.by_connection[session_id] = session_id
@@ -174,6 +178,7 @@ class SessionTable:
             self.by_connection.pop(target.connection, None)
         self._back(target)
         target.connection = connection
+        target.client = provisional.client
         target.missed = 0
         self.by_connection[connection] = target.id
         out.effects.append(CancelTimer((RESUME_TIMER, target.id)))
@@ -269,6 +274,7 @@ def _session_state(session: Session) -> SessionState:
         room_visits=session.room_visits,
         missed=session.missed,
         missed_from=session.missed_from,
+        client=session.client,
     )
 
 
@@ -285,4 +291,5 @@ def _session(state: SessionState) -> Session:
         room_visits=state.room_visits,
         missed=state.missed,
         missed_from=state.missed_from,
+        client=state.client,
     )

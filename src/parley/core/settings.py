@@ -29,6 +29,20 @@ class CoreSettings:
     ice_requests_per_minute: int = 10
     # Each invite writes history and rings someone: a person places a few a minute at most.
     invites_per_minute: int = 20
+    # Throw-away guests (a new socket, no token) each get a user's budgets, so new guests and
+    # invites are also counted per client network (an IPv4 address or an IPv6 /64) and for the
+    # whole server. 20 new guests a minute lets an office behind one NAT come online; a flood
+    # from one address stops there, and one spread over many addresses at the totals.
+    new_guests_per_minute_per_client: int = 20
+    new_guests_per_minute_in_all: int = 600
+    invites_per_minute_per_client: int = 60
+    invites_per_minute_in_all: int = 1200
+    # Sign-ins that come online for calls (each is news for the whole directory), per client
+    # network and in all; over it, a session is welcomed but not listed for a while.
+    sign_ins_per_minute_per_client: int = 120
+    sign_ins_per_minute_in_all: int = 6000
+    # Pages of the directory (`online`) a user may ask for: 60 x 100 users a minute.
+    online_pages_per_minute: int = 60
     # Rooms one user's sessions may be in at once (one call per tab; a few tabs is plenty).
     rooms_per_user: int = 4
     quality_reports_per_minute: int = 6

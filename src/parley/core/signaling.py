@@ -13,9 +13,9 @@ from parley.core.greeting import Greeter
 from parley.core.ice import IceDesk
 from parley.core.identity import IdentityProvider
 from parley.core.ids import random_id
-from parley.core.limits import PerMinuteLimit
+from parley.core.limits import ClientBudgets, PerMinuteLimit
 from parley.core.membership import RoomMembership
-from parley.core.presence import PresenceRegistry, announce
+from parley.core.presence import PRESENCE_TIMER, PresenceNews, PresenceRegistry
 from parley.core.quality import QualityReports
 from parley.core.relay import may_relay, relayed
 from parley.core.rooms import RoomRegistry
@@ -39,13 +39,12 @@ from parley.protocol.messages import (
     Leave,
     MediaState,
     Offer,
-    Presence,
+    OnlineRequest,
     Quality,
     Ready,
     Reject,
     RequestId,
     ResumeCall,
-    UserInfo,
     VideoReply,
     VideoRequest,
 )
@@ -98,6 +97,7 @@ class SignalingCore:
         self.sessions = SessionTable(settings)
         self.rooms = RoomRegistry(settings.room_capacity)
         self.presence = PresenceRegistry()
+        self._news = PresenceNews(self.presence, settings)
         # Answered calls' tickets (resume-call after a restart) are signed with `ticket_key`:
         # the server's lasting secret, or a random one that dies with this core.
         self.calls = CallService(
@@ -106,6 +106,7 @@ class SignalingCore:
         self._membership = RoomMembership(self.rooms, settings.rooms_per_user)
         self._ice = IceDesk(settings)
         self._invite_limit = PerMinuteLimit(settings.invites_per_minute)
+        self._budgets = ClientBudgets(settings)
         self._quality = QualityReports(self.calls, settings.quality_reports_per_minute)
         self._greeter = Greeter(
             settings,
@@ -115,18 +116,23 @@ class SignalingCore:
             self.presence,
             self._ice,
             self._end_session,
+            self._budgets,
+            self._news,
         )
 
     # --- events ---------------------------------------------------------------------------
 
-    def connect(self, now: float, connection: str | None = None) -> tuple[str, list[Effect]]:
-        """A socket opened. Returns its connection id, which is also the id of the provisional
-        session it serves until (and unless) its `hello` resumes an older one. A cluster names
-        the connection itself (`connection`), so that every replica agrees on it."""
+    def connect(
+        self, now: float, connection: str | None = None, *, client: str = ""
+    ) -> tuple[str, list[Effect]]:
+        """A socket opened from `client` (its network, as the server counts addresses; per-
+        address limits count by it). Returns its connection id, which is also the id of the
+        provisional session it serves until (and unless) its `hello` resumes an older one. A
+        cluster names the connection itself (`connection`), so that every replica agrees."""
         session_id = connection or self._new_id()
         while self.sessions.is_taken(session_id):
             session_id = self._new_id()
-        self.sessions.open(session_id)
+        self.sessions.open(session_id, client)
         deadline = now + self.settings.hello_timeout
         return session_id, [StartTimer((HELLO_TIMER, session_id), deadline)]
 
@@ -162,8 +168,14 @@ class SignalingCore:
                 self._quality.report(session, user, message, now, out)
             case Leave():
                 self._membership.leave(session, message, out)
+            case OnlineRequest():
+                self._news.answer_page(session.id, user, session.presence, message, now, out)
             case IceServersRequest():
-                self._ice.refresh(session_id, user, message, now, out)
+                relays = session.room is not None or self.calls.involves(session_id, user)
+                if message.to is not None:  # about to invite `to`
+                    callable_now = self.presence.info(message.to) is not None
+                    relays = relays or (message.to != user and callable_now)
+                self._ice.refresh(session_id, user, message, now, out, with_turn=relays)
             case Invite() | ResumeCall():
                 self._place_call(session, message, now, out)
             case Accept():
@@ -181,7 +193,9 @@ class SignalingCore:
         """Invites and claims share one budget: each may write history and ring someone."""
         identity = session.identity
         assert identity is not None
-        if not self._invite_limit.allow(identity.user, now):
+        if not self._invite_limit.allow(identity.user, now) or not self._budgets.invites.allow(
+            session.client, now
+        ):
             out.error(session.id, ErrorCode.RATE_LIMITED, "too many calls", message.id)
         elif isinstance(message, Invite):
             self.calls.invite(session.id, identity, message, now, out)
@@ -261,6 +275,8 @@ class SignalingCore:
             session = self.sessions.get(subject)
             if session is not None and not session.welcomed:
                 return [CloseSession(subject, CloseCode.HELLO_TIMEOUT, "no hello in time")]
+        elif purpose == PRESENCE_TIMER:
+            self._news.flush(out)
         elif purpose == RESUME_TIMER:
             session = self.sessions.get(subject)
             if session is not None and session.connection is None:
@@ -289,8 +305,7 @@ class SignalingCore:
             self._quality.limit.forget(user)
         self.calls.session_closed(session.id, user, now, out)
         if session.presence and self.presence.remove(user, session.id):
-            gone = Presence(user=UserInfo(id=user, name=session.identity.name), online=False)
-            announce(self.presence, self.settings.directory, gone, out)
+            self._news.changed(user, now, out)
 
     def _numbered(self, effects: list[Effect], now: float | None) -> list[Effect]:
         """Numbers each message as it enters its session's log. A session away that has
@@ -320,6 +335,8 @@ class SignalingCore:
             calls=self.calls.export(),
             ice_requests=self._ice.limit.export(),
             invites=self._invite_limit.export(),
+            by_client=self._budgets.export(),
+            presence_news=self._news.export(),
             quality_reports=self._quality.limit.export(),
             turn_credentials_issued=self._ice.credentials_issued,
         )
@@ -335,6 +352,9 @@ class SignalingCore:
         self.calls.restore(state.calls)
         self._ice.limit.restore(state.ice_requests)
         self._invite_limit.restore(state.invites)
+        self._budgets.restore(state.by_client)
+        if state.presence_news is not None:
+            self._news.restore(state.presence_news)
         self._quality.limit.restore(state.quality_reports)
         self._ice.credentials_issued = state.turn_credentials_issued
         self.calls.use_ids(self._new_id)

@@ -12,6 +12,7 @@ import msgspec
 from parley.core.call_book import CallsState, EndedCall
 from parley.core.direct_call import Call, CallState
 from parley.core.identity import Identity
+from parley.core.presence import PresenceNewsState
 from parley.core.replay import LoggedMessage, LogState
 from parley.core.rooms import Member, Room
 from parley.core.sessions import SessionsState, SessionState
@@ -48,3 +49,7 @@ class CoreSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     invites: dict[str, list[float]]
     quality_reports: dict[str, list[float]]
     turn_credentials_issued: int
+    # Per client network (and in all, under ""): new guests, sign-ins, invites (ClientBudgets).
+    by_client: dict[str, dict[str, list[float]]] = msgspec.field(default_factory=dict)
+    # What the directory was told, and the changes it is still to be told.
+    presence_news: PresenceNewsState | None = None

@@ -95,6 +95,11 @@ class Call:
 
     # --- driven by Phone --------------------------------------------------------------------
 
+    def use_configuration(self, configuration: RTCConfiguration) -> None:
+        """ICE servers got once the call or room began (TURN credentials come only then)."""
+        if self.pc is None:
+            self._configuration = configuration
+
     def start(self, peer_session: str, own_session: str, polite: bool | None = None) -> None:
         """The other side is known (answered, or ready in the room): negotiate with it.
         `polite` is the server's word in a direct call; a room uses the session-id rule."""

@@ -50,7 +50,21 @@ class Phone:
     async def connect(
         cls, url: str, name: str = "", token: str | None = None, presence: bool = True
     ) -> "Phone":
-        return cls(await SignalingClient.connect(url, name=name, token=token, presence=presence))
+        phone = cls(await SignalingClient.connect(url, name=name, token=token, presence=presence))
+        await phone._load_directory(phone._signaling.welcome.get("onlineNext"))
+        return phone
+
+    async def _load_directory(self, offset: int | None, pages: int = 10) -> None:
+        """The users online beyond the welcome's first page (100 a page, at most `pages`)."""
+        for _ in range(pages):
+            if offset is None:
+                return
+            try:
+                page = await self._signaling.request({"type": "online", "offset": offset})
+            except PeerError:
+                return  # rate-limited: the directory is what it has
+            self.online.update({u["id"]: u["name"] for u in page["users"]})
+            offset = page.get("next")
 
     # --- direct calls -----------------------------------------------------------------------
 
@@ -72,7 +86,9 @@ class Phone:
         call.id = reply["call"]
         if reply["type"] == "call-ended":
             self._end(CallEnded(reply["reason"], reply.get("by")))
-        elif reply["type"] == "call-accepted":  # glare: both called each other
+            return call
+        await self._take_ice_servers(call)
+        if reply["type"] == "call-accepted":  # glare: both called each other
             call.media = reply["media"]
             call.start(reply["peer"], self.session, reply.get("polite"))
         return call
@@ -96,6 +112,7 @@ class Phone:
         chosen = media or incoming.media
         call = self._new_call(chosen, play=play, record_to=record_to, echo=echo, kind="direct")
         call.id = incoming.call
+        await self._take_ice_servers(call)  # while it rings here, TURN credentials come
         try:
             reply = await self._signaling.request(
                 {"type": "accept", "call": incoming.call, "media": chosen, "caller_offers": True}
@@ -128,6 +145,7 @@ class Phone:
         call.id = room
         joined = await self._signaling.request({"type": "join", "room": room})
         self._room = room
+        await self._take_ice_servers(call)
         self._peer_ready = {p["id"]: p["ready"] for p in joined["peers"]}
         await self._signaling.send({"type": "ready"})
         for peer, ready in self._peer_ready.items():
@@ -179,6 +197,14 @@ class Phone:
         )
         self.call = call
         return call
+
+    async def _take_ice_servers(self, call: Call) -> None:
+        """ICE servers with TURN credentials, which the server gives only to a session in a
+        call or a room; the welcome's servers (no TURN) if the request fails."""
+        with contextlib.suppress(PeerError, TimeoutError):
+            reply = await self._signaling.request({"type": "ice-servers"})
+            self._ice = reply
+        call.use_configuration(rtc_configuration(self._ice))
 
     def _end(self, ended: CallEnded) -> None:
         if self.call is not None:

@@ -76,7 +76,21 @@ class Leave(ClientMessage, tag="leave", kw_only=True):
 
 
 class IceServersRequest(ClientMessage, tag="ice-servers", kw_only=True):
-    """Asks for fresh ICE servers (TURN credentials expire); rate-limited per user."""
+    """Asks for ICE servers for a connection about to be made, or fresh ones (TURN credentials
+    expire); rate-limited per user. TURN credentials come only to a session that is in a room,
+    in a direct call (ringing, answered, or being taken back), or about to call: `to` names the
+    user it is about to invite (online, and not itself), for an offer made before the invite.
+    Any other session gets the servers without TURN credentials: a relay is for calls."""
+
+    to: UserId | None = None
+
+
+class OnlineRequest(ClientMessage, tag="online", kw_only=True):
+    """Asks for more of the users online for calls, from `offset` on, after the first page that
+    `welcome.online` held (`welcome.onlineNext` gives the offset). Answered by `online`;
+    rate-limited per user. Only a session that asked for `presence` sees the directory."""
+
+    offset: Annotated[int, Meta(ge=0, le=10_000_000)]
 
 
 class Invite(ClientMessage, tag="invite", kw_only=True):
@@ -199,6 +213,7 @@ ClientMessageUnion = (
     | Candidate
     | Leave
     | IceServersRequest
+    | OnlineRequest
     | Invite
     | Accept
     | Reject

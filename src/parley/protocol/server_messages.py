@@ -32,10 +32,13 @@ class UserInfo(Struct):
 
 class Welcome(ServerMessage, tag="welcome", kw_only=True):
     """Answers `hello`: the session id and the user are assigned here, never chosen by the client.
-    `iceServers` carry time-limited TURN credentials; `iceTransportPolicy: "relay"` means the
+    `iceServers` are the servers without TURN credentials (ask `ice-servers` for those when a
+    call or a room is about to start); `iceTransportPolicy: "relay"` means the
     server's operator wants every call relayed (so no peer learns another's IP address).
     `token` is present when the server issued a new one: keep it and send it in the next `hello`.
-    `online` lists the users online for calls (when the directory is on and `presence` was asked).
+    `online` lists the users online for calls (when the directory is on and `presence` was asked),
+    at most 100 of them: when there are more, `onlineNext` is the offset to ask `online` for
+    (later pages may shift as users come and go; `presence` messages keep the list right).
     """
 
     v: int
@@ -46,6 +49,7 @@ class Welcome(ServerMessage, tag="welcome", kw_only=True):
     iceTransportPolicy: IceTransportPolicy = "all"
     token: str | None = None
     online: list[UserInfo] | None = None
+    onlineNext: int | None = None
     resume: str | None = None
     """Send it as `hello.resume` to take this session back after a dropped socket."""
     resumed: bool = False
@@ -166,8 +170,19 @@ class IceServers(ServerMessage, tag="ice-servers", kw_only=True):
     iceTransportPolicy: IceTransportPolicy
 
 
+class Online(ServerMessage, tag="online", kw_only=True):
+    """Answers `online`: the next page of users online for calls (at most 100), and `next`, the
+    offset of the page after it (absent at the end)."""
+
+    id: RequestId = None
+    users: list[UserInfo]
+    next: int | None = None
+
+
 class Presence(ServerMessage, tag="presence", kw_only=True):
-    """A user came online for calls, or went offline (sent when the directory is on)."""
+    """A user came online for calls, or went offline (sent when the directory is on). Changes
+    are told at most twice a second, each user's net change once: a user who came and went
+    within that half second is not told at all. Not sent to the user's own sessions."""
 
     user: UserInfo
     online: bool
@@ -259,6 +274,7 @@ ServerMessageUnion = (
     | Left
     | Error
     | IceServers
+    | Online
     | Presence
     | Ringing
     | IncomingCall

@@ -79,7 +79,7 @@ class Admission:
             return NOT_SERVING
         if not self._counter.admit(client):
             return Refusal(429, "too many connections from your address")
-        return SignalingSocket(self.sockets, self.hub, self._limits, self._ender(client))
+        return SignalingSocket(self.sockets, self.hub, self._limits, self._ender(client), client)
 
     def _ender(self, client: str) -> Callable[[SignalingSocket, bool], None]:
         counter, throttle, hub = self._counter, self._throttle, self.hub

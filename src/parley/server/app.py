@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Clients reconnect with backoff after a restart: give the last of them a little longer.
 RECLAIM_SLACK_SECONDS = 15.0
+# Old history is deleted this often (and once at start).
+HISTORY_PRUNE_SECONDS = 3600.0
 
 SETTINGS_KEY = web.AppKey("settings", ServerSettings)
 HUB_KEY = web.AppKey("hub", Hub)
@@ -120,6 +122,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         HandshakeTurns(HANDSHAKES_PER_TURN),
     )
     heartbeat = asyncio.get_running_loop().create_task(sockets.keep_heartbeat())
+    keeper = (
+        asyncio.get_running_loop().create_task(
+            _keep_history_bounded(history, settings.history_days)
+        )
+        if settings.history_days > 0
+        else None
+    )
     metrics.watch(core, lambda: len(sockets))
     app[HUB_KEY] = hub
     app[READY_KEY].set()
@@ -127,11 +136,29 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     heartbeat.cancel()
     for task in sweeps:
         task.cancel()
+    if keeper is not None:
+        # Awaited: a deletion cut short must let go of its connection before the engine goes.
+        keeper.cancel()
+        await asyncio.gather(keeper, return_exceptions=True)
     # Ringing calls were ended on shutdown and their ends queued: write them out. Answered
     # calls stay open for their clients to take back after the restart.
     await history.stop()
     await engine.dispose()
     await source.close()
+
+
+async def _keep_history_bounded(history: CallHistory, days: int) -> None:
+    """Deletes history older than `days`, at start and then hourly: the table stays bounded
+    however long the server runs. (Every node of a cluster does it too: the same DELETE.)"""
+    while True:
+        try:
+            pruned = await history.prune(time.time() - days * 86_400)
+        except Exception:
+            log.exception("could not delete old call history")
+        else:
+            if pruned:
+                log.info("deleted %d calls older than %d days", pruned, days)
+        await asyncio.sleep(HISTORY_PRUNE_SECONDS)
 
 
 async def _finish_forgotten_calls(

@@ -50,9 +50,10 @@ class Hub:
         # The session each local socket serves (a resume moves it): what to detach at close.
         self._serves: dict[str, str] = {}
 
-    def open(self, sink: SessionSink) -> str:
-        """A socket opened: returns its connection id (the id of its session, until a resume)."""
-        connection, effects = self.core.connect(time.time())
+    def open(self, sink: SessionSink, client: str = "") -> str:
+        """A socket opened from `client` (its network: per-address limits count by it): returns
+        its connection id (the id of its session, until a resume)."""
+        connection, effects = self.core.connect(time.time(), client=client)
         self._register(connection, sink)
         self._apply(effects)
         return connection

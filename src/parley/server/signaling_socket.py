@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 class SocketHub(Protocol):
     """What a socket needs of the hub (parley.server.hub.Hub)."""
 
-    def open(self, sink: "SignalingSocket") -> str: ...
+    def open(self, sink: "SignalingSocket", client: str) -> str: ...
 
     def on_text(self, connection: str, frame: str) -> None: ...
 
@@ -41,6 +41,7 @@ class SignalingSocket(SocketOutput):
 
     # Thousands are held idle: no __dict__ each.
     __slots__ = (
+        "_client",
         "_fragments",
         "_fragments_binary",
         "_hub",
@@ -57,8 +58,10 @@ class SignalingSocket(SocketOutput):
         hub: SocketHub,
         limits: SocketLimits,
         on_end: Callable[["SignalingSocket", bool], None],
+        client: str = "",
     ) -> None:
         super().__init__(sockets, limits)
+        self._client = client  # its client network (an address, or an IPv6 /64)
         self._hub = hub
         self._on_end = on_end
         self.connection_id = ""
@@ -78,7 +81,7 @@ class SignalingSocket(SocketOutput):
         raw.set_write_buffer_limits(high=DIRECT_WRITE_LIMIT)
         self.last_heard = time.monotonic()
         self._sockets.add(self)
-        self.connection_id = self._hub.open(self)
+        self.connection_id = self._hub.open(self, self._client)
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         self.last_heard = now = time.monotonic()

@@ -66,22 +66,30 @@ def _as_utc(value: datetime | None) -> datetime | None:
 
 
 class CallHistory:
-    def __init__(self, engine: AsyncEngine, queue_limit: int = 10_000) -> None:
+    def __init__(self, engine: AsyncEngine, backlog_warning: int = 10_000) -> None:
         self._engine = engine
-        self._queue: asyncio.Queue[RecordCall | RecordQuality] = asyncio.Queue(queue_limit)
+        # Unbounded: no step of a call that rang is ever dropped (a dropped `ended` would leave
+        # a call open for good, a dropped `created` lose it). What comes in is bounded instead,
+        # by the core's invite limits (per user, per address and in all: 1,200 a minute).
+        self._queue: asyncio.Queue[RecordCall | RecordQuality] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
-        self.dropped = 0
+        self._backlog_warning = backlog_warning
+        self._warned_at = 0
 
     def start(self) -> None:
         self._writer = asyncio.get_running_loop().create_task(self._write_loop())
 
+    @property
+    def backlog(self) -> int:
+        """Steps waiting to be written (a slow or unreachable database)."""
+        return self._queue.qsize()
+
     def submit(self, step: RecordCall | RecordQuality) -> None:
-        try:
-            self._queue.put_nowait(step)
-        except asyncio.QueueFull:
-            self.dropped += 1
-            if self.dropped & (self.dropped - 1) == 0:  # 1st, 2nd, 4th, 8th…: no log flood
-                log.error("call history queue full: %d steps dropped so far", self.dropped)
+        self._queue.put_nowait(step)
+        waiting = self._queue.qsize()
+        if waiting >= self._backlog_warning and waiting >= 2 * self._warned_at:
+            self._warned_at = waiting  # 10k, 20k, 40k…: no log flood
+            log.error("call history is %d steps behind: is the database reachable?", waiting)
 
     async def flush(self) -> None:
         """Returns once everything submitted so far is written."""
@@ -155,6 +163,21 @@ class CallHistory:
             else sqlite.insert(calls)
         )
         return insert.values(**row).on_conflict_do_nothing(index_elements=[calls.c.id])
+
+    async def prune(self, before: float) -> int:
+        """Deletes the calls created before `before` (and their quality reports), and room
+        quality reports as old. Returns how many calls went."""
+        cutoff = _at(before)
+        async with self._engine.begin() as db:
+            old = sa.select(calls.c.id).where(calls.c.created_at < cutoff)
+            await db.execute(call_quality.delete().where(call_quality.c.call_id.in_(old)))
+            await db.execute(
+                call_quality.delete().where(
+                    call_quality.c.call_id.is_(None), call_quality.c.reported_at < cutoff
+                )
+            )
+            result = await db.execute(calls.delete().where(calls.c.created_at < cutoff))
+        return int(result.rowcount or 0)
 
     async def finish_forgotten(self, started: float, keep: set[str], now: float) -> int:
         """Ends the calls an earlier run of the server left open that nobody took back after

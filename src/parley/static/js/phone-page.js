@@ -24,6 +24,7 @@ const SCREENS = ['name', 'phone', 'outgoing', 'incoming', 'call', 'ended'];
 /**
  * @typedef {import('./signaling.js').SignalingEvents} SignalingEvents
  * @typedef {import('./signaling.js').WelcomeMessage} WelcomeMessage
+ * @typedef {import('./signaling.js').OnlineMessage} OnlineMessage
  * @typedef {import('./signaling.js').IncomingCallMessage} IncomingCallMessage
  * @typedef {import('./signaling.js').CallAcceptedMessage} CallAcceptedMessage
  * @typedef {import('./signaling.js').CallEndedMessage} CallEndedMessage
@@ -189,6 +190,7 @@ async function connect(name) {
   $('me').hidden = false;
   state.online = new Map((welcome.online ?? []).filter((u) => u.id !== welcome.user.id).map((u) => [u.id, u]));
   renderOnline();
+  loadMoreOnline(signaling, welcome.onlineNext);
   show('phone', 'idle');
   bindDevicePicker($('device-settings'));
   await refreshHistory();
@@ -213,6 +215,24 @@ function reconnectLater(name) {
   retryDelay = Math.min(retryDelay * 2, 30_000);
 }
 
+/** Most of 1,000 people online is more than a list can show: the welcome's first page, and
+ * then up to nine more (100 each) as the server hands them out.
+ * @param {Signaling} signaling @param {number | null | undefined} offset */
+async function loadMoreOnline(signaling, offset) {
+  for (let pages = 1; offset != null && pages < 10 && state.signaling === signaling; pages += 1) {
+    /** @type {OnlineMessage} */
+    let page;
+    try {
+      page = /** @type {OnlineMessage} */ (await signaling.request({ type: 'online', offset }));
+    } catch {
+      return; // rate-limited or offline: the list shows what it has
+    }
+    for (const user of page.users) if (user.id !== state.me?.id) state.online.set(user.id, user);
+    renderOnline();
+    offset = page.next;
+  }
+}
+
 /** The server restarted and forgot this session: show who is online again, and take an
  * answered call back (the other side does the same) instead of dropping it.
  * @param {WelcomeMessage} welcome @param {boolean} restarted */
@@ -221,6 +241,7 @@ function onSessionRenewed(welcome, restarted) {
   state.me = welcome.user;
   state.online = new Map((welcome.online ?? []).filter((u) => u.id !== welcome.user.id).map((u) => [u.id, u]));
   renderOnline();
+  if (state.signaling) loadMoreOnline(state.signaling, welcome.onlineNext);
   const call = state.call;
   if (call?.peerCall && call.id && call.ticket && restarted) {
     state.signaling?.send({
@@ -271,7 +292,7 @@ async function placeCall(peer, media) {
     return;
   }
   // ICE servers before the invite: once answered, negotiation must start without a wait.
-  call.configuration = await state.signaling.iceConfiguration();
+  call.configuration = await state.signaling.iceConfiguration({ to: peer.id });
   if (state.call !== call) return releaseStream(call);
   // The offer is made before the invite and rides it: the callee's devices take it in while
   // they ring, so that answering has little left to do.

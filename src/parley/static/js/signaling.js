@@ -22,8 +22,9 @@ const MAX_QUEUED_WHILE_AWAY = 120;
  *   usernameFragment?: string | null}} IceCandidate  as RTCIceCandidate.toJSON() makes it
  * @typedef {Envelope & {type: 'welcome', v: number, session: string, user: UserInfo,
  *   maxMessageBytes: number, iceServers: RTCIceServer[], iceTransportPolicy?: RTCIceTransportPolicy,
- *   token?: string | null, online?: UserInfo[] | null, resume?: string | null, resumed?: boolean,
- *   resumeWindow?: number, instance?: string}} WelcomeMessage
+ *   token?: string | null, online?: UserInfo[] | null, onlineNext?: number | null,
+ *   resume?: string | null, resumed?: boolean, resumeWindow?: number, instance?: string}} WelcomeMessage
+ * @typedef {Envelope & {type: 'online', users: UserInfo[], next?: number | null}} OnlineMessage
  * @typedef {Envelope & {type: 'joined', room: string, created: boolean, capacity: number,
  *   peers: {id: string, ready: boolean}[]}} JoinedMessage
  * @typedef {Envelope & {type: 'peer-joined' | 'peer-ready', peer: string}} PeerMessage
@@ -55,7 +56,7 @@ const MAX_QUEUED_WHILE_AWAY = 120;
  *   CandidateMessage | MediaStateMessage | VideoRequestMessage | VideoReplyMessage |
  *   QualitySavedMessage | LeftMessage | ErrorMessage | IceServersMessage | PresenceMessage |
  *   RingingMessage | IncomingCallMessage | CallAcceptedMessage | CallEndedMessage |
- *   CallResumedMessage} ServerMessage
+ *   CallResumedMessage | OnlineMessage} ServerMessage
  */
 
 /**
@@ -213,6 +214,7 @@ export class Signaling extends EventTarget {
     // A first-time guest is given its identity here: a resume must present the same one.
     if (welcome.token) this.hello = { ...this.hello, token: welcome.token };
     this.#takeIceServers(welcome);
+    this.iceServersAt = 0; // a welcome carries no TURN credentials: ask when a call needs them
     if (resolve) {
       this.lastSeq = 0;
       resolve(welcome);
@@ -288,14 +290,24 @@ export class Signaling extends EventTarget {
   }
 
   /**
-   * ICE servers for a new connection. TURN credentials expire (an hour by default), so after a
-   * while fresh ones are asked for; if that fails, the ones at hand are still tried.
+   * ICE servers for a connection about to be made. The server gives TURN credentials only to a
+   * session in a room or a call, or about to call `to` (the welcome has none), and they expire
+   * (an hour by default): so they are asked for when there are none yet, or after a while; if
+   * that fails, the servers at hand are still tried.
+   * @param {{to?: string}} [about]  the user this session is about to invite, if any
    * @returns {Promise<RTCConfiguration>}
    */
-  async iceConfiguration(maxAgeMs = 20 * 60 * 1000) {
+  async iceConfiguration(about = {}, maxAgeMs = 20 * 60 * 1000) {
     if (Date.now() - this.iceServersAt > maxAgeMs) {
       try {
-        this.#takeIceServers(/** @type {IceServersMessage} */ (await this.request({ type: 'ice-servers' })));
+        /** @type {{type: 'ice-servers', to?: string}} */
+        const request = { type: 'ice-servers' };
+        if (about.to) request.to = about.to;
+        const reply = /** @type {IceServersMessage} */ (await this.request(request));
+        this.#takeIceServers(reply);
+        // Servers without TURN credentials (none configured, or none for this session yet)
+        // are asked for again next time.
+        this.iceServersAt = reply.iceServers.some((s) => s.credential) ? Date.now() : 0;
       } catch {
         // rate-limited or offline: fall through with what we have
       }
@@ -307,7 +319,6 @@ export class Signaling extends EventTarget {
   #takeIceServers(message) {
     this.iceServers = message.iceServers ?? [];
     this.iceTransportPolicy = message.iceTransportPolicy ?? 'all';
-    this.iceServersAt = Date.now();
   }
 
   /** Ends the session: a goodbye (1000), after which the server tells the others at once. */
