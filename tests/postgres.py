@@ -9,7 +9,6 @@ listening on 127.0.0.1 only (plus a socket inside that directory), trust auth fo
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.ports import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_START_ATTEMPTS = 3  # a fresh port each time: another process may grab the one we picked
@@ -65,12 +66,6 @@ def _scratch_dir() -> str | None:
     # A RAM disk when there is one: CREATE DATABASE per test costs several times more on disk.
     shm = Path("/dev/shm")
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK | os.X_OK) else None
-
-
-def _free_loopback_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _run_as_postgres(root: Path, *command: str) -> subprocess.CompletedProcess[str]:
@@ -124,7 +119,7 @@ def postgres_server() -> Iterator[PostgresServer]:
             _fail_with("initialise a data directory", result, None)
         (data / "pg_hba.conf").write_text(PG_HBA)
         for _ in range(PG_START_ATTEMPTS):
-            port = _free_loopback_port()
+            port = free_port()
             # A timezone far from UTC, with a half-hour offset: the tests must not depend on
             # the server's session timezone to get UTC back.
             options = (

@@ -12,19 +12,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
+
 REDIS_SERVER = "/usr/bin/redis-server"
 START_SECONDS = 10.0
 
 
-def _free_port() -> int:
-    with contextlib.closing(socket.socket()) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class RedisServer:
     def __init__(self, directory: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self._directory = directory
         self._process: subprocess.Popen[bytes] | None = None
 
