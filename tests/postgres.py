@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.ports import free_port
+from tests.support.raw_client import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_START_ATTEMPTS = 3  # a fresh port each time: another process may grab the one we picked

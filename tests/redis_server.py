@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.ports import free_port
+from tests.support.raw_client import free_port
 
 REDIS_SERVER = "/usr/bin/redis-server"
 START_SECONDS = 10.0

@@ -151,7 +151,7 @@ def frame(message_type: str, **fields_: Any) -> str:
 
 @dataclass
 class Tab(SessionTab):
-    """A client of a node (see tests/server/sessions.py), with a round trip of its own."""
+    """A client of a node (see tests/support/raw_client.py), with a round trip of its own."""
 
     async def round_trip(self) -> None:
         """A request answered at once (`ice-servers` with an id is refused or answered; a

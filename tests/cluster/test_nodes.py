@@ -23,8 +23,7 @@ from parley.server.api import HISTORY_KEY
 from tests.cluster.helpers import SECRET, Tab, eventually, replica_state
 from tests.cluster.nodes import CORE, Cluster
 from tests.server.helpers import send_json
-from tests.server.sessions import candidate, offer, relayed
-from tests.support.raw_client import cut, read_frame, say_hello
+from tests.support.raw_client import candidate, cut, offer, read_frame, relayed, say_hello
 
 
 async def join(tab: Tab, room: str, request_id: str = "j") -> dict[str, Any]:

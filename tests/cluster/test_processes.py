@@ -28,8 +28,7 @@ from parley.cluster.redis_log import HEARTBEAT_SECONDS, HEARTBEAT_TTL_SECONDS
 from parley.cluster.redis_log import connect as redis_client
 from parley.core.presence import PRESENCE_WINDOW_SECONDS
 from tests.redis_server import RedisServer
-from tests.support.ports import free_port
-from tests.support.raw_client import Tab, cut, is_sync_reply, sync_request
+from tests.support.raw_client import Tab, cut, free_port, is_sync_reply, sync_request
 
 from .process_helpers import (
     Node,

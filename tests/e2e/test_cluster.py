@@ -28,7 +28,7 @@ from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_fo
 from tests.e2e.phone import call, ended_reason, history_rows, sign_in
 from tests.parley_server import LISTENING, LOOPBACK_CROWD_ARGS
 from tests.redis_server import RedisServer
-from tests.support.ports import free_port
+from tests.support.raw_client import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -14,7 +14,7 @@ from parley.server.tls import self_signed_certificate
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_for_state
 from tests.parley_server import running_server
-from tests.support.ports import free_port
+from tests.support.raw_client import free_port
 
 pytestmark = pytest.mark.e2e
 

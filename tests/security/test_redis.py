@@ -33,7 +33,7 @@ from parley.cluster.snapshot import SNAPSHOT_VERSION, decode_snapshot, encode_sn
 from parley.core.signaling import CoreSettings
 from tests.cluster.helpers import SECRET, Tab, eventually, make_replica, replica_state
 from tests.cluster.nodes import Cluster, Node
-from tests.server.sessions import offer, relayed
+from tests.support.raw_client import offer, relayed
 
 OTHER_SECRET = b"not-the-cluster-secret-32-bytes!"
 

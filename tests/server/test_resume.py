@@ -21,10 +21,9 @@ from parley.server.app import create_app
 from parley.server.site import signaling_site
 from parley.storage.database import open_engine
 from parley.storage.schema import calls
-from tests.support.raw_client import Tab, cut, read_frame, say_hello
+from tests.support.raw_client import Tab, candidate, cut, offer, read_frame, relayed, say_hello
 
 from .helpers import ConnectWs, StartServer, receive_close, send_json, ws_url
-from .sessions import candidate, offer, relayed
 
 WINDOW = 10.0
 SETTINGS = ServerSettings(core=CoreSettings(resume_window=WINDOW))

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 
 from parley.config import ServerSettings
-from parley.server.app import create_app
+from parley.server.app import READY_KEY, create_app
 from parley.server.site import parley_runner, signaling_site
 from tests.server.helpers import Client, ConnectWs, Peer, StartServer, hello, ws_url
 
@@ -53,7 +53,10 @@ async def start_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterato
         runner = parley_runner(create_app(settings))
         await runner.setup()
         runners.append(runner)
+        # The app's services ran in setup: a started server is a ready one (what /readyz says).
+        assert runner.app[READY_KEY].is_set(), "the server started without becoming ready"
         await signaling_site(runner, "127.0.0.1", 0).start()
+        assert runner.addresses, "the site bound no address"
         host, port = runner.addresses[0][:2]
         return f"http://{host}:{port}/"
 

@@ -1,7 +1,8 @@
 """One raw WebSocket client for tests that hold the server to its numbering: each `Tab` reads
 every message and checks its `seq` is exactly the next one, as a page does before it can resume
 with `lastSeq`. Used against apps in the test process (tests/server, tests/cluster/test_nodes.py)
-and against real `parley serve` processes (tests/cluster/test_processes.py)."""
+and against real `parley serve` processes (tests/cluster/test_processes.py). Also what such
+clients send (relays numbered by `n`) and a free loopback port to run a server on."""
 
 import asyncio
 import dataclasses
@@ -161,3 +162,35 @@ class Tab:
         await self.send(sync_request(tag))
         reply = await self.next_of("error")
         assert is_sync_reply(reply, tag), reply
+
+
+# --- what tabs send each other --------------------------------------------------------------
+
+
+def offer(to: Tab, n: int) -> dict[str, Any]:
+    return {"type": "offer", "to": to.session, "sdp": f"v=0 offer-{n}"}
+
+
+def candidate(to: Tab, n: int) -> dict[str, Any]:
+    return {
+        "type": "candidate",
+        "to": to.session,
+        "candidate": {"candidate": f"candidate:{n} 1 udp 1 192.0.2.1 {5000 + n} typ host"},
+    }
+
+
+def relayed(message: dict[str, Any], sender: Tab) -> dict[str, Any]:
+    """What the recipient of `message` gets: the same, from the sender, without `to`."""
+    out = {k: v for k, v in message.items() if k != "to"}
+    out["from"] = sender.session
+    return out
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (another process may still
+    take it before the caller binds it)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    assert 0 < port < 65536, port
+    return port
