@@ -1,10 +1,8 @@
 """Request budgets: at most N requests of a kind in any 60 s, per user or per client network."""
 
 from collections import deque
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from parley.core.settings import CoreSettings
+from parley.core.settings import CoreSettings
 
 
 class PerMinuteLimit:
@@ -58,7 +56,7 @@ class ClientBudgets:
     """What one client network (and the whole server) may do a minute, whoever its users are:
     throw-away guests each have a user's own budgets, so these are what bounds a flood."""
 
-    def __init__(self, settings: "CoreSettings") -> None:
+    def __init__(self, settings: CoreSettings) -> None:
         self.new_guests = AddressLimit(
             settings.new_guests_per_minute_per_client, settings.new_guests_per_minute_in_all
         )

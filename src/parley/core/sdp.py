@@ -13,26 +13,21 @@ _LINES = re.compile(r"\r\n|\r|\n")
 _UNSPECIFIED = frozenset({"0.0.0.0", "::"})  # noqa: S104 - compared with, never bound
 
 
-def _address_lines(sdp: str) -> list[str]:
-    found = []
-    for raw in _LINES.split(sdp):
-        line = raw.strip()
-        attribute = line.lower()
-        if attribute.startswith(("a=candidate", "a=remote-candidates")):
-            found.append(line)
-        elif attribute.startswith("c="):
-            # c=IN IP4 192.0.2.1[/ttl]
-            parts = line[2:].split()
-            if len(parts) < 3 or parts[2].split("/")[0] not in _UNSPECIFIED:
-                found.append(line)
-        elif attribute.startswith("a=rtcp:"):
-            # a=rtcp:9 [IN IP4 0.0.0.0]: the port alone names no address
-            parts = line[len("a=rtcp:") :].split()
-            if len(parts) >= 4 and parts[3] not in _UNSPECIFIED:
-                found.append(line)
-    return found
+def _names_an_address(line: str) -> bool:
+    attribute = line.lower()
+    if attribute.startswith(("a=candidate", "a=remote-candidates")):
+        return True
+    if attribute.startswith("c="):
+        # c=IN IP4 192.0.2.1[/ttl]
+        parts = line[2:].split()
+        return len(parts) < 3 or parts[2].split("/")[0] not in _UNSPECIFIED
+    if attribute.startswith("a=rtcp:"):
+        # a=rtcp:9 [IN IP4 0.0.0.0]: the port alone names no address
+        parts = line[len("a=rtcp:") :].split()
+        return len(parts) >= 4 and parts[3] not in _UNSPECIFIED
+    return False
 
 
 def has_addresses(sdp: str) -> bool:
     """Whether `sdp` names any address a peer could send to."""
-    return bool(_address_lines(sdp))
+    return any(_names_an_address(raw.strip()) for raw in _LINES.split(sdp))

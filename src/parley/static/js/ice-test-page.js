@@ -2,6 +2,7 @@
 // answers. It never sends media: one data channel is enough to make the browser gather.
 import { bindLocaleSelect, format, t } from './i18n.js';
 import { Signaling } from './signaling.js';
+import { currentToken } from './identity.js';
 import { $ } from './ui.js';
 
 const GATHER_LIMIT_MS = 15_000;
@@ -15,7 +16,7 @@ const GATHER_LIMIT_MS = 15_000;
 /** @returns {Promise<RTCConfiguration>} */
 async function serverConfiguration() {
   const signaling = new Signaling(`${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`, {
-    token: localStorage.getItem('parley.token'),
+    token: currentToken(),
   });
   await signaling.connect();
   // TURN credentials are for calls and rooms: the test takes them in a room of its own, with

@@ -3,6 +3,7 @@
 // "Parley inside a chat app" issue), which leaves this file a view; split with it, not before.
 import { bindLocaleSelect, format, t, translatePage } from './i18n.js';
 import { Signaling, SignalingError } from './signaling.js';
+import { currentToken, keepIdentity, takeTokenFromLink } from './identity.js';
 import { MediaStartError, openLocalMedia, stopStream } from './media.js';
 import { PeerCall } from './call.js';
 import { withoutAddresses } from './sdp.js';
@@ -13,12 +14,9 @@ import { ringback, ringtone, stopAllTones, tonesRunning } from './tones.js';
 import { askForNotifications, canAskForNotifications, closeNotification, notifyIncoming } from './notify.js';
 import { $, setStatus } from './ui.js';
 
-const TOKEN_KEY = 'parley.token';
 const NAME_KEY = 'parley.name';
 const MISSED_SEEN_KEY = 'parley.missedSeenAt';
 const RESUME_CALL_ID = 'resume-call';
-/** @type {string | null} a host app's token from the link, until the server accepts it */
-let linkToken = null;
 const SCREENS = ['name', 'phone', 'outgoing', 'incoming', 'call', 'ended'];
 
 /**
@@ -182,9 +180,7 @@ async function connect(name) {
     return;
   }
   retryDelay = 1000;
-  if (linkToken) localStorage.setItem(TOKEN_KEY, linkToken); // the server took it: it is who we are now
-  linkToken = null;
-  if (welcome.token) localStorage.setItem(TOKEN_KEY, welcome.token);
+  keepIdentity(welcome.token);
   state.me = welcome.user;
   $('me-name').textContent = welcome.user.name;
   $('me').hidden = false;
@@ -237,7 +233,7 @@ async function loadMoreOnline(signaling, offset) {
  * answered call back (the other side does the same) instead of dropping it.
  * @param {WelcomeMessage} welcome @param {boolean} restarted */
 function onSessionRenewed(welcome, restarted) {
-  if (welcome.token) localStorage.setItem(TOKEN_KEY, welcome.token);
+  keepIdentity(welcome.token);
   state.me = welcome.user;
   state.online = new Map((welcome.online ?? []).filter((u) => u.id !== welcome.user.id).map((u) => [u.id, u]));
   renderOnline();
@@ -1021,49 +1017,6 @@ function bindControls() {
       }
     }
   });
-}
-
-/**
- * A host app hands over its own token (a JWT) in the fragment (#token=…), which never reaches a
- * server log. A link is anyone's to make, so: a guest token in it (this server's guest mode) is
- * never taken; a token of another person than the one this browser is asks first; and the
- * token is only kept in memory until the server accepts it (a guest-mode server refuses it).
- */
-function takeTokenFromLink() {
-  const token = new URLSearchParams(location.hash.slice(1)).get('token');
-  if (!token) return;
-  history.replaceState(null, '', location.pathname + location.search);
-  if (token.startsWith('g1.')) return;
-  const stored = localStorage.getItem(TOKEN_KEY);
-  if (stored && subjectOf(stored) !== subjectOf(token)) {
-    const name = claimsOf(token)?.name;
-    if (!window.confirm(format('identity.replace', { name: typeof name === 'string' ? name : '?' }))) return;
-  }
-  linkToken = token;
-}
-
-/** The claims of a JWT, or null for anything else (a guest token).
- * @param {string} token @returns {Record<string, unknown> | null} */
-function claimsOf(token) {
-  const payload = token.split('.')[1] ?? '';
-  try {
-    const claims = JSON.parse(atob(payload.replace(/-/g, '+').replace(/_/g, '/')));
-    return claims && typeof claims === 'object' ? claims : null;
-  } catch {
-    return null;
-  }
-}
-
-/** Who a token names: a JWT's subject, or the token itself.
- * @param {string} token */
-function subjectOf(token) {
-  const sub = claimsOf(token)?.sub;
-  return typeof sub === 'string' ? `jwt:${sub}` : token;
-}
-
-/** The identity to sign in with: a link's token not yet accepted, or this browser's own. */
-function currentToken() {
-  return linkToken ?? localStorage.getItem(TOKEN_KEY);
 }
 
 function main() {

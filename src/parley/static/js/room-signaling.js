@@ -2,6 +2,7 @@
 // room and the call (a peer joining, getting ready, leaving; relayed offers, answers and
 // candidates; the connection dropping, resuming, or finding the server restarted).
 import { Signaling, SignalingError } from './signaling.js';
+import { currentToken } from './identity.js';
 import { setStatus } from './ui.js';
 import { room, state } from './room-state.js';
 import { closePeerConnection, endCall, endWithNotice, maybeStartCall, restoreStatus } from './room-call.js';
@@ -22,7 +23,7 @@ export async function ensureSignaling() {
   // One connection per page: one still reconnecting would otherwise rejoin the room as well.
   state.signaling?.close();
   const fragment = new URLSearchParams(location.hash.slice(1)).get('token');
-  const signaling = new Signaling(wsUrl(), { token: fragment ?? localStorage.getItem('parley.token') });
+  const signaling = new Signaling(wsUrl(), { token: fragment ?? currentToken() });
   state.signaling = signaling;
   bindPeerEvents(signaling);
   bindRelayedEvents(signaling);
