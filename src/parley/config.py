@@ -55,6 +55,20 @@ class ServerSettings:
     # Call history older than this many days is deleted (hourly); 0 keeps it for good. 90 days
     # answers "when did we last talk" and keeps the table bounded.
     history_days: int = 90
+    # Where call and room events are POSTed (signed with webhook_secret), at least once each.
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret: str | None = None
+    # A receiver slower than this counts as down for that attempt: 10 s is what GitHub and
+    # Stripe allow theirs.
+    webhook_timeout_seconds: float = 10.0
+    # The first retry waits this long, each next one twice as long (with jitter), up to an
+    # hour between attempts; an event still undelivered after webhook_give_up_seconds is failed.
+    webhook_first_retry_seconds: float = 5.0
+    webhook_give_up_seconds: float = 24 * 3600.0
+    # The bearer token of the app API (/api/v1/); None: the app API is off.
+    api_token: str | None = None
+    # Requests a minute the app API answers in all: a host app's backend polls a few a second.
+    api_requests_per_minute: int = 600
 
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -94,7 +108,12 @@ BOUNDS: dict[str, tuple[float, float | None]] = {
     "message_burst": (1.0, None),
     "workers": (1, 64),
     "history_days": (0, None),
+    "webhook_timeout": (0.1, 60.0),
+    "webhook_retry": (0.1, 3600.0),
+    "api_requests_per_minute": (1, None),
 }
+# Shorter bearer tokens can be guessed; 32 hex digits are 128 bits.
+API_TOKEN_MIN_LENGTH = 16
 _CORE = CoreSettings()
 _SERVER = ServerSettings()
 
@@ -141,6 +160,12 @@ class ServeOptions:
     messages_per_second: float = _SERVER.messages_per_second
     message_burst: float = _SERVER.message_burst
     metrics_token: str | None = _SERVER.metrics_token
+    webhook_url: Sequence[str] = _SERVER.webhook_urls
+    webhook_secret: str | None = _SERVER.webhook_secret
+    webhook_timeout: float = _SERVER.webhook_timeout_seconds
+    webhook_retry: float = _SERVER.webhook_first_retry_seconds
+    api_token: str | None = _SERVER.api_token
+    api_requests_per_minute: int = _SERVER.api_requests_per_minute
     redis_url: str | None = _SERVER.redis_url
     workers: int = 1
     log_level: str = "info"
@@ -169,6 +194,12 @@ class ServeOptions:
             (self.log_format not in ("text", "json"), "--log-format is text or json"),
             (self.workers > 1 and not self.redis_url,
              "--workers above 1 needs --redis-url: workers share state there"),
+            (bool(self.webhook_url) and not self.webhook_secret,
+             "--webhook-url needs --webhook-secret: receivers verify each event with it"),
+            (any(not url.startswith(("http://", "https://")) for url in self.webhook_url),
+             "--webhook-url is an http:// or https:// URL"),
+            (self.api_token is not None and len(self.api_token) < API_TOKEN_MIN_LENGTH,
+             f"--api-token needs at least {API_TOKEN_MIN_LENGTH} characters"),
             (self.workers > 1 and self.port == 0,
              "--workers above 1 needs a fixed --port to share"),
         ]  # fmt: skip
@@ -225,4 +256,10 @@ class ServeOptions:
             metrics_token=self.metrics_token,
             redis_url=self.redis_url,
             history_days=self.history_days,
+            webhook_urls=tuple(self.webhook_url),
+            webhook_secret=self.webhook_secret,
+            webhook_timeout_seconds=self.webhook_timeout,
+            webhook_first_retry_seconds=self.webhook_retry,
+            api_token=self.api_token,
+            api_requests_per_minute=self.api_requests_per_minute,
         )

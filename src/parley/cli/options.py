@@ -212,6 +212,51 @@ MetricsToken = Annotated[
         help="Require this bearer token on /metrics (otherwise keep /metrics internal).",
     ),
 ]
+WebhookUrl = Annotated[
+    list[str],
+    typer.Option(
+        envvar="PARLEY_WEBHOOK_URLS",
+        help="POST signed call and room events here (at least once each); repeatable.",
+    ),
+]
+WebhookSecret = Annotated[
+    str | None,
+    typer.Option(
+        envvar="PARLEY_WEBHOOK_SECRET",
+        help="Signs each webhook (Parley-Signature header); receivers verify with it.",
+    ),
+]
+WebhookTimeout = Annotated[
+    float,
+    _bounded(
+        "webhook_timeout",
+        envvar="PARLEY_WEBHOOK_TIMEOUT",
+        help="Seconds a webhook receiver has to answer an attempt.",
+    ),
+]
+WebhookRetry = Annotated[
+    float,
+    _bounded(
+        "webhook_retry",
+        envvar="PARLEY_WEBHOOK_RETRY",
+        help="Seconds before the first retry; each next waits twice as long, for up to 24 h.",
+    ),
+]
+ApiToken = Annotated[
+    str | None,
+    typer.Option(
+        envvar="PARLEY_API_TOKEN",
+        help="Bearer token of the app API (/api/v1/) for your app's backend; unset: API off.",
+    ),
+]
+ApiRequestsPerMinute = Annotated[
+    int,
+    _bounded(
+        "api_requests_per_minute",
+        envvar="PARLEY_API_REQUESTS_PER_MINUTE",
+        help="Requests a minute the app API answers in all; more get 429.",
+    ),
+]
 RedisUrl = Annotated[
     str | None,
     typer.Option(

@@ -61,6 +61,12 @@ def serve(
     messages_per_second: options.MessagesPerSecond = DEFAULT.messages_per_second,
     message_burst: options.MessageBurst = DEFAULT.message_burst,
     metrics_token: options.MetricsToken = DEFAULT.metrics_token,
+    webhook_url: options.WebhookUrl = [],  # noqa: B006
+    webhook_secret: options.WebhookSecret = DEFAULT.webhook_secret,
+    webhook_timeout: options.WebhookTimeout = DEFAULT.webhook_timeout,
+    webhook_retry: options.WebhookRetry = DEFAULT.webhook_retry,
+    api_token: options.ApiToken = DEFAULT.api_token,
+    api_requests_per_minute: options.ApiRequestsPerMinute = DEFAULT.api_requests_per_minute,
     redis_url: options.RedisUrl = DEFAULT.redis_url,
     workers: options.Workers = DEFAULT.workers,
     log_level: options.LogLevel = DEFAULT.log_level,

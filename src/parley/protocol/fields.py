@@ -43,6 +43,7 @@ EndReason = Literal[
     "hangup",
     "connection-lost",
     "answered-elsewhere",
+    "ended-by-app",
 ]
 
 
