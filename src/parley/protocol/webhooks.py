@@ -31,8 +31,9 @@ class Party(Struct):
     name: str
 
 
-class CallData(Struct, kw_only=True, omit_defaults=True):
-    """A direct call. `answered`, `ended`, `reason`, `by`, `duration` and `missed` are set on
+class CallData(Struct, kw_only=True):
+    """A direct call; every field is always present (null when not known yet).
+    `answered`, `ended`, `reason`, `by`, `duration` and `missed` are set on
     `call.ended` (and `answered` on `call.answered` too). `by` is the user who ended it, when
     one did; `missed` is true when the callee never picked up (no answer, cancelled while
     ringing, connection lost while ringing)."""
@@ -50,7 +51,7 @@ class CallData(Struct, kw_only=True, omit_defaults=True):
     missed: bool = False
 
 
-class RoomData(Struct, kw_only=True, omit_defaults=True):
+class RoomData(Struct, kw_only=True):
     """A room call, from its first member's join to its last member's leave."""
 
     room: str
