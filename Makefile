@@ -32,6 +32,7 @@ static-checks:
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m parley.protocol.docs docs/protocol.md
+	$(BIN)/python -m parley.server.api docs/openapi.json
 	$(NODE_BIN)/tsc --noEmit -p tsconfig.json
 	$(NODE_BIN)/eslint src/parley/static/js
 

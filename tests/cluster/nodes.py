@@ -17,7 +17,7 @@ from aiohttp import web
 from parley.assemble import create_app
 from parley.cluster.node import ClusterHub
 from parley.config import ServerSettings
-from parley.core.effects import RecordCall, RecordQuality
+from parley.core.effects import RecordCall, RecordQuality, RecordRoom
 from parley.core.signaling import CoreSettings
 from parley.server.api import HISTORY_KEY
 from parley.server.app import HUB_KEY
@@ -73,9 +73,10 @@ class Cluster:
         self.nodes: list[Node] = []
         self.runners: list[web.AppRunner] = []
         self.sockets: list[aiohttp.ClientWebSocketResponse] = []
-        self.steps: list[tuple[str, RecordCall | RecordQuality]] = []
+        self.steps: list[tuple[str, RecordCall | RecordQuality | RecordRoom]] = []
 
-    async def start(self, core: CoreSettings = CORE) -> Node:
+    async def start(self, core: CoreSettings = CORE, **extra: Any) -> Node:
+        """A new node; `extra`: more ServerSettings (webhooks, say)."""
         name = f"n{len(self.nodes) + 1}"
         settings = ServerSettings(
             core=core,
@@ -84,6 +85,7 @@ class Cluster:
             database_url=self.database_url,
             data_dir=self._data / name,
             connections_per_client=200,
+            **extra,
         )
         runner = web.AppRunner(create_app(loopback_crowd(settings)), handle_signals=False)
         await runner.setup()
@@ -94,7 +96,7 @@ class Cluster:
         history = node.app[HISTORY_KEY]
         submit = history.submit
 
-        def spy(step: RecordCall | RecordQuality) -> None:
+        def spy(step: RecordCall | RecordQuality | RecordRoom) -> None:
             self.steps.append((name, step))
             submit(step)
 

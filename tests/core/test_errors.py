@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from parley.core.effects import CloseSession, Effect
+from parley.core.room_links import RoomLinks
 from parley.core.signaling import SignalingCore
 from parley.identity import JwtIdentities
 from parley.protocol.errors import ErrorCode
@@ -24,7 +25,7 @@ from parley.protocol.messages import (
     Offer,
     Ready,
 )
-from tests.core.helpers import Harness, error_codes, only_error_to, records
+from tests.core.helpers import TICKET_KEY, Harness, error_codes, only_error_to, records
 
 ROOM = "r"
 
@@ -82,6 +83,18 @@ def room_full(h: Harness) -> Setup:
     h.pair(ROOM)
     s = h.welcomed()
     return Setup(s, 5, lambda: h.send(s, Join(room=ROOM, id=5)))
+
+
+def room_expired(h: Harness) -> Setup:
+    s = h.welcomed()
+    expired = RoomLinks(TICKET_KEY).issue(b"n" * 16, int(h.now) - 1)
+    return Setup(s, 5, lambda: h.send(s, Join(room=expired, id=5)))
+
+
+def bad_room_link(h: Harness) -> Setup:
+    s = h.welcomed()
+    made_up = f"{'a' * 26}-0-{'b' * 26}"
+    return Setup(s, 5, lambda: h.send(s, Join(room=made_up, id=5)))
 
 
 def not_in_room(h: Harness) -> Setup:
@@ -173,6 +186,8 @@ SCENARIOS: list[tuple[ErrorCode, Callable[[Harness], Setup]]] = [
     (ErrorCode.UNSUPPORTED_VERSION, unsupported_version),
     (ErrorCode.ALREADY_JOINED, already_joined),
     (ErrorCode.ROOM_FULL, room_full),
+    (ErrorCode.ROOM_EXPIRED, room_expired),
+    (ErrorCode.BAD_ROOM_LINK, bad_room_link),
     (ErrorCode.NOT_IN_ROOM, not_in_room),
     (ErrorCode.PEER_NOT_FOUND, peer_not_found),
     (ErrorCode.CANNOT_CALL_SELF, cannot_call_self),

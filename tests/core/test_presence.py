@@ -12,6 +12,7 @@ from parley.protocol.messages import (
     Online,
     OnlineRequest,
     Presence,
+    Ringing,
     UserInfo,
     Welcome,
 )
@@ -223,6 +224,31 @@ def test_a_new_name_on_another_device_is_announced() -> None:
     effects += h.flush_presence()
     renamed = [m for m in messages_to(effects, watcher.session) if isinstance(m, Presence)]
     assert renamed == [Presence(user=UserInfo(id=first.user, name="Ana B."), online=True)]
+
+
+def test_a_second_device_without_a_name_keeps_the_users_name() -> None:
+    """A second tab or a bot that has only the token does not rename the user to ''."""
+    h = Harness()
+    watcher = h.user("Watcher")
+    first = h.user("Ana")
+    second = h.connect()
+    effects = h.send(second, Hello(v=1, name="  ", token=first.token, presence=True))
+    welcome = only_message_to(effects, second)
+    assert isinstance(welcome, Welcome)
+    assert welcome.user == UserInfo(id=first.user, name="Ana")
+    assert welcome.online is not None and UserInfo(id=first.user, name="Ana") in welcome.online
+    effects = h.flush_presence()
+    assert of_type(effects, Presence) == [], "no rename to announce"
+    call = h.invite(watcher.session, first.user)
+    ringing = of_type(h.log, Ringing)[-1][1]
+    assert (ringing.call, ringing.callee.name) == (call, "Ana")
+
+
+def test_a_nameless_user_online_nowhere_else_stays_nameless(harness: Harness) -> None:
+    first = harness.user("Ana", presence=False)  # on a room page: not online for calls
+    session = harness.connect()
+    welcome = welcome_of(harness, session, Hello(v=1, token=first.token, presence=True))
+    assert welcome.user == UserInfo(id=first.user, name="")
 
 
 # --- many online: news in windows, the directory in pages ------------------------------------

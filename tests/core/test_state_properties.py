@@ -28,6 +28,7 @@ from parley.core.effects import (
     CloseSession,
     Effect,
     RecordCall,
+    RecordRoom,
     Send,
     StartTimer,
     TimerKey,
@@ -178,6 +179,7 @@ class SignalingMachine(RuleBasedStateMachine):
         self.presence: set[str] = set()  # welcomed sessions that asked for presence
         self.tokens: dict[str, str] = {}  # user -> guest token
         self.room_of: dict[str, str] = {}  # session -> room, as joined/left told it
+        self.room_started: dict[str, float] = {}  # room -> when, as RecordRoom told it
         self.ready: set[str] = set()
         self.timers: dict[TimerKey, float] = {}
         self.calls: dict[str, CallModel] = {}  # every call ever created
@@ -257,6 +259,14 @@ class SignalingMachine(RuleBasedStateMachine):
                     self.timers[key] = deadline
                 case CancelTimer(key):
                     self.timers.pop(key, None)
+                case RecordRoom(step, room, started, ended):
+                    if step == "started":
+                        assert room not in self.room_started, f"{room} started twice"
+                        assert started == self.now, effect
+                        self.room_started[room] = started
+                    else:
+                        assert self.room_started.pop(room) == started, effect
+                        assert ended == self.now, effect
                 case RecordCall(step, record):
                     if step == "created":
                         assert record.id not in self.calls, f"call id {record.id} made twice"
@@ -351,6 +361,7 @@ class SignalingMachine(RuleBasedStateMachine):
         else:
             assert announced == [], announced
         self.room_of.pop(session, None)
+        assert set(self.room_of.values()) == set(self.room_started), "a room's end not told"
         self.ready.discard(session)
         self.user_of.pop(session, None)
         self.presence.discard(session)
@@ -582,6 +593,7 @@ class SignalingMachine(RuleBasedStateMachine):
                 id=request_id, room=room, created=not members, capacity=CAPACITY, peers=peers
             )
             assert effects == [
+                *([RecordRoom("started", room, self.now)] if not members else []),
                 Send(session, joined),
                 *(Send(m, PeerJoined(peer=session)) for m in members),
             ]
@@ -608,13 +620,17 @@ class SignalingMachine(RuleBasedStateMachine):
         room = self.room_of.get(session)
         mates = self.room_mates(session)
         welcomed = session in self.user_of
+        started = self.room_started.get(room) if room is not None else None
         effects = self.send(session, Leave(id=request_id))
         if not welcomed:
             self.expect_error(effects, session, ErrorCode.HELLO_REQUIRED)
         elif room is None:
             self.expect_error(effects, session, ErrorCode.NOT_IN_ROOM)
         else:
+            assert started is not None
+            ended = [RecordRoom("ended", room, started, self.now)] if not mates else []
             assert effects == [
+                *ended,
                 *(Send(m, PeerLeft(peer=session, reason="left")) for m in mates),
                 Send(session, Left(id=request_id, room=room)),
             ]

@@ -5,28 +5,9 @@ Each case runs `python -m parley` in a subprocess in which importing aiortc and 
 on an install without the extra.
 """
 
-import subprocess
-import sys
-
 import pytest
 
-WITHOUT_PEER_EXTRA = """
-import runpy, sys
-sys.modules["aiortc"] = None  # `import aiortc` now raises ModuleNotFoundError, as if absent
-sys.modules["av"] = None
-sys.argv = ["parley", *sys.argv[1:]]
-runpy.run_module("parley", run_name="__main__", alter_sys=True)
-"""
-
-
-def parley_without_peer_extra(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", WITHOUT_PEER_EXTRA, *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.support.without_peer_extra import parley_without_peer_extra
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,15 @@
 """Two Python programs call each other through Parley: real aiortc media, both ways."""
 
 import asyncio
+import contextlib
 import time
 from pathlib import Path
 
 import av
 
 from parley.peer import Phone
+from tests.parley_server import running_server
+from tests.support.raw_client import free_port
 
 FLOWING_SECONDS = 20.0
 
@@ -36,8 +39,13 @@ async def test_python_calls_python_media_flows_both_ways_and_hangup_reaches_the_
         assert not call.accepted.is_set(), "ringing, not yet answered"
         incoming = await callee.next_incoming(timeout=10)
         assert (incoming.caller_name, incoming.media) == ("Py caller", "video")
+        assert incoming.offer is not None, "the caller's offer rode the invite"
+        assert "a=candidate" not in incoming.offer, "without its addresses"
         answered = await callee.answer(incoming)
         await asyncio.wait_for(call.accepted.wait(), 10)
+        # The fast path: the callee answered that offer, and its answer rode the accept.
+        assert (call.offer_taken, call.answer_forwarded) == (True, True)
+        assert (answered.offer_taken, answered.answer_forwarded) == (True, True)
         await call.wait_connected()
         await answered.wait_connected()
         await frames_flow(caller, ("audio", "video"))
@@ -136,12 +144,41 @@ async def test_a_video_call_answered_with_voice_only_carries_audio_only_and_the_
         await frames_flow(callee, ("audio",))
         assert call.media == answered.media == "audio"
         assert caller.call is not None and caller.call.counter.frames["video"] == 0
+        # The video offer that rode the invite no longer fits: it was made again, for voice.
+        assert (call.offer_taken, answered.offer_taken) == (False, False)
         # The server's roles, whatever the session ids: the caller offers, the callee answers.
         assert (call.polite, answered.polite) == (False, True)
         await call.hangup()
     finally:
         await caller.close()
         await callee.close()
+
+
+async def test_python_peers_calling_each_other_at_once_share_one_call(server_url: str) -> None:
+    """Glare: the second invite answers the first call. Its sender had made an offer for its
+    own call; told it is the polite side now, it drops that offer and answers the other's."""
+    ana = await Phone.connect(server_url, name="Ana")
+    bo = await Phone.connect(server_url, name="Bo")
+    try:
+        first, second = await asyncio.gather(
+            ana.call_user(bo.user["id"], media="audio"), bo.call_user(ana.user["id"], "audio")
+        )
+        await asyncio.wait_for(first.accepted.wait(), 10)
+        await asyncio.wait_for(second.accepted.wait(), 10)
+        assert first.id == second.id, "one call"
+        assert {first.role, second.role} == {"caller", "callee"}
+        assert {first.polite, second.polite} == {False, True}
+        assert (first.offer_taken, second.offer_taken) == (False, False)
+        await first.wait_connected()
+        await second.wait_connected()
+        await frames_flow(ana, ("audio",))
+        await frames_flow(bo, ("audio",))
+        ended = await first.hangup()
+        assert ended.reason == "hangup"
+        assert (await asyncio.wait_for(second.ended, 10)).reason == "hangup"
+    finally:
+        await ana.close()
+        await bo.close()
 
 
 async def test_a_python_peer_whose_signaling_drops_resumes_and_the_call_goes_on(
@@ -174,3 +211,47 @@ async def test_a_python_peer_whose_signaling_drops_resumes_and_the_call_goes_on(
     finally:
         await caller.close()
         await callee.close()
+
+
+async def test_a_call_goes_on_across_a_server_restart_and_media_flows_again_both_ways(
+    peer_network: None, tmp_path: Path
+) -> None:
+    """Both peers take the call back with `resume-call` (and the ticket): each ends up talking
+    to the other's new session, frames keep coming both ways, and the restarted server knows
+    the call well enough to carry its hang-up."""
+    port = str(free_port())
+    servers = contextlib.ExitStack()  # the same port and data (secret, history) both times
+    url = servers.enter_context(running_server("--port", port, data_dir=tmp_path))
+    caller = await Phone.connect(url, name="Ana")
+    callee = await Phone.connect(url, name="Bo")
+    try:
+        call = await caller.call_user(callee.user["id"], media="video")
+        answered = await callee.answer(await callee.next_incoming(timeout=10))
+        await call.wait_connected()
+        await answered.wait_connected()
+        assert call.ticket is not None and call.ticket == answered.ticket
+        before = (caller.session, callee.session)
+
+        await asyncio.to_thread(servers.close)  # SIGTERM: both sockets close with 1012
+        servers.enter_context(running_server("--port", port, data_dir=tmp_path))
+        deadline = time.monotonic() + 30
+        # Each side learns the other's new session from `call-resumed`.
+        while (
+            before[0] == caller.session
+            or before[1] == callee.session
+            or ((call.peer_session, answered.peer_session) != (callee.session, caller.session))
+        ):
+            assert time.monotonic() < deadline, "the call was not taken back"
+            await asyncio.sleep(0.1)
+        assert not call.ended.done() and not answered.ended.done()
+        await frames_flow(caller, ("audio", "video"))
+        await frames_flow(callee, ("audio", "video"))
+
+        ended = await call.hangup()
+        assert (ended.reason, ended.by) == ("hangup", caller.user["id"])
+        other = await asyncio.wait_for(answered.ended, 10)
+        assert (other.reason, other.by) == ("hangup", caller.user["id"])
+    finally:
+        await caller.close()
+        await callee.close()
+        await asyncio.to_thread(servers.close)

@@ -21,7 +21,16 @@ from parley.server.app import create_app
 from parley.server.site import signaling_site
 from parley.storage.database import open_engine
 from parley.storage.schema import calls
-from tests.support.raw_client import Tab, candidate, cut, offer, read_frame, relayed, say_hello
+from tests.support.raw_client import (
+    Tab,
+    candidate,
+    cut,
+    offer,
+    read_frame,
+    relayed,
+    say_hello,
+    sign_in,
+)
 
 from .helpers import ConnectWs, StartServer, receive_close, send_json, ws_url
 
@@ -29,19 +38,6 @@ WINDOW = 10.0
 SETTINGS = ServerSettings(core=CoreSettings(resume_window=WINDOW))
 ADMIT_SECONDS = 5.0
 ROW_SECONDS = 5.0
-
-
-async def sign_in(connect_ws: ConnectWs, base: str, **fields: Any) -> Tab:
-    ws = await connect_ws(base)
-    welcome = await say_hello(ws, **fields)
-    assert welcome.get("resumed", False) is False
-    return Tab(
-        ws,
-        welcome["session"],
-        welcome["user"]["id"],
-        welcome.get("token") or fields.get("token") or "",
-        welcome["resume"],
-    )
 
 
 async def come_back(tab: Tab, ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:

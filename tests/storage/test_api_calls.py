@@ -315,6 +315,20 @@ async def test_a_limit_that_is_not_a_whole_number_is_a_bad_request(
     assert status == 400
 
 
+@pytest.mark.parametrize("query", ["?limit=5&_=1700000000", "?limit=1&limit=2", "?user=someone"])
+async def test_an_unknown_or_repeated_parameter_is_a_bad_request_in_json(
+    http: aiohttp.ClientSession, server: Server, query: str
+) -> None:
+    ana = guest("Ana")
+
+    status, headers, body = await get_calls(http, server, ana.token, query)
+
+    assert status == 400
+    assert headers["Content-Type"].startswith("application/json")
+    assert set(json.loads(body)) == {"error"}
+    assert (await get_calls(http, server, ana.token, "?limit=5"))[0] == 200
+
+
 async def receive_type(ws: aiohttp.ClientWebSocketResponse, kind: str) -> dict[str, Any]:
     """The next frame of this type, skipping others (e.g. presence); bounded in count and time."""
     deadline = time.monotonic() + RECEIVE_SECONDS

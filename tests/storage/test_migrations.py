@@ -70,6 +70,7 @@ async def test_migrate_creates_the_calls_table_on_an_empty_database(engine: Asyn
         "alembic_version",
         "call_quality",
         "calls",
+        "webhook_outbox",
     ]
     columns = await inspect(engine, lambda i: i.get_columns("calls"))
     assert [(c["name"], c["nullable"]) for c in columns] == [
@@ -123,6 +124,7 @@ async def test_schema_comparison_notices_drift(engine: AsyncEngine) -> None:
     await migrate(engine)
     drifted = sa.MetaData()
     schema.call_quality.to_metadata(drifted)
+    schema.webhook_outbox.to_metadata(drifted)
     schema.calls.to_metadata(drifted).append_column(sa.Column("sdp", sa.Text))
 
     diff = await schema_diff(engine, drifted)

@@ -10,6 +10,7 @@ import json
 import socket
 import struct
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
@@ -44,6 +45,24 @@ async def say_hello(ws: aiohttp.ClientWebSocketResponse, **fields: Any) -> dict[
     assert welcome["type"] == "welcome", welcome
     assert "seq" not in welcome, welcome
     return welcome
+
+
+async def sign_in(
+    connect_ws: Callable[[str], Awaitable[aiohttp.ClientWebSocketResponse]],
+    base: str,
+    **fields: Any,
+) -> "Tab":
+    """A new session on `base` (hello with `fields`), as a `Tab`."""
+    ws = await connect_ws(base)
+    welcome = await say_hello(ws, **fields)
+    assert welcome.get("resumed", False) is False
+    return Tab(
+        ws,
+        welcome["session"],
+        welcome["user"]["id"],
+        welcome.get("token") or fields.get("token") or "",
+        welcome["resume"],
+    )
 
 
 def cut(ws: aiohttp.ClientWebSocketResponse) -> None:

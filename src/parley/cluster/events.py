@@ -7,8 +7,8 @@ import msgspec
 from parley.cluster.seal import decode_versioned
 
 # The layout of a log entry's body (`Stamped`, its events). A node of another release writing a
-# different layout is refused: its replica would not agree with this one's.
-ENTRY_VERSION = 1
+# different layout is refused: its replica would not agree with this one's. (2: EndCallByApp.)
+ENTRY_VERSION = 2
 
 
 class NodeJoined(msgspec.Struct, tag="joined", array_like=True):
@@ -59,8 +59,25 @@ class TimerFired(msgspec.Struct, tag="timer", array_like=True):
     deadline: float
 
 
+class EndCallByApp(msgspec.Struct, tag="app-end", array_like=True):
+    """The host app ends a call (the app API) through the node that appended this; `request`
+    names the answer that node waits for."""
+
+    request: str
+    call: str
+
+
 Event = (
-    NodeJoined | NodeLeft | NodeLost | SyncRequest | Connected | Text | Binary | Closed | TimerFired
+    NodeJoined
+    | NodeLeft
+    | NodeLost
+    | SyncRequest
+    | Connected
+    | Text
+    | Binary
+    | Closed
+    | TimerFired
+    | EndCallByApp
 )
 
 

@@ -10,11 +10,20 @@ import redis.asyncio as redis
 
 from parley.backplane.base import SessionSink
 from parley.backplane.memory import MemoryBackplane
-from parley.cluster.events import Binary, Closed, Connected, Event, Text, TimerFired
+from parley.cluster.events import (
+    Binary,
+    Closed,
+    Connected,
+    EndCallByApp,
+    Event,
+    Text,
+    TimerFired,
+)
 from parley.cluster.ids import EventIds
 from parley.cluster.redis_log import RedisLog, connect
 from parley.cluster.replica import Replica
 from parley.cluster.seal import Seal
+from parley.core.calls import AppEnding
 from parley.core.effects import StartTimer, TimerKey
 from parley.core.ids import random_id
 from parley.core.signaling import SignalingCore
@@ -22,12 +31,15 @@ from parley.protocol.close_codes import CloseCode
 from parley.protocol.codec import DecodeFailure, decode_client_frame, encode
 from parley.protocol.errors import ErrorCode
 from parley.protocol.messages import Error
-from parley.server.hub import HistorySink, Hub
+from parley.server.hub import HistorySink, Hub, HubUnavailable
 from parley.server.metrics import Metrics
 
 # A timer's deadline passed and the oldest node did not report it: the node it was meant for
 # may be dead (and not yet declared so). Any node reports it this much later.
 TIMER_TAKEOVER_SECONDS = 2.0
+# The app API waits this long for its request to come back through the log.
+APP_REQUEST_SECONDS = 10.0
+NOT_APPENDED = "the server cannot reach its cluster; the call was not ended"
 
 
 class NodeLocal(Hub):
@@ -74,6 +86,8 @@ class NodeLocal(Hub):
         self._leaving = False
         self._runner: asyncio.Task[None] | None = None
         self._snapshots: set[asyncio.Task[None]] = set()
+        # The app API's requests appended here, waiting for the log to apply them.
+        self._app_requests: dict[str, asyncio.Future[AppEnding]] = {}
 
     def _log_of(self, generation: str, client: redis.Redis | None = None) -> RedisLog:
         return RedisLog(client or self._redis, generation, self._seal, self._seqs)
@@ -119,6 +133,28 @@ class NodeLocal(Hub):
         else:
             self._held_closes.append(event)
 
+    async def end_call_by_app(self, call_id: str) -> AppEnding:
+        """Goes through the log, as a socket's message would: every replica ends the call at
+        the same point, and this node answers once its own replica has."""
+        if not self.ready:
+            raise HubUnavailable(NOT_APPENDED)
+        request = random_id()
+        waiting: asyncio.Future[AppEnding] = self._loop.create_future()
+        self._app_requests[request] = waiting
+        self._enqueue(EndCallByApp(request, call_id))
+        try:
+            async with asyncio.timeout(APP_REQUEST_SECONDS):
+                return await waiting
+        except TimeoutError:
+            raise HubUnavailable("the cluster did not confirm in time; ask again") from None
+        finally:
+            self._app_requests.pop(request, None)
+
+    def _answer_app(self, request: str, ending: AppEnding) -> None:
+        waiting = self._app_requests.pop(request, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(ending)
+
     def _unavailable(self, connection: str, frame: str | None) -> None:
         """Answers a frame that cannot enter the log (Redis is away): never silence."""
         sink = self._sinks.get(connection)
@@ -156,6 +192,10 @@ class NodeLocal(Hub):
                     sink = self._sinks.get(connection)
                     if sink is not None:
                         sink.close(CloseCode.SERVICE_RESTART, "server not ready")
+                case EndCallByApp(request):
+                    waiting = self._app_requests.pop(request, None)
+                    if waiting is not None and not waiting.done():
+                        waiting.set_exception(HubUnavailable(NOT_APPENDED))
                 case _:
                     pass  # timers and node events are raised again by whoever sees them due
 

@@ -5,7 +5,14 @@ state to nodes that join."""
 import asyncio
 import logging
 
-from parley.cluster.events import Event, NodeJoined, NodeLeft, NodeLost, SyncRequest
+from parley.cluster.events import (
+    EndCallByApp,
+    Event,
+    NodeJoined,
+    NodeLeft,
+    NodeLost,
+    SyncRequest,
+)
 from parley.cluster.local import NodeLocal
 from parley.cluster.redis_log import HEARTBEAT_SECONDS, HEARTBEAT_TTL_SECONDS, Entry, GenerationGone
 from parley.cluster.seal import Refused
@@ -47,6 +54,10 @@ class LogPump(NodeLocal):
             case SyncRequest(node) if self.replica.sync_source(node) == self.node:
                 log.debug("node %s: handing the state to %s", self.node, node)
                 self._hand_snapshot(node)
+            case EndCallByApp(request) if entry.origin == self.node:
+                ending = self.replica.app_ending
+                assert ending is not None
+                self._answer_app(request, ending)
 
     def _open(self, entry: Entry) -> Event | None:
         """The entry's event, or None for one refused: not sealed by a node of this cluster

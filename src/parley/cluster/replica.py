@@ -6,6 +6,7 @@ from parley.cluster.events import (
     Binary,
     Closed,
     Connected,
+    EndCallByApp,
     Event,
     NodeJoined,
     NodeLeft,
@@ -16,6 +17,7 @@ from parley.cluster.events import (
 )
 from parley.cluster.ids import EventIds
 from parley.cluster.snapshot import SNAPSHOT_VERSION, Deadline, Position, ReplicaSnapshot
+from parley.core.calls import AppEnding
 from parley.core.effects import CancelTimer, Effect, StartTimer, TimerKey
 from parley.core.frames import effects_of_binary, effects_of_frame
 from parley.core.signaling import SignalingCore
@@ -39,6 +41,8 @@ class Replica:
         # after a node leaves (its entries could be replayed then too): one per node name a
         # generation has seen, which only a join or rejoin adds.
         self.last_seq: dict[str, int] = {}
+        # What came of the last EndCallByApp applied (its node answers the app with it).
+        self.app_ending: AppEnding | None = None
 
     def clear(self, generation: str) -> None:
         """Back to an empty log: a new generation."""
@@ -123,6 +127,9 @@ class Replica:
                 return effects
             case SyncRequest():
                 return []
+            case EndCallByApp(_, call):
+                self.app_ending, effects = core.end_call_by_app(call, now)
+                return effects
 
     # --- snapshots ---------------------------------------------------------------------------
 

@@ -8,7 +8,8 @@ back after a restart, parley.core.reclaim.
 """
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import Literal
 
 from parley.core.call_book import ENDED_CALLS_KEPT, CallBook, CallsState
 from parley.core.direct_call import (
@@ -48,10 +49,20 @@ __all__ = [
     "ENDED_CALLS_KEPT",
     "RECLAIM_TIMER",
     "RING_TIMER",
+    "AppEnding",
     "Call",
     "CallService",
     "CallState",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class AppEnding:
+    """What came of the host app's asking to end a call: `ended` (it was `was`), `over` (it
+    ended lately, before), or `unknown` (no such call going on)."""
+
+    result: Literal["ended", "over", "unknown"]
+    was: CallState | None = None
 
 
 class CallService:
@@ -264,6 +275,16 @@ class CallService:
         )
 
     # --- other events ----------------------------------------------------------------------
+
+    def end_by_app(self, call_id: str, now: float, out: Outcome) -> AppEnding:
+        """The host app ends a call (moderation): ringing, answered or being taken back, both
+        sides hear `call-ended` with reason `ended-by-app`, and it is recorded so."""
+        call = self._book.get(call_id)
+        if call is None:
+            return AppEnding("over" if self._book.ended(call_id) is not None else "unknown")
+        was = call.state
+        self._end(call, "ended-by-app", None, None, None, now, out)
+        return AppEnding("ended", was)
 
     def end_ringing(self, now: float, out: Outcome) -> None:
         """The server is stopping: a call that still rings cannot be taken back after the

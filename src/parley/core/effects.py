@@ -107,6 +107,17 @@ class RecordQuality:
     record: QualityRecord
 
 
+@dataclass(frozen=True, slots=True)
+class RecordRoom:
+    """A room call began (its first member joined an empty room) or ended (its last member
+    left, or the server stopped). Rooms have no history table: this feeds webhooks only."""
+
+    step: Literal["started", "ended"]
+    room: str
+    started: float
+    ended: float | None = None
+
+
 Effect = (
     Send
     | Rebind
@@ -116,6 +127,7 @@ Effect = (
     | CancelTimer
     | RecordCall
     | RecordQuality
+    | RecordRoom
 )
 
 

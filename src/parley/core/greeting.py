@@ -79,7 +79,7 @@ class Greeter:
                 CloseSession(session.id, CloseCode.POLICY_VIOLATION, "too many new guests")
             )
             return
-        identity = admission.identity
+        identity = self._named(admission.identity)
         if message.resume is not None and self._resume(
             session, identity.user, message, now, instance, out
         ):
@@ -100,6 +100,14 @@ class Greeter:
                 "too many sign-ins from your network: online, but not listed for calls for now",
                 message.id,
             )
+
+    def _named(self, identity: Identity) -> Identity:
+        """A device that gives no name (a second tab, a bot holding only the token) keeps the
+        name its user is online under, instead of renaming the user to ''."""
+        if identity.name:
+            return identity
+        online = self._presence.info(identity.user)
+        return identity if online is None else Identity(identity.user, online.name)
 
     def _come_online(self, session: Session, identity: Identity, now: float, out: Outcome) -> None:
         session.presence = True

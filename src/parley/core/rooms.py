@@ -14,6 +14,8 @@ class Room:
     name: str
     capacity: int
     members: dict[str, Member] = field(default_factory=dict)
+    # When the first member joined (wall clock): room.started/room.ended webhooks carry it.
+    started: float = 0.0
 
     @property
     def is_full(self) -> bool:
@@ -33,12 +35,12 @@ class RoomRegistry:
     def get(self, name: str) -> Room | None:
         return self._rooms.get(name)
 
-    def enter(self, name: str, session: str) -> tuple[Room, bool] | None:
+    def enter(self, name: str, session: str, now: float) -> tuple[Room, bool] | None:
         """Adds the session; returns (room, created), or None when the room is full."""
         room = self._rooms.get(name)
         created = room is None
         if room is None:
-            room = Room(name, self.capacity)
+            room = Room(name, self.capacity, started=now)
         elif room.is_full:
             return None
         room.members[session] = Member(session)
@@ -58,6 +60,9 @@ class RoomRegistry:
     def __len__(self) -> int:
         return len(self._rooms)
 
+    def all(self) -> list[Room]:
+        return list(self._rooms.values())
+
     def export(self) -> dict[str, Room]:
         """Copies of the rooms (see CoreSnapshot)."""
         return {name: _copy(room) for name, room in self._rooms.items()}
@@ -68,4 +73,4 @@ class RoomRegistry:
 
 def _copy(room: Room) -> Room:
     members = {s: Member(m.session, m.ready) for s, m in room.members.items()}
-    return Room(room.name, room.capacity, members)
+    return Room(room.name, room.capacity, members, room.started)

@@ -7,7 +7,7 @@ I/O layer says a message arrived on; nothing a client writes into a message can 
 
 from collections.abc import Callable
 
-from parley.core.calls import RECLAIM_TIMER, RING_TIMER, CallService
+from parley.core.calls import RECLAIM_TIMER, RING_TIMER, AppEnding, CallService
 from parley.core.effects import CloseSession, Effect, Outcome, Send, StartTimer, TimerKey
 from parley.core.greeting import Greeter
 from parley.core.ice import IceDesk
@@ -18,6 +18,7 @@ from parley.core.membership import RoomMembership
 from parley.core.presence import PRESENCE_TIMER, PresenceNews, PresenceRegistry
 from parley.core.quality import QualityReports
 from parley.core.relay import may_relay, relayed
+from parley.core.room_links import RoomLinks
 from parley.core.rooms import RoomRegistry
 from parley.core.sessions import HELLO_TIMER, RESUME_TIMER, Session, SessionTable
 from parley.core.settings import CoreSettings, TurnCredentials
@@ -98,12 +99,13 @@ class SignalingCore:
         self.rooms = RoomRegistry(settings.room_capacity)
         self.presence = PresenceRegistry()
         self._news = PresenceNews(self.presence, settings)
-        # Answered calls' tickets (resume-call after a restart) are signed with `ticket_key`:
-        # the server's lasting secret, or a random one that dies with this core.
+        # Answered calls' tickets (resume-call after a restart) and room links are signed with
+        # `ticket_key`: the server's lasting secret, or a random one that dies with this core.
         self.calls = CallService(
             self.presence, settings.ring_timeout, new_id, CallTickets(ticket_key)
         )
-        self._membership = RoomMembership(self.rooms, settings.rooms_per_user)
+        self.room_links = RoomLinks(ticket_key)
+        self._membership = RoomMembership(self.rooms, settings.rooms_per_user, self.room_links)
         self._ice = IceDesk(settings)
         self._invite_limit = PerMinuteLimit(settings.invites_per_minute)
         self._budgets = ClientBudgets(settings)
@@ -156,7 +158,7 @@ class SignalingCore:
         session_id = session.id
         match message:
             case Join():
-                self._membership.join(session, message, out)
+                self._membership.join(session, message, now, out)
             case Ready():
                 self._membership.ready(session, message, out)
             case Offer() | Answer() | Candidate() | MediaState() | VideoRequest() | VideoReply():
@@ -167,7 +169,7 @@ class SignalingCore:
             case Quality():
                 self._quality.report(session, user, message, now, out)
             case Leave():
-                self._membership.leave(session, message, out)
+                self._membership.leave(session, message, now, out)
             case OnlineRequest():
                 self._news.answer_page(session.id, user, session.presence, message, now, out)
             case IceServersRequest():
@@ -283,11 +285,18 @@ class SignalingCore:
                 self._end_session(session, now, out)
         return self._numbered(out.effects, now)
 
+    def end_call_by_app(self, call_id: str, now: float) -> tuple[AppEnding, list[Effect]]:
+        """The host app ends a call (`POST /api/v1/calls/{id}/end`): see CallService."""
+        out = Outcome()
+        ending = self.calls.end_by_app(call_id, now, out)
+        return ending, self._numbered(out.effects, now)
+
     def shutting_down(self, now: float) -> list[Effect]:
         """Before the sockets close for a restart: answered calls go on (their clients take them
         back); ringing ones end."""
         out = Outcome()
         self.calls.end_ringing(now, out)
+        self._membership.server_stopping(now, out)
         return self._numbered(out.effects, now)
 
     # --- endings and numbering ------------------------------------------------------------
@@ -295,7 +304,7 @@ class SignalingCore:
     def _end_session(self, session: Session, now: float, out: Outcome) -> None:
         """Everything a session was part of learns it ended: its room, its call, the directory."""
         last_of_user = self.sessions.remove(session, out)
-        self._membership.exit(session, "disconnected", out)
+        self._membership.exit(session, "disconnected", now, out)
         if session.identity is None:
             return
         user = session.identity.user

@@ -1,4 +1,5 @@
-"""`parley call`, `parley answer` and `parley bot …`: the Python peer from a terminal.
+"""`parley call`, `parley answer` and `parley bot …`: the Python peer from a terminal, and
+`parley bot webhooks`, a receiver of the server's webhooks (parley.peer.webhook_bot).
 
 Progress shows with rich; Ctrl-C (or SIGTERM) hangs up cleanly before exiting. Declaring these
 commands loads nothing of aiortc or PyAV (every `parley serve` declares them): a command loads
@@ -15,9 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from aiohttp import web
 from rich.console import Console
 
 from parley.peer import MissingPeerExtra, load
+from parley.peer.webhook_bot import WebhookBot
 
 if TYPE_CHECKING:
     from parley.peer.call import Call, CallEnded
@@ -29,7 +32,9 @@ ServerUrl = Annotated[
 Name = Annotated[str, typer.Option(help="The display name others see.")]
 
 console = Console()
-bot = typer.Typer(help="Bots that answer every call.", no_args_is_help=True)
+bot = typer.Typer(
+    help="Bots that answer every call, and one that receives webhooks.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -133,6 +138,42 @@ def record_bot(
     phone_class = _phone_class()
     directory.mkdir(parents=True, exist_ok=True)
     _run(_serve_calls(phone_class, server, name, calls, echo=False, record_dir=directory))
+
+
+@bot.command("webhooks")
+def webhooks_bot(
+    secret: Annotated[
+        str,
+        typer.Option(
+            envvar="PARLEY_WEBHOOK_SECRET",
+            help="The secret the server signs with (its --webhook-secret).",
+        ),
+    ],
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="0: any free port.")] = 8090,
+    path: Annotated[str, typer.Option(help="The path Parley POSTs to.")] = "/",
+) -> None:
+    """Receive Parley's webhooks: check each signature (400 unsigned, 401 wrong or stale) and
+    print a line for each call.ended, e.g. "missed call from Ana to Bo" or "call from Ana to
+    Bo, 4 min". Point --webhook-url at it: parley serve --webhook-url http://HOST:PORT/PATH."""
+    if not secret:
+        typer.echo("Error: --secret must not be empty", err=True)
+        raise typer.Exit(2)
+    receiver = WebhookBot(secret.encode(), say=lambda line: print(line, flush=True))
+    _run(_listen(receiver.app(path), host, port, path))
+
+
+async def _listen(app: web.Application, host: str, port: int, path: str) -> None:
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        bound = runner.addresses[0][1]
+        # Printed plainly (and flushed) so scripts and tests can read where it listens.
+        print(f"listening on http://{host}:{bound}{path}", flush=True)
+        await asyncio.Event().wait()  # until Ctrl-C or SIGTERM cancels it
+    finally:
+        await runner.cleanup()
 
 
 async def _serve_calls(

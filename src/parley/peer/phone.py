@@ -7,6 +7,8 @@
 
 One call at a time, as for a person. Everything the server says is read by one task and routed:
 relayed negotiation to the call, `incoming-call` to `next_incoming()`, endings to `call.ended`.
+An answered call survives a server restart: both sides claim it back (`resume-call`, with the
+ticket `call-accepted` gave) and go on with the media they never stopped sending.
 """
 
 import asyncio
@@ -21,12 +23,18 @@ from parley.peer.signaling import PeerError, SignalingClient
 __all__ = ["Incoming", "PeerError", "Phone"]
 
 
+# The id our `resume-call` goes with: its answer may come at once, later, or not at all (the
+# side that claims first hears only when the other does), so it is routed, not awaited.
+RESUME_CALL_ID = "resume-call"
+
+
 @dataclass(frozen=True, slots=True)
 class Incoming:
     call: str
     caller_id: str
     caller_name: str
     media: str
+    offer: str | None = None  # the caller's offer, when it rode the invite
 
 
 class Phone:
@@ -77,20 +85,27 @@ class Phone:
         record_to: str | None = None,
         echo: bool = False,
     ) -> Call:
-        """Rings `user_id`. Returns the call once ringing; `call.ended` resolves on any end."""
+        """Rings `user_id`. Returns the call once ringing; `call.ended` resolves on any end.
+
+        The offer is made first and rides the invite (without addresses), as the browser's;
+        caller_offers: this peer takes its role from call-accepted.polite; takes_answer: an
+        answer made while ringing may come with call-accepted."""
         call = self._new_call(media, play=play, record_to=record_to, echo=echo, kind="direct")
-        # caller_offers: this peer takes its role from call-accepted.polite.
-        reply = await self._signaling.request(
-            {"type": "invite", "to": user_id, "media": media, "caller_offers": True}
-        )
+        call.role, call.peer_user = "caller", user_id
+        await self._take_ice_servers(call, to=user_id)  # TURN before the offer is made
+        invite: dict[str, Any] = {"type": "invite", "to": user_id, "media": media}
+        invite.update(caller_offers=True, takes_answer=True)
+        offer = await call.prepare_offer()
+        if offer is not None:
+            invite["offer"] = offer
+        reply = await self._signaling.request(invite)
         call.id = reply["call"]
         if reply["type"] == "call-ended":
             self._end(CallEnded(reply["reason"], reply.get("by")))
             return call
-        await self._take_ice_servers(call)
-        if reply["type"] == "call-accepted":  # glare: both called each other
-            call.media = reply["media"]
-            call.start(reply["peer"], self.session, reply.get("polite"))
+        if reply["type"] == "call-accepted":  # glare: our invite answered theirs
+            call.role = "callee"
+            self._started(call, reply)
         return call
 
     async def next_incoming(self, timeout: float | None = None) -> Incoming:  # noqa: ASYNC109
@@ -109,19 +124,24 @@ class Phone:
         record_to: str | None = None,
         echo: bool = False,
     ) -> Call:
+        """Answers a ringing call. With the caller's offer at hand (and the call's own media)
+        the answer is made now and rides the accept (`offer_taken`, `answer`)."""
         chosen = media or incoming.media
         call = self._new_call(chosen, play=play, record_to=record_to, echo=echo, kind="direct")
-        call.id = incoming.call
+        call.id, call.role, call.peer_user = incoming.call, "callee", incoming.caller_id
         await self._take_ice_servers(call)  # while it rings here, TURN credentials come
+        accept: dict[str, Any] = {"type": "accept", "call": incoming.call, "media": chosen}
+        accept["caller_offers"] = True
+        if incoming.offer is not None and chosen == incoming.media:
+            answer = await call.prepare_answer(incoming.offer)
+            if answer is not None:
+                accept.update(offer_taken=True, answer=answer)
         try:
-            reply = await self._signaling.request(
-                {"type": "accept", "call": incoming.call, "media": chosen, "caller_offers": True}
-            )
+            reply = await self._signaling.request(accept)
         except PeerError as exc:
             self._end(CallEnded("cancelled" if exc.code == "call-not-found" else exc.code))
             return call
-        call.media = reply["media"]
-        call.start(reply["peer"], self.session, reply.get("polite"))
+        self._started(call, reply)
         return call
 
     async def reject(self, incoming: Incoming) -> None:
@@ -198,13 +218,46 @@ class Phone:
         self.call = call
         return call
 
-    async def _take_ice_servers(self, call: Call) -> None:
+    async def _take_ice_servers(self, call: Call, to: str | None = None) -> None:
         """ICE servers with TURN credentials, which the server gives only to a session in a
-        call or a room; the welcome's servers (no TURN) if the request fails."""
+        call or a room, or about to invite `to`; the welcome's servers (no TURN) if the
+        request fails."""
+        request: dict[str, Any] = {"type": "ice-servers"}
+        if to is not None:
+            request["to"] = to
         with contextlib.suppress(PeerError, TimeoutError):
-            reply = await self._signaling.request({"type": "ice-servers"})
-            self._ice = reply
+            self._ice = await self._signaling.request(request)
         call.use_configuration(rtc_configuration(self._ice))
+
+    def _started(self, call: Call, accepted: dict[str, Any]) -> None:
+        """`call-accepted`: negotiate with the session it names, as it says."""
+        call.media = accepted["media"]
+        call.ticket = accepted.get("ticket") or call.ticket
+        call.start(
+            accepted["peer"],
+            self.session,
+            accepted.get("polite"),
+            offer_taken=accepted.get("offer_taken", False),
+            answer=accepted.get("answer"),
+            answer_forwarded=accepted.get("answer_forwarded", False),
+        )
+
+    async def _renewed(self, welcome: dict[str, Any], restarted: bool) -> None:
+        """A new session: after a server restart an answered call is claimed back (the other
+        side does the same); otherwise our session ended, and the call with it."""
+        self.session = welcome["session"]
+        call = self.call
+        if call is None or call.ended.done():
+            return
+        if restarted and self._room is None and call.accepted.is_set() and call.ticket:
+            claim = {"type": "resume-call", "id": RESUME_CALL_ID, "call": call.id}
+            claim.update(peer=call.peer_user, role=call.role, media=call.media)
+            claim["ticket"] = call.ticket
+            with contextlib.suppress(PeerError):
+                await self._signaling.send(claim)
+            return
+        # (A room is not joined again after a restart: the call ends here.)
+        self._end(CallEnded("connection-lost"))
 
     def _end(self, ended: CallEnded) -> None:
         if self.call is not None:
@@ -215,44 +268,62 @@ class Phone:
         while True:
             message = await events.get()
             kind = message["type"]
-            call = self.call
             if kind in ("offer", "answer", "candidate"):
-                if call is not None and call.peer_session == message["from"]:
-                    call.deliver(message)
-                elif call is not None and call.pc is None and self._room is not None:
-                    # An offer from a room member before its `peer-ready` reached us.
-                    call.start(message["from"], self.session)
-                    call.deliver(message)
-            elif kind == "incoming-call":
-                incoming = Incoming(
-                    message["call"], message["caller"]["id"], message["caller"]["name"],
-                    message["media"],
-                )  # fmt: skip
-                self._ringing[incoming.call] = incoming
-                self._incoming.put_nowait(incoming)
-            elif kind == "call-accepted":
-                if call is not None and call.id == message["call"]:
-                    call.media = message["media"]
-                    call.start(message["peer"], self.session, message.get("polite"))
-            elif kind == "call-ended":
-                self._ringing.pop(message["call"], None)
-                if call is not None and call.id == message["call"]:
-                    self._end(CallEnded(message["reason"], message.get("by")))
-            elif kind == "peer-ready" and self._room is not None and call is not None:
-                call.start(message["peer"], self.session)
-            elif kind == "peer-left" and call is not None and call.peer_session == message["peer"]:
-                self._end(CallEnded("hangup" if message["reason"] == "left" else "connection-lost"))
+                self._on_relay(message)
+            elif kind in ("incoming-call", "call-accepted", "call-ended", "call-resumed", "error"):
+                self._on_call_news(message)
+            elif kind in ("peer-ready", "peer-left"):
+                self._on_room_news(message)
             elif kind == "presence":
                 if message["online"]:
                     self.online[message["user"]["id"]] = message["user"]["name"]
                 else:
                     self.online.pop(message["user"]["id"], None)
             elif kind == "renewed":
-                # Reconnected, but to a new session (its resume window passed, or the server
-                # restarted): the call did not survive on the server. (Taking a call back
-                # after a restart, `resume-call`, is the browser's for now.)
-                self._end(CallEnded("connection-lost"))
+                # Reconnected to a new session (the server restarted, or our resume window
+                # passed): its `seq` count started again (SignalingClient).
+                await self._renewed(message["welcome"], message.get("restarted", False))
             elif kind == "closed":
                 self._end(CallEnded("connection-lost"))
                 self.closed.set()
                 return
+
+    def _on_relay(self, message: dict[str, Any]) -> None:
+        call = self.call
+        if call is not None and call.peer_session == message["from"]:
+            call.deliver(message)
+        elif call is not None and call.peer_session is None and self._room is not None:
+            # An offer from a room member before its `peer-ready` reached us.
+            call.start(message["from"], self.session)
+            call.deliver(message)
+
+    def _on_call_news(self, message: dict[str, Any]) -> None:
+        kind, call = message["type"], self.call
+        mine = call is not None and call.id == message.get("call")
+        if kind == "incoming-call":
+            caller = message["caller"]
+            incoming = Incoming(
+                message["call"], caller["id"], caller["name"], message["media"],
+                message.get("offer"),
+            )  # fmt: skip
+            self._ringing[incoming.call] = incoming
+            self._incoming.put_nowait(incoming)
+        elif kind == "call-accepted" and call is not None and mine:
+            self._started(call, message)
+        elif kind == "call-ended":
+            self._ringing.pop(message["call"], None)
+            if mine:
+                self._end(CallEnded(message["reason"], message.get("by")))
+        elif kind == "call-resumed" and call is not None and mine:
+            call.rebind(message["peer"])  # the other side's session after the restart
+        elif kind == "error" and message.get("id") == RESUME_CALL_ID:
+            self._end(CallEnded("connection-lost"))  # the server would not give it back
+
+    def _on_room_news(self, message: dict[str, Any]) -> None:
+        call = self.call
+        if call is None or self._room is None:
+            return
+        if message["type"] == "peer-ready":
+            call.start(message["peer"], self.session)
+        elif call.peer_session == message["peer"]:
+            self._end(CallEnded("hangup" if message["reason"] == "left" else "connection-lost"))

@@ -1,7 +1,12 @@
 """The signaling connection, as the browser's signaling.js does it: hello → welcome, requests
 answered by the reply echoing their id, everything else handed on in order. A dropped socket is
 reconnected with backoff and the session resumed (`hello.resume` with the last `seq` seen), so
-a bot's call survives a network blip; media never goes through here."""
+a bot's call survives a network blip; media never goes through here.
+
+When the server cannot give the session back (a restart, or the resume window passed), the
+welcome says `resumed: false`: a new session, whose messages count from 1 again, so the highest
+`seq` seen goes back to 0 (keeping it would drop the new session's first messages as repeats).
+The `renewed` event says so, and whether the server restarted (another `welcome.instance`)."""
 
 import asyncio
 import contextlib
@@ -163,12 +168,14 @@ class SignalingClient:
                 await ws.close()
                 continue
             self.reconnects += 1
-            self.welcome = welcome
+            previous, self.welcome = self.welcome, welcome
             if not welcome.get("resumed"):
-                # The server forgot us: this session's calls are gone with it.
                 log.info("signaling reconnected to a new session")
-                self.last_seq = 0
-                self.events.put_nowait({"type": "renewed", "welcome": welcome})
+                self.last_seq = 0  # a new session counts from 1
+                self._hello["token"] = welcome.get("token") or self._hello.get("token")
+                restarted = welcome.get("instance") != previous.get("instance")
+                renewed = {"type": "renewed", "welcome": welcome, "restarted": restarted}
+                self.events.put_nowait(renewed)
             self._connected.set()
             return True
         return False

@@ -25,6 +25,8 @@ class ErrorCode(StrEnum):
     INTERNAL_ERROR = "internal-error"
     UNAVAILABLE = "unavailable"
     OFFER_HAS_ADDRESSES = "offer-has-addresses"
+    ROOM_EXPIRED = "room-expired"
+    BAD_ROOM_LINK = "bad-room-link"
 
 
 ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
@@ -72,5 +74,13 @@ ERROR_DESCRIPTIONS: dict[ErrorCode, str] = {
         "`c=` or `a=rtcp` address other than 0.0.0.0 or ::, with any line ending): a ringing "
         "device would contact it before anyone answered. Nothing rings; send the offer "
         "without addresses, or no offer."
+    ),
+    ErrorCode.ROOM_EXPIRED: (
+        "`join` of a room link the host app made with an expiry (`POST /api/v1/rooms`), after "
+        "that expiry. Members already in the room stay."
+    ),
+    ErrorCode.BAD_ROOM_LINK: (
+        "`join` of a room whose name has a room link's shape (`<26>-<expiry>-<26>`, see "
+        "docs/api.md) but was not made by this server: changed (a later expiry) or made up."
     ),
 }

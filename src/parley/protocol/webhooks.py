@@ -117,7 +117,12 @@ def event_id(event_type: EventType, subject: str) -> str:
 
 
 class SignatureError(ValueError):
-    """The request was not signed with the secret, or not recently."""
+    """The request was not signed with the secret, or not recently: refuse it (4xx)."""
+
+
+class UnknownEvent(ValueError):
+    """Signed with the secret, but not an event this version knows (a newer server's type):
+    acknowledge it (2xx) and ignore it, or Parley retries it for a day."""
 
 
 def _mac(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -137,8 +142,9 @@ def verify(
     tolerance: float = DEFAULT_TOLERANCE_SECONDS,
 ) -> AnyEvent:
     """Checks `header` (the `Parley-Signature` value) against the raw `body` and returns the
-    event; raises SignatureError when the signature is wrong, missing or too old. Pass the
-    body exactly as received: re-encoding the JSON changes the bytes."""
+    event; raises SignatureError when the signature is wrong, missing or too old, and
+    UnknownEvent for a genuine request this version cannot read. Pass the body exactly as
+    received: re-encoding the JSON changes the bytes."""
     parts: dict[str, list[str]] = {}
     for item in header.split(","):
         key, _, value = item.strip().partition("=")
@@ -156,5 +162,5 @@ def verify(
         raise SignatureError("the signature does not match: wrong secret or altered body")
     try:
         return msgspec.json.decode(body, type=AnyEvent)
-    except msgspec.ValidationError as error:
-        raise SignatureError(f"signed, but not a Parley event: {error}") from None
+    except msgspec.DecodeError as error:  # ValidationError is a DecodeError
+        raise UnknownEvent(f"signed, but not an event this version knows: {error}") from None

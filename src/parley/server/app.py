@@ -7,10 +7,12 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley.config import ServerSettings
 from parley.core.signaling import SignalingCore
 from parley.protocol.close_codes import CloseCode
+from parley.server import app_api
 from parley.server.admission import Admission, answer_upgrade
 from parley.server.api import HISTORY_KEY, IDENTITIES_KEY, add_api_routes
 from parley.server.forwarding import TrustedProxies, forwarded_headers
@@ -20,9 +22,11 @@ from parley.server.hubs import HubSource, SingleProcess
 from parley.server.limits import ConnectionCounter, FailedAuthThrottle
 from parley.server.metrics import CONTENT_TYPE, Metrics
 from parley.server.pages import EMBEDDERS_KEY, add_routes, add_security_headers
+from parley.server.webhooks import WebhookPolicy, WebhookSender
 from parley.server.websocket import HandshakeTurns, OpenSockets, take_over
 from parley.storage.database import migrate, open_engine
 from parley.storage.history import CallHistory
+from parley.storage.outbox import Outbox
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +98,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     engine = open_engine(settings.resolved_database_url())
     async with source.migrating():
         await migrate(engine)
-    history = CallHistory(engine)
-    history.start()
     metrics = app[METRICS_KEY]
+    history, sender = _start_history(settings, engine, metrics)
     sweeps: set[asyncio.Task[None]] = set()
 
     def sweep_after(started: float) -> None:
@@ -112,6 +115,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     core = hub.core
     app[HISTORY_KEY] = history
     app[IDENTITIES_KEY] = identities
+    app_api.start(app, settings, hub, history, engine)
     sockets = app[SOCKETS_KEY] = OpenSockets(settings.heartbeat_seconds)
     app[ADMISSION_KEY] = Admission(
         settings,
@@ -122,13 +126,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         HandshakeTurns(HANDSHAKES_PER_TURN),
     )
     heartbeat = asyncio.get_running_loop().create_task(sockets.keep_heartbeat())
-    keeper = (
-        asyncio.get_running_loop().create_task(
-            _keep_history_bounded(history, settings.history_days)
-        )
-        if settings.history_days > 0
-        else None
-    )
+    keeper = _start_keeper(history, settings.history_days, sender)
     metrics.watch(core, lambda: len(sockets))
     app[HUB_KEY] = hub
     app[READY_KEY].set()
@@ -143,16 +141,55 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     # Ringing calls were ended on shutdown and their ends queued: write them out. Answered
     # calls stay open for their clients to take back after the restart.
     await history.stop()
+    if sender is not None:
+        await sender.stop()
     await engine.dispose()
     await source.close()
 
 
-async def _keep_history_bounded(history: CallHistory, days: int) -> None:
+def _start_history(
+    settings: ServerSettings, engine: AsyncEngine, metrics: Metrics
+) -> tuple[CallHistory, WebhookSender | None]:
+    """The history writer and, when webhooks are configured, their sender: the writer queues
+    each step's event in the outbox and wakes the sender."""
+    sender = None
+    if settings.webhook_urls and settings.webhook_secret:
+        policy = WebhookPolicy(
+            secret=settings.webhook_secret.encode(),
+            timeout_seconds=settings.webhook_timeout_seconds,
+            first_retry_seconds=settings.webhook_first_retry_seconds,
+            give_up_seconds=settings.webhook_give_up_seconds,
+        )
+        sender = WebhookSender(Outbox(engine, settings.webhook_urls), policy, metrics)
+        sender.start()
+    history = CallHistory(
+        engine,
+        outbox=sender.outbox if sender else None,
+        queued=sender.wake if sender else None,
+    )
+    history.start()
+    return history, sender
+
+
+def _start_keeper(
+    history: CallHistory, days: int, sender: WebhookSender | None
+) -> asyncio.Task[None] | None:
+    if days <= 0:
+        return None  # kept for good
+    outbox = sender.outbox if sender else None
+    return asyncio.get_running_loop().create_task(_keep_history_bounded(history, days, outbox))
+
+
+async def _keep_history_bounded(history: CallHistory, days: int, outbox: Outbox | None) -> None:
     """Deletes history older than `days`, at start and then hourly: the table stays bounded
-    however long the server runs. (Every node of a cluster does it too: the same DELETE.)"""
+    however long the server runs. (Every node of a cluster does it too: the same DELETE.)
+    Webhook events that failed for good go with it."""
     while True:
         try:
-            pruned = await history.prune(time.time() - days * 86_400)
+            cutoff = time.time() - days * 86_400
+            pruned = await history.prune(cutoff)
+            if outbox is not None:
+                await outbox.prune_failed(cutoff)
         except Exception:
             log.exception("could not delete old call history")
         else:

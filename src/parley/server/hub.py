@@ -5,6 +5,7 @@ import time
 from typing import Protocol
 
 from parley.backplane.base import Backplane, SessionSink
+from parley.core.calls import AppEnding
 from parley.core.effects import (
     CancelTimer,
     CloseConnection,
@@ -13,6 +14,7 @@ from parley.core.effects import (
     Rebind,
     RecordCall,
     RecordQuality,
+    RecordRoom,
     Send,
     StartTimer,
     TimerKey,
@@ -25,7 +27,11 @@ from parley.server.metrics import Metrics
 
 
 class HistorySink(Protocol):
-    def submit(self, step: RecordCall | RecordQuality) -> None: ...
+    def submit(self, step: RecordCall | RecordQuality | RecordRoom) -> None: ...
+
+
+class HubUnavailable(Exception):
+    """A request the hub cannot carry out now (a cluster node cut off from its Redis)."""
 
 
 class Hub:
@@ -88,6 +94,13 @@ class Hub:
     def ready(self) -> bool:
         return True
 
+    async def end_call_by_app(self, call_id: str) -> AppEnding:
+        """The host app ends a call (the app API); raises HubUnavailable when it cannot be
+        carried out now."""
+        ending, effects = self.core.end_call_by_app(call_id, time.time())
+        self._apply(effects)
+        return ending
+
     async def leave(self) -> None:
         """The server stops: ringing calls end (answered ones go on, for their clients to take
         back after the restart)."""
@@ -134,7 +147,7 @@ class Hub:
                 case RecordCall() if origin_here:
                     self.history.submit(effect)
                     metrics.call_step(effect)
-                case RecordQuality() if origin_here:
+                case RecordQuality() | RecordRoom() if origin_here:
                     self.history.submit(effect)
 
     def _cancel_timer(self, key: TimerKey) -> None:

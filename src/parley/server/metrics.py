@@ -7,7 +7,7 @@ from the core when Prometheus scrapes, so they cost nothing in between.
 
 from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -44,6 +44,28 @@ class Metrics:
             "parley_call_setup_seconds",
             "Invite to answer: how long direct calls rang before they were accepted",
             buckets=(0.5, 1, 2, 3, 5, 8, 13, 20, 30, 60),
+            registry=self.registry,
+        )
+
+        self.webhooks = Counter(
+            "parley_webhook_attempts",
+            "Webhook deliveries attempted, by outcome (delivered, retried, failed for good)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.webhook_queue_depth = Gauge(
+            "parley_webhook_queue_depth",
+            "Webhook deliveries waiting (all nodes)",
+            registry=self.registry,
+        )
+        self.webhook_queue_age = Gauge(
+            "parley_webhook_queue_age_seconds",
+            "Age of the oldest webhook delivery still waiting (0 when none)",
+            registry=self.registry,
+        )
+        self.webhook_failed_rows = Gauge(
+            "parley_webhook_failed",
+            "Webhook deliveries that failed for good and are kept for inspection",
             registry=self.registry,
         )
 

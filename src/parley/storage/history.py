@@ -8,20 +8,31 @@ them one after another, so a slow database delays history rows, never a ring or 
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from parley.core.effects import CallRecord, QualityRecord, RecordCall, RecordQuality
+from parley.core.effects import (
+    CallRecord,
+    QualityRecord,
+    RecordCall,
+    RecordQuality,
+    RecordRoom,
+)
+from parley.protocol.webhooks import AnyEvent
+from parley.storage import call_events
+from parley.storage.call_events import MISSED_REASONS
+from parley.storage.outbox import Outbox
 from parley.storage.schema import call_quality, calls
 
 log = logging.getLogger(__name__)
 
-# Not reached: the callee never picked up. Declined calls were seen, so they are not "missed".
-MISSED_REASONS = ("no-answer", "cancelled", "offline", "busy", "connection-lost")
+Step = RecordCall | RecordQuality | RecordRoom
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +77,23 @@ def _as_utc(value: datetime | None) -> datetime | None:
 
 
 class CallHistory:
-    def __init__(self, engine: AsyncEngine, backlog_warning: int = 10_000) -> None:
+    """`outbox`, when webhooks are configured, gets each step's event in the step's own
+    transaction; `queued` is then called (a sender waiting for work wakes up)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        backlog_warning: int = 10_000,
+        outbox: Outbox | None = None,
+        queued: Callable[[], None] | None = None,
+    ) -> None:
         self._engine = engine
+        self._outbox = outbox
+        self._queued = queued
         # Unbounded: no step of a call that rang is ever dropped (a dropped `ended` would leave
         # a call open for good, a dropped `created` lose it). What comes in is bounded instead,
         # by the core's invite limits (per user, per address and in all: 1,200 a minute).
-        self._queue: asyncio.Queue[RecordCall | RecordQuality] = asyncio.Queue()
+        self._queue: asyncio.Queue[Step] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._backlog_warning = backlog_warning
         self._warned_at = 0
@@ -84,7 +106,7 @@ class CallHistory:
         """Steps waiting to be written (a slow or unreachable database)."""
         return self._queue.qsize()
 
-    def submit(self, step: RecordCall | RecordQuality) -> None:
+    def submit(self, step: Step) -> None:
         self._queue.put_nowait(step)
         waiting = self._queue.qsize()
         if waiting >= self._backlog_warning and waiting >= 2 * self._warned_at:
@@ -108,27 +130,56 @@ class CallHistory:
             try:
                 await self.write(step)
             except Exception:
-                what = step.step if isinstance(step, RecordCall) else "quality"
-                log.exception("could not write the %s step of a call", what)
+                if isinstance(step, RecordRoom):
+                    log.exception("could not queue the %s step of a room", step.step)
+                else:
+                    what = step.step if isinstance(step, RecordCall) else "quality"
+                    log.exception("could not write the %s step of a call", what)
             finally:
                 self._queue.task_done()
 
-    async def write(self, step: RecordCall | RecordQuality) -> None:
+    async def write(self, step: Step) -> None:
         if isinstance(step, RecordQuality):
             await self._write_quality(step.record)
-            return
+        elif isinstance(step, RecordRoom):
+            # Rooms have no table: their steps are only told to webhooks.
+            if self._outbox is not None:
+                async with self._engine.begin() as db:
+                    told = await self._tell(db, [call_events.room(step, time.time())])
+                self._wake(told)
+        else:
+            await self._write_call(step)
+
+    async def _tell(self, db: AsyncConnection, events: list[AnyEvent]) -> bool:
+        """Queues webhook events in the transaction `db`; True when any was new."""
+        return self._outbox is not None and bool(await self._outbox.add(db, events, time.time()))
+
+    def _wake(self, told: bool) -> None:
+        # Called after the commit: the sender's own query must see the rows.
+        if told and self._queued is not None:
+            self._queued()
+
+    async def _write_call(self, step: RecordCall) -> None:
         record = step.record
+        now = time.time()
+        told = False
         async with self._engine.begin() as db:
             # In a cluster the steps of one call may be written by different nodes, in any
             # order: whichever comes first makes the row, and each later one only adds to it.
             await db.execute(self._insert_missing(_created_row(record)))
-            if step.step == "answered":
+            if step.step == "created":
+                # Told even when another step made the row first: the event's id is the
+                # call's, so it is queued once however often it is made.
+                told = await self._tell(db, [call_events.ringing(record, now)])
+            elif step.step == "answered":
                 await db.execute(
                     calls.update()
                     .where(calls.c.id == record.id)
                     .where(calls.c.answered_at.is_(None), calls.c.ended_at.is_(None))
                     .values(answered_at=_at(record.answered), media=record.media)
                 )
+                # Told even when the end was written first (by another node): it happened.
+                told = await self._tell(db, [call_events.answered(record, now)])
             elif step.step == "ended":
                 answered = record.answered
                 stored = _as_utc(
@@ -142,7 +193,7 @@ class CallHistory:
                     if record.ended is not None and answered is not None
                     else None
                 )
-                await db.execute(
+                result = await db.execute(
                     calls.update()
                     .where(calls.c.id == record.id, calls.c.ended_at.is_(None))
                     .values(
@@ -154,6 +205,10 @@ class CallHistory:
                         duration_seconds=duration,
                     )
                 )
+                if result.rowcount:  # not when the call was finished already
+                    finished = replace(record, answered=answered)
+                    told = await self._tell(db, [call_events.ended(finished, duration, now)])
+        self._wake(told)
 
     def _insert_missing(self, row: dict[str, object]) -> sa.Insert:
         """INSERT … ON CONFLICT DO NOTHING, in the database's own dialect."""
@@ -182,15 +237,18 @@ class CallHistory:
     async def finish_forgotten(self, started: float, keep: set[str], now: float) -> int:
         """Ends the calls an earlier run of the server left open that nobody took back after
         its restart (`keep`: the ones that were), as `connection-lost`. Returns how many."""
+        left_open = sa.and_(calls.c.ended_at.is_(None), calls.c.created_at < _at(started))
+        if keep:
+            left_open = sa.and_(left_open, calls.c.id.not_in(keep))
         async with self._engine.begin() as db:
-            query = (
+            rows = (await db.execute(sa.select(calls).where(left_open))).mappings().all()
+            result = await db.execute(
                 calls.update()
-                .where(calls.c.ended_at.is_(None), calls.c.created_at < _at(started))
+                .where(left_open)
                 .values(ended_at=_at(now), end_reason="connection-lost")
             )
-            if keep:
-                query = query.where(calls.c.id.not_in(keep))
-            result = await db.execute(query)
+            told = await self._tell(db, [_forgotten_end(row, now) for row in rows])
+        self._wake(told)
         return int(result.rowcount or 0)
 
     async def _write_quality(self, record: QualityRecord) -> None:
@@ -244,6 +302,30 @@ class CallHistory:
         async with self._engine.connect() as db:
             rows = (await db.execute(query)).mappings().all()
         return [_entry(row, user) for row in rows]
+
+
+def _timestamp(value: datetime) -> float:
+    stamped = _as_utc(value)
+    assert stamped is not None
+    return stamped.timestamp()
+
+
+def _forgotten_end(row: sa.RowMapping, now: float) -> AnyEvent:
+    answered = _as_utc(row["answered_at"])
+    record = CallRecord(
+        id=row["id"],
+        caller=row["caller"],
+        caller_name=row["caller_name"],
+        callee=row["callee"],
+        callee_name=row["callee_name"],
+        media=row["media"],
+        created=_timestamp(row["created_at"]),
+        answered=None if answered is None else answered.timestamp(),
+        ended=now,
+        end_reason="connection-lost",
+    )
+    duration = None if record.answered is None else now - record.answered
+    return call_events.ended(record, duration, now)
 
 
 def _created_row(record: CallRecord) -> dict[str, object]:

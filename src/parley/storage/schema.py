@@ -52,3 +52,24 @@ call_quality = sa.Table(
         postgresql_where=sa.text("call_id IS NULL"),
     ),
 )
+
+# Webhook deliveries waiting to be made, one row per event and endpoint. Written in the same
+# transaction as the history step that caused it (so a crash loses neither or both), deleted
+# once delivered; a row that failed for good keeps `failed_at` until history retention.
+webhook_outbox = sa.Table(
+    "webhook_outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("event_id", sa.String(40), nullable=False),
+    sa.Column("endpoint", sa.String(2048), nullable=False),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    # A node sending this row holds it until then; another node takes it only after.
+    sa.Column("claimed_until", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.String(200)),
+    sa.Column("failed_at", sa.DateTime(timezone=True)),
+    sa.UniqueConstraint("event_id", "endpoint", name="uq_webhook_outbox_event_endpoint"),
+    sa.Index("ix_webhook_outbox_due", "failed_at", "next_attempt_at"),
+)

@@ -1,0 +1,74 @@
+"""What the tests of `parley bot webhooks` (tests/peer, tests/security) send it: `call.ended`
+events as Parley makes them, signed as Parley signs them, and the bot itself on a free port."""
+
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import msgspec
+from aiohttp import web
+
+from parley.peer.webhook_bot import WebhookBot
+from parley.protocol.webhooks import (
+    SIGNATURE_HEADER,
+    CallData,
+    CallEnded,
+    Party,
+    WebhookEvent,
+    event_id,
+    sign,
+)
+
+SECRET = b"whsec-for-the-tests"
+
+
+def ended(
+    call: str, *, answered: bool, reason: str, missed: bool = False, caller: str = "Ana"
+) -> CallEnded:
+    """`call.ended` for a call from `caller` to Bo (talked for 245 s when `answered`)."""
+    now = time.time()
+    data = CallData(
+        call=call,
+        caller=Party(id="u-ana", name=caller),
+        callee=Party(id="u-bo", name="Bo"),
+        media="video",
+        created=now - 300,
+        answered=now - 245 if answered else None,
+        ended=now,
+        reason=reason,  # type: ignore[arg-type]
+        by="u-ana",
+        duration=245.0 if answered else None,
+        missed=missed,
+    )
+    return CallEnded(id=event_id("call.ended", call), created=now, data=data)
+
+
+def signed(
+    event: WebhookEvent, secret: bytes = SECRET, at: float | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """The body and headers Parley POSTs for `event` (signed at `at`, by default now)."""
+    body = msgspec.json.encode(event)
+    stamp = int(time.time() if at is None else at)
+    return body, {SIGNATURE_HEADER: sign(secret, body, stamp), "Content-Type": "application/json"}
+
+
+@dataclass
+class Receiver:
+    """The bot listening on loopback: its URL, and every line it said."""
+
+    url: str = ""
+    lines: list[str] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(path: str = "/hooks") -> AsyncIterator[Receiver]:
+    found = Receiver()
+    runner = web.AppRunner(WebhookBot(SECRET, say=found.lines.append).app(path))
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        found.url = f"http://127.0.0.1:{runner.addresses[0][1]}{path}"
+        yield found
+    finally:
+        await runner.cleanup()
