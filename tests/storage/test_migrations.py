@@ -82,6 +82,7 @@ async def test_migrate_creates_the_calls_table_on_an_empty_database(engine: Asyn
     assert sorted((ix["name"], ix["column_names"]) for ix in indexes) == [
         ("ix_calls_callee_created", ["callee", "created_at"]),
         ("ix_calls_caller_created", ["caller", "created_at"]),
+        ("ix_calls_created", ["created_at"]),
     ]
     assert await stored_versions(engine) == [head_revision()]
 

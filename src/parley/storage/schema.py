@@ -21,6 +21,8 @@ calls = sa.Table(
     sa.Column("ended_by", sa.String(64)),
     sa.Index("ix_calls_caller_created", "caller", "created_at"),
     sa.Index("ix_calls_callee_created", "callee", "created_at"),
+    # The app API lists calls across users, newest first (and retention deletes by age).
+    sa.Index("ix_calls_created", "created_at"),
 )
 
 call_quality = sa.Table(

@@ -1,4 +1,5 @@
-"""The webhook outbox: deliveries waiting to be made.
+"""The webhook outbox (deliveries waiting to be made), and calls indexed by age (the app API
+lists calls across users, newest first).
 
 Revision ID: 0003
 Revises: 0002
@@ -29,8 +30,10 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id", "endpoint", name="uq_webhook_outbox_event_endpoint"),
     )
     op.create_index("ix_webhook_outbox_due", "webhook_outbox", ["failed_at", "next_attempt_at"])
+    op.create_index("ix_calls_created", "calls", ["created_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_calls_created", table_name="calls")
     op.drop_index("ix_webhook_outbox_due", table_name="webhook_outbox")
     op.drop_table("webhook_outbox")
