@@ -12,7 +12,7 @@ NODE_BIN := node_modules/.bin
 # Sans-I/O and pure tests: no sockets, no browsers, no servers (about 30 s on 2 cores).
 FAST_TESTS := tests/core tests/protocol tests/project tests/test_identity.py tests/test_jwt_identity.py
 
-.PHONY: run test check static-checks lock bench
+.PHONY: run test check static-checks lock bench screenshots
 
 run: $(VENV)/.installed
 	$(BIN)/parley serve
@@ -34,7 +34,14 @@ static-checks:
 	$(BIN)/python -m parley.protocol.docs docs/protocol.md
 	$(BIN)/python -m parley.server.api docs/openapi.json
 	$(NODE_BIN)/tsc --noEmit -p tsconfig.json
-	$(NODE_BIN)/eslint src/parley/static/js
+	$(NODE_BIN)/eslint src/parley/static/js src/parley/static/sdk examples/chat-app/static
+
+# The README's pictures (docs/screenshots/), taken again from real calls in Chromium; `make test`
+# takes the same ones into test-artifacts/screenshots/ and leaves docs/ alone.
+screenshots: $(VENV)/.installed-test node_modules/.installed
+	bash scripts/install-system-deps.sh
+	PARLEY_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider \
+	  tests/e2e/test_readme_screenshots.py -k real_calls
 
 # Rewrites the lock files from pyproject.toml and package.json (needs the registries).
 lock: $(BIN)/python

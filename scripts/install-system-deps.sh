@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives for real: Chromium (browser end-to-end),
+# Firefox ESR (the cross-browser calls, driven over WebDriver BiDi by puppeteer-core from
+# package-lock.json, which downloads no browser of its own),
 # iproute2 and util-linux (the private network namespaces WebRTC tests run in), PostgreSQL
 # (call history against a real server; the tests start their own cluster on loopback), Redis
 # (scale-out tests start their own redis-server on loopback), coturn
@@ -9,8 +11,11 @@ set -euo pipefail
 
 need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+[ -x /usr/bin/firefox-esr ] || need+=(firefox-esr)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+# The NAT routers and firewalls of tests/e2e/networks.py; tc (iproute2) shapes their links.
+[ -x /usr/sbin/nft ] || need+=(nftables)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v turnserver >/dev/null 2>&1 || need+=(coturn)
 [ -x /usr/bin/redis-server ] || need+=(redis-server)

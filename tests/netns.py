@@ -52,10 +52,12 @@ def private_netns() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def veth_pair(first: str, second: str) -> Iterator[None]:
+def veth_pair(first: str, second: str, default_route: bool = False) -> Iterator[None]:
     """Two linked interfaces with documentation addresses, both in the current (private)
     namespace, removed afterwards: aioice leaves loopback out of its candidates, so aiortc
-    needs a real interface."""
+    needs a real interface. With `default_route`, the default route goes out of `first`'s
+    interface to `second` (Firefox offers only that interface's address); what it carries
+    reaches the same namespace and goes no further (a new namespace forwards nothing)."""
     commands = [
         ["ip", "link", "add", "pv0", "type", "veth", "peer", "name", "pv1"],
         ["ip", "addr", "add", f"{first}/24", "dev", "pv0"],
@@ -63,6 +65,8 @@ def veth_pair(first: str, second: str) -> Iterator[None]:
         ["ip", "link", "set", "pv0", "up"],
         ["ip", "link", "set", "pv1", "up"],
     ]
+    if default_route:
+        commands.append(["ip", "route", "add", "default", "via", second, "dev", "pv0"])
     try:
         for command in commands:
             subprocess.run(command, check=True, capture_output=True, timeout=10)

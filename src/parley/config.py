@@ -34,8 +34,9 @@ class ServerSettings:
     # A 1:1 call's signaling is a few KB; 1 MiB queued means the client has stopped reading.
     outbox_max_bytes: int = 1024 * 1024
     heartbeat_seconds: float = 20.0
-    # Origins whose pages may open /ws. Empty: the server's own origin only. A request without
-    # an Origin header is not a browser page (the Python peer, scripts) and is let in.
+    # Origins whose pages may open /ws (and frame the pages, load the SDK), besides the
+    # server's own. A request without an Origin header is not a browser page (the Python
+    # peer, scripts) and is let in.
     allowed_origins: tuple[str, ...] = ()
     connections_per_client: int = 20
     # Reverse proxies (addresses or networks) whose X-Forwarded-* headers are believed.

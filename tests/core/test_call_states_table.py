@@ -161,7 +161,8 @@ def message(w: World, case: Case) -> ClientMessageUnion:
         case "accept":
             return Accept(id=rid, call=call, media="video", caller_offers=True)
         case "reject":
-            return Reject(id=rid, call=call)
+            reason = "cannot-answer" if "cannot-answer" in case.qualifier else "declined"
+            return Reject(id=rid, call=call, reason=reason)
         case "cancel":
             return Cancel(id=rid, call=call)
         case "hangup":

@@ -1,4 +1,5 @@
-"""Real Chromium against a real Parley server, inside a network namespace this test run makes."""
+"""Real browsers (Chromium; Firefox where a test asks for it) against a real Parley server, inside
+a network namespace this test run makes."""
 
 import secrets
 from collections.abc import Callable, Iterator
@@ -7,7 +8,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from tests.netns import enter_private_netns, interface_names
+from tests.e2e.firefox import Firefox, FirefoxPage, running_firefox
+from tests.e2e.helpers import BrowserPage
+from tests.netns import enter_private_netns, interface_names, veth_pair
 from tests.parley_server import running_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -25,6 +28,7 @@ CHROMIUM_FLAGS = [
     "--allow-loopback-in-peer-connection",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+FIREFOX_ADDRESSES = ("198.51.100.40", "198.51.100.41")  # TEST-NET-2 (RFC 5737)
 
 
 @pytest.fixture(scope="session")
@@ -89,7 +93,48 @@ def open_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Call
             page.context.close()
 
 
-def _connection_states(page: Page) -> object:
+@pytest.fixture(scope="module")
+def firefox(private_network: list[str]) -> Iterator[Firefox]:
+    """One firefox-esr for a test module (it takes seconds to start); people get contexts.
+
+    Firefox offers no loopback candidate, only the address of the interface that holds the
+    default route: a veth pair in the private namespace gives it one for the module."""
+    forwarding = Path("/proc/sys/net/ipv4/ip_forward").read_text(encoding="ascii").strip()
+    assert forwarding == "0", "the test namespace must not forward what its default route takes"
+    ARTIFACTS.mkdir(exist_ok=True)
+    with (
+        veth_pair(*FIREFOX_ADDRESSES, default_route=True),
+        running_firefox(ARTIFACTS / "firefox-driver.log") as browser,
+    ):
+        yield browser
+
+
+@pytest.fixture
+def open_firefox(
+    firefox: Firefox, request: pytest.FixtureRequest
+) -> Iterator[Callable[[str], FirefoxPage]]:
+    """As `open_page`, in Firefox: each page is a separate person, its console and a final
+    screenshot in test-artifacts/."""
+    opened: list[FirefoxPage] = []
+
+    def open_(url: str) -> FirefoxPage:
+        page = firefox.open()
+        opened.append(page)
+        page.goto(url)
+        return page
+
+    yield open_
+    for number, page in enumerate(opened):
+        stem = ARTIFACTS / f"{request.node.name}-firefox{number}"
+        console = [*page.console(), f"final state: {_connection_states(page)}"]
+        stem.with_suffix(".console.log").write_text("\n".join(console), encoding="utf-8")
+        try:
+            page.screenshot(path=stem.with_suffix(".png"))
+        finally:
+            page.close()
+
+
+def _connection_states(page: BrowserPage) -> object:
     try:
         return page.evaluate(
             """() => { const pc = window.parley?.pc; return {

@@ -1,11 +1,14 @@
 """Driving the phone page (/) like a person: sign in with a name, call, answer."""
 
-from playwright.sync_api import Page
+from tests.e2e.helpers import (
+    BrowserPage,
+    assert_media_flows,
+    wait_for_remote_video,
+    wait_for_state,
+)
 
-from tests.e2e.helpers import wait_for_state
 
-
-def sign_in(page: Page, base_url: str, name: str) -> str:
+def sign_in(page: BrowserPage, base_url: str, name: str) -> str:
     """Opens the phone and picks a name; returns the user id the server gave."""
     page.goto(base_url + "/")
     page.fill("#name-input", name)
@@ -14,17 +17,17 @@ def sign_in(page: Page, base_url: str, name: str) -> str:
     return str(page.evaluate("() => window.parley.user.id"))
 
 
-def call(page: Page, user_id: str, media: str = "video") -> None:
+def call(page: BrowserPage, user_id: str, media: str = "video") -> None:
     button = ".call-video" if media == "video" else ".call-voice"
     page.click(f'#online-list li[data-user="{user_id}"] {button}', timeout=10_000)
 
 
-def ended_reason(page: Page) -> str | None:
+def ended_reason(page: BrowserPage) -> str | None:
     wait_for_state(page, "ended")
     return page.locator("#ended").get_attribute("data-reason")
 
 
-def history_rows(page: Page, base_url: str) -> list[dict[str, object]]:
+def history_rows(page: BrowserPage, base_url: str) -> list[dict[str, object]]:
     """The signed-in user's history, straight from the API, as the page itself asks for it."""
     rows = page.evaluate(
         """async () => (await (await fetch('/api/calls', {headers: {Authorization:
@@ -32,3 +35,16 @@ def history_rows(page: Page, base_url: str) -> list[dict[str, object]]:
     )
     assert isinstance(rows, list)
     return rows
+
+
+def in_call(caller: BrowserPage, callee: BrowserPage, media: str = "video") -> None:
+    call(caller, str(callee.evaluate("() => window.parley.user.id")), media)
+    wait_for_state(callee, "incoming")
+    callee.click("#accept-video" if media == "video" else "#accept-voice")
+    kinds = ("audio", "video") if media == "video" else ("audio",)
+    for page in (caller, callee):
+        wait_for_state(page, "in-call")
+        assert_media_flows(page, kinds)
+    if media == "video":
+        for page in (caller, callee):
+            wait_for_remote_video(page)

@@ -185,7 +185,7 @@ def test_the_callers_offer_rides_the_invite_and_no_address_crosses_before_the_an
     _assert_no_addresses(rung)
     # What the invite would carry had the offer been taken after gathering: still none.
     stripped = ana.evaluate(
-        """async () => (await import('/static/js/sdp.js'))
+        """async () => (await import('/static/sdk/sdp.js'))
              .withoutAddresses(window.__made[0].localDescription.sdp)"""
     )
     assert re.search(r"^c=IN IP4 127\.0\.0\.1", sent, re.M), "gathering filled in an address"
@@ -508,7 +508,9 @@ def test_a_callee_whose_camera_fails_after_answering_ends_the_call_on_both_sides
     wait_for_state(bo, "incoming")
     bo.click("#accept-video")
     assert ended_reason(bo) == "failed"
-    assert bo.locator("#ended-text").inner_text().startswith("The call could not be set up.")
+    assert (
+        bo.locator("#ended-text").inner_text().startswith("This browser could not take the call.")
+    )
     # The answer went out with the camera still opening: the caller is told the call ended.
     assert ended_reason(ana) == "hangup"
     assert ana.evaluate("() => window.__made.every((pc) => pc.signalingState === 'closed')")
@@ -517,7 +519,7 @@ def test_a_callee_whose_camera_fails_after_answering_ends_the_call_on_both_sides
     assert bo.evaluate("() => window.parley.timerCount") == 0
 
 
-def test_a_callee_whose_camera_fails_before_answering_declines(
+def test_a_callee_whose_camera_fails_before_answering_is_reported_as_unable_not_declining(
     server_url: str, open_page: OpenPage
 ) -> None:
     ana, _ = _watched_person(open_page, server_url, "Ana")
@@ -526,7 +528,8 @@ def test_a_callee_whose_camera_fails_before_answering_declines(
     wait_for_state(bo, "incoming")
     bo.click("#accept-video")
     assert ended_reason(bo) == "failed"
-    assert ended_reason(ana) == "declined"
+    assert ended_reason(ana) == "cannot-answer"
+    assert ana.locator("#ended-text").inner_text() == "Bo's browser could not take the call."
     assert ana.evaluate("() => window.__made.every((pc) => pc.signalingState === 'closed')")
     assert all_local_tracks_ended(ana)
 
@@ -543,12 +546,12 @@ _COUNT_CAMERA_OPENS = """(() => {
 
 _PREVIEW_PLAYING = """() => {
   const video = document.getElementById('incoming-preview');
-  return !video.hidden && video.videoWidth > 0
+  return !document.getElementById('incoming-preview-box').hidden && video.videoWidth > 0
     && video.srcObject?.getVideoTracks()[0]?.readyState === 'live';
 }"""
 _PREVIEW_HIDDEN = """() => {
   const video = document.getElementById('incoming-preview');
-  return video.hidden && video.srcObject === null;
+  return document.getElementById('incoming-preview-box').hidden && video.srcObject === null;
 }"""
 
 
@@ -644,9 +647,18 @@ def test_declined_call_tells_the_caller_in_plain_words(
     assert bo.locator("#accept-video").is_hidden(), "a voice call cannot be answered with video"
     bo.click("#decline-button")
     assert ended_reason(ana) == "declined"
-    assert ana.locator("#ended-text").inner_text() == "Bo declined the call."
+    assert ana.locator("#ended-text").inner_text() == "Bo declined."
     _assert_released(ana)
     assert ended_reason(bo) == "declined"
+    assert bo.locator("#ended-text").inner_text() == "You declined."
+    assert bo.locator("#accept-voice").inner_text() == "Answer", "a voice call is just answered"
+    # Recent calls say it from each side too.
+    for page, words in ((ana, "Bo declined"), (bo, "You declined")):
+        page.click("#ended-ok")
+        page.click("#tab-history")
+        entry = page.locator("#history-list li").first
+        entry.wait_for()
+        assert entry.locator(".outcome").inner_text() == words
 
 
 def test_unanswered_call_times_out_on_both_sides_and_is_a_missed_call_for_the_callee(
@@ -671,6 +683,7 @@ def test_unanswered_call_times_out_on_both_sides_and_is_a_missed_call_for_the_ca
     missed = bo.locator("#history-list li.missed")
     assert missed.count() == 1
     assert "Ana" in missed.inner_text()
+    assert missed.locator(".outcome").inner_text() == "Missed call"
     assert bo.locator("#missed-badge").is_hidden(), "looking at the history clears the badge"
 
 
@@ -685,7 +698,7 @@ def test_calling_someone_already_in_a_call_says_busy(server_url: str, open_page:
     cy.wait_for_selector(f'#online-list li[data-user="{bo_id}"]')
     call(cy, bo_id)
     assert ended_reason(cy) == "busy"
-    assert cy.locator("#ended-text").inner_text() == "Bo is busy on another call."
+    assert cy.locator("#ended-text").inner_text() == "Bo is on another call."
     assert bo.evaluate("() => document.body.dataset.state") == "in-call", "Bo's call goes on"
     assert_media_flows(bo, ("audio",))
 

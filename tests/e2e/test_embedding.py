@@ -2,58 +2,21 @@
 may (the README's embedding), any other site is refused by the browser (clickjacking)."""
 
 import secrets
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import ClassVar
 
 import pytest
 from playwright.sync_api import Browser
 
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import wait_for_state
+from tests.e2e.host_pages import HostPage, host_origin
 from tests.parley_server import running_server
 
 pytestmark = pytest.mark.e2e
 
 
-class _HostPage(BaseHTTPRequestHandler):
-    """A host app's page holding one iframe of `target` (set per server)."""
-
-    target: ClassVar[str] = ""
-
-    def do_GET(self) -> None:
-        body = (
-            "<!doctype html><title>Host app</title>"
-            f'<iframe id="call" src="{self.target}" width="800" height="600" '
-            'allow="camera; microphone; display-capture; autoplay"></iframe>'
-        ).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
-@contextmanager
-def host_app(address: str) -> Iterator[tuple[str, type[_HostPage]]]:
-    handler = type("HostPage", (_HostPage,), {})
-    server = ThreadingHTTPServer((address, 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://{address}:{server.server_address[1]}", handler
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def framed_page_state(browser: Browser, host: str) -> tuple[str, bool]:
-    """The framed document's URL and whether Parley's page script ran in it."""
+    """The framed document's URL and whether Parley's page started in it (it left its
+    `loading` state: a cross-site frame has no storage here, and once threw on it)."""
     context = browser.new_context()
     try:
         page = context.new_page()
@@ -64,10 +27,11 @@ def framed_page_state(browser: Browser, host: str) -> tuple[str, bool]:
         inner = next(f for f in page.frames if f != page.main_frame)
         inner.wait_for_load_state("load")
         url = inner.url
-        started = bool(
-            url.startswith("http")
-            and inner.evaluate("() => document.querySelector('script[type=module]') !== null")
-        )
+        started = url.startswith("http")
+        if started:
+            denied = "() => { try { localStorage.length; return false } catch { return true } }"
+            assert inner.evaluate(denied), "the frame has storage: the start proves little"
+            inner.wait_for_selector('body:not([data-state="loading"])', state="attached")
         return url, started
     finally:
         context.close()
@@ -77,18 +41,18 @@ def test_an_allowed_origin_frames_the_phone_page_a_foreign_one_cannot(
     browser: Browser, private_network: list[str]
 ) -> None:
     with (
-        host_app("127.0.0.2") as (allowed, allowed_page),
-        host_app("127.0.0.3") as (foreign, foreign_page),
+        host_origin("127.0.0.2") as allowed,
+        host_origin("127.0.0.3") as foreign,
         running_server(
             "--allowed-origin",
-            allowed,
+            allowed.origin,
             log_path=ARTIFACTS / "embedding-server.log",
         ) as parley,
     ):
-        allowed_page.target = foreign_page.target = parley + "/"
-        url, started = framed_page_state(browser, allowed)
+        allowed.body = foreign.body = HostPage.framing(parley + "/")
+        url, started = framed_page_state(browser, allowed.origin)
         assert url == parley + "/" and started, f"the allowed host's frame shows {url}"
-        url, started = framed_page_state(browser, foreign)
+        url, started = framed_page_state(browser, foreign.origin)
         assert not started, "a foreign site framed Parley's page"
         assert url.startswith("chrome-error://"), url
 
@@ -99,12 +63,11 @@ def test_another_site_cannot_send_a_visitor_into_a_room_with_the_camera_on(
     """A foreign page navigates to `/r/<room>?autojoin=1`: the visitor sees the pre-join
     screen and no camera opens. A link on Parley's own page still joins at once."""
     room = f"{server_url}/r/embed-{secrets.token_urlsafe(8)}"
-    with host_app("127.0.0.3") as (foreign, foreign_page):
-        foreign_page.target = "about:blank"
+    with host_origin("127.0.0.3") as foreign:
         context = browser.new_context()
         try:
             page = context.new_page()
-            page.goto(foreign + "/")
+            page.goto(foreign.origin + "/")
             page.evaluate("url => { location.href = url }", room + "?autojoin=1")
             wait_for_state(page, "prejoin")
             assert "autojoin" not in page.url

@@ -15,7 +15,7 @@ OpenPage = Callable[..., Page]
 # Two PeerCalls in a voice call, `impolite` and `polite`; `deliver(to)` hands over what the other
 # side sent, one message at a time, awaited.
 _VOICE_CALL = """async () => {
-  const { PeerCall } = await import('/static/js/call.js');
+  const { PeerCall } = await import('/static/sdk/peer-call.js');
   const media = await navigator.mediaDevices.getUserMedia({ audio: true, video: true });
   const [mic] = media.getAudioTracks();
   const inbox = { impolite: [], polite: [] };

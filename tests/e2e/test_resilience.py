@@ -13,16 +13,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright
+from playwright.sync_api import Page, Playwright
 
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
+from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import (
     assert_media_flows,
     wait_for_remote_video,
     wait_for_state,
 )
+from tests.e2e.networks import browser_in
 from tests.e2e.phone import call, ended_reason, history_rows, sign_in
 from tests.parley_server import running_server
+from tests.turn.topology import run_ip
 
 pytestmark = pytest.mark.e2e
 
@@ -120,46 +122,23 @@ NEAR_ADDRESS = "192.0.2.1"  # TEST-NET-1 (RFC 5737): the server and Ana
 FAR_ADDRESS = "192.0.2.2"  # Bo, in a namespace of his own
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, timeout=10)
-
-
 @contextlib.contextmanager
 def far_namespace() -> Iterator[str]:
     """A named namespace reached from this (private) one only through the veth `pnear`."""
     name = "parley-far-" + secrets.token_hex(4)
-    _ip("netns", "add", name)
+    run_ip("netns", "add", name)
     try:
-        _ip("link", "add", "pnear", "type", "veth", "peer", "name", "pfar")
-        _ip("link", "set", "pfar", "netns", name)
-        _ip("addr", "add", f"{NEAR_ADDRESS}/24", "dev", "pnear")
-        _ip("link", "set", "pnear", "up")
-        _ip("-n", name, "addr", "add", f"{FAR_ADDRESS}/24", "dev", "pfar")
-        _ip("-n", name, "link", "set", "pfar", "up")
-        _ip("-n", name, "link", "set", "lo", "up")
+        run_ip("link", "add", "pnear", "type", "veth", "peer", "name", "pfar")
+        run_ip("link", "set", "pfar", "netns", name)
+        run_ip("addr", "add", f"{NEAR_ADDRESS}/24", "dev", "pnear")
+        run_ip("link", "set", "pnear", "up")
+        run_ip("-n", name, "addr", "add", f"{FAR_ADDRESS}/24", "dev", "pfar")
+        run_ip("-n", name, "link", "set", "pfar", "up")
+        run_ip("-n", name, "link", "set", "lo", "up")
         yield name
     finally:
         subprocess.run(["ip", "link", "del", "pnear"], capture_output=True, timeout=10)
         subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=10)
-
-
-@contextlib.contextmanager
-def browser_in(
-    playwright: Playwright, namespace: str, tmp_path: Path, origin: str
-) -> Iterator[Browser]:
-    """Chromium started inside `namespace` (Playwright talks to it over a pipe, not the net)."""
-    launcher = tmp_path / "chromium-in-netns"
-    launcher.write_text(f'#!/bin/sh\nexec ip netns exec {namespace} {CHROMIUM} "$@"\n')
-    launcher.chmod(0o755)
-    browser = playwright.chromium.launch(
-        executable_path=str(launcher),
-        # The page is served over plain http from a non-loopback address.
-        args=[*CHROMIUM_FLAGS, f"--unsafely-treat-insecure-origin-as-secure={origin}"],
-    )
-    try:
-        yield browser
-    finally:
-        browser.close()
 
 
 def _ufrag(page: Page) -> str:
@@ -191,7 +170,7 @@ def test_network_outage_recovers_by_ice_restart(
                 _in_call(ana, bo, bo_id)
                 before = {_ufrag(ana), _ufrag(bo)}
 
-                _ip("link", "set", "pnear", "down")
+                run_ip("link", "set", "pnear", "down")
                 outage_ends = time.monotonic() + OUTAGE_SECONDS
                 ana.wait_for_function(
                     "() => document.getElementById('status').textContent.includes('Reconnecting')",
@@ -199,7 +178,7 @@ def test_network_outage_recovers_by_ice_restart(
                 )
                 time.sleep(max(0.0, outage_ends - time.monotonic()))
                 assert ana.evaluate("() => document.body.dataset.state") == "in-call"
-                _ip("link", "set", "pnear", "up")
+                run_ip("link", "set", "pnear", "up")
 
                 for page in (ana, bo):
                     page.wait_for_function(

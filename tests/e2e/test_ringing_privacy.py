@@ -19,7 +19,7 @@ pytestmark = pytest.mark.e2e
 # Takes `offer` in as the ringing page does (through withoutAddresses, or not), then answers
 # it, which starts ICE checks toward every remote candidate it kept.
 TAKE_IN_OFFER = """async ([offer, clean]) => {
-  const { withoutAddresses } = await import('/static/js/sdp.js');
+  const { withoutAddresses } = await import('/static/sdk/sdp.js');
   const pc = new RTCPeerConnection();
   window.keep = (window.keep || []).concat(pc);
   await pc.setRemoteDescription({ type: 'offer', sdp: clean ? withoutAddresses(offer) : offer });

@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 
 from parley.protocol.webhooks import CallRinging, event_id
-from tests.support.webhook_bot import SECRET, Receiver, ended, running_bot, signed
+from tests.support.webhook_bot import SECRET, Receiver, ended, post, running_bot, signed
 from tests.support.without_peer_extra import command_without_peer_extra
 
 LINE_SECONDS = 20.0
@@ -23,11 +23,6 @@ LINE_SECONDS = 20.0
 async def receiver() -> AsyncIterator[Receiver]:
     async with running_bot() as found:
         yield found
-
-
-async def post(http: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]) -> int:
-    async with http.post(url, data=body, headers=headers) as response:
-        return response.status
 
 
 async def test_each_signed_call_ended_gives_its_line_once(

@@ -1,16 +1,21 @@
-"""Attack surface: framing the pages, and the headers of every answer.
+"""Attack surface: framing the pages, loading the SDK, and the headers of every answer.
 
 Only this server and each `--allowed-origin` may frame the pages (a host app embedding calls);
-any other site is refused by the browser. `/ws` refusals carry the same security headers as
-pages. The browser half (a real Chromium framing the page from an allowed and from a foreign
-origin) is tests/e2e/test_embedding.py.
+any other site is refused by the browser. Only an `--allowed-origin` is let run the SDK's
+modules from its pages (CORS), and `/sdk/v1/` serves the SDK and nothing else. `/ws` refusals
+carry the same security headers as pages. The browser half (a real Chromium framing the page
+from an allowed and from a foreign origin, the postMessage checks) is tests/e2e/test_embedding.py
+and tests/e2e/test_chat_app.py.
 """
+
+import re
 
 import aiohttp
 import pytest
 
 from parley.config import ServerSettings
 from parley.server.app import create_app
+from parley.server.pages import SDK_DIR
 from tests.server.helpers import StartServer, ws_url
 
 HOST_APP = "https://chat.example"
@@ -92,3 +97,89 @@ def test_a_malformed_allowed_origin_stops_the_start(origin: str, tmp_path: objec
     rewrite them (a `;` adds a directive), so the server refuses to start with it."""
     with pytest.raises(ValueError, match="scheme://host"):
         create_app(ServerSettings(allowed_origins=(origin,)))
+
+
+# --- the SDK (/sdk/v1/) and the pages' list of embedders ------------------------------------
+
+SDK_IMPORT = re.compile(r"""^(?:import|export)\b[^'"]*?from\s+'\./([a-z0-9-]+\.js)';""", re.M)
+
+
+def sdk_import_closure() -> set[str]:
+    """parley.js and every module it imports, transitively (what a host page's browser fetches)."""
+    seen: set[str] = set()
+    waiting = ["parley.js"]
+    while waiting:
+        name = waiting.pop()
+        if name not in seen:
+            seen.add(name)
+            waiting.extend(SDK_IMPORT.findall((SDK_DIR / name).read_text(encoding="utf-8")))
+    return seen
+
+
+async def test_an_allowed_origin_may_import_the_sdk_and_each_module_it_imports(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    server = await start_server(EMBEDDABLE)
+    modules = sdk_import_closure()
+    assert {"parley.js", "phone.js", "room.js", "signaling.js", "peer-call.js"} <= modules
+    for name in sorted(modules):
+        async with http.get(f"{server}sdk/v1/{name}", headers={"Origin": HOST_APP}) as response:
+            assert response.status == 200, name
+            assert response.content_type == "text/javascript", name
+            assert response.headers["Access-Control-Allow-Origin"] == HOST_APP
+            assert "Origin" in response.headers["Vary"]
+            assert await response.read() == (SDK_DIR / name).read_bytes()
+    async with http.get(f"{server}sdk/v1/parley.d.ts", headers={"Origin": HOST_APP}) as response:
+        assert response.status == 200
+        assert response.content_type == "text/plain"
+        assert "export declare class Phone" in await response.text()
+
+
+@pytest.mark.parametrize("origin", ["https://attacker.example", None])
+async def test_no_other_origin_is_let_read_the_sdk(
+    start_server: StartServer, http: aiohttp.ClientSession, origin: str | None
+) -> None:
+    """A browser runs a module from another origin only if the answer names that origin: a
+    foreign page (or, without `Origin`, nobody) is named, whatever the server's settings."""
+    for settings in (EMBEDDABLE, ServerSettings()):
+        server = await start_server(settings)
+        headers = {"Origin": origin} if origin else {}
+        async with http.get(f"{server}sdk/v1/parley.js", headers=headers) as response:
+            assert response.status == 200
+            assert "Access-Control-Allow-Origin" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "sdk/v1/phone-page.js",  # a page's module, not the SDK's
+        "sdk/v1/../js/phone-page.js",
+        "sdk/v1/%2e%2e/js/phone-page.js",
+        "sdk/v1/..%2fjs%2fphone-page.js",
+        "sdk/v1/",
+        "sdk/v1/parley",
+        "sdk/v1/PARLEY.JS",
+        "sdk/v2/parley.js",
+    ],
+)
+async def test_the_sdk_path_serves_the_sdk_and_nothing_else(
+    start_server: StartServer, http: aiohttp.ClientSession, path: str
+) -> None:
+    server = await start_server(EMBEDDABLE)
+    async with http.get(server + path, headers={"Origin": HOST_APP}) as response:
+        assert response.status == 404, path
+        assert "Access-Control-Allow-Origin" not in response.headers
+
+
+async def test_the_pages_name_the_origins_that_may_frame_them_for_their_message_checks(
+    start_server: StartServer, http: aiohttp.ClientSession
+) -> None:
+    embeddable = await start_server(EMBEDDABLE)
+    plain = await start_server()
+    for path in ("", "r/some-room"):
+        async with http.get(embeddable + path) as response:
+            page = await response.text()
+            assert f'<meta name="parley-embedders" content="{HOST_APP}">' in page
+            assert response.headers["Cache-Control"] == "no-cache"
+        async with http.get(plain + path) as response:
+            assert '<meta name="parley-embedders" content="">' in await response.text()

@@ -9,18 +9,13 @@ import aiohttp
 import pytest
 
 from parley.protocol.webhooks import SIGNATURE_HEADER, sign
-from tests.support.webhook_bot import SECRET, Receiver, ended, running_bot, signed
+from tests.support.webhook_bot import SECRET, Receiver, ended, post, running_bot, signed
 
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[Receiver]:
     async with running_bot() as found:
         yield found
-
-
-async def post(http: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]) -> int:
-    async with http.post(url, data=body, headers=headers) as response:
-        return response.status
 
 
 async def test_forged_altered_stale_and_unsigned_posts_are_refused_and_not_acted_on(

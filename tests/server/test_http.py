@@ -73,10 +73,8 @@ async def test_healthz_reports_ok(server: str, http: aiohttp.ClientSession) -> N
 async def test_signaling_module_is_served_as_javascript(
     server: str, http: aiohttp.ClientSession
 ) -> None:
-    module = STATIC_DIR / "js" / "signaling.js"
-    if not module.is_file():
-        pytest.skip("src/parley/static/js/signaling.js does not exist yet")
-    async with http.get(server + "static/js/signaling.js") as response:
+    module = STATIC_DIR / "sdk" / "signaling.js"
+    async with http.get(server + "static/sdk/signaling.js") as response:
         assert response.status == 200
         # With nosniff, browsers refuse to run a module served under a non-JavaScript type.
         assert "javascript" in response.content_type

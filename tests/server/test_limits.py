@@ -33,15 +33,17 @@ async def test_the_servers_own_origin_and_non_browsers_are_let_in(
         await ws.close()
 
 
-async def test_configured_origins_replace_the_default(
+async def test_configured_origins_add_to_the_servers_own(
     start_server: StartServer, http: aiohttp.ClientSession
 ) -> None:
     server = await start_server(ServerSettings(allowed_origins=("https://chat.example.org",)))
-    ws = await http.ws_connect(ws_url(server), headers={"Origin": "https://chat.example.org"})
-    await ws.close()
-    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-        await http.ws_connect(ws_url(server), headers={"Origin": server.rstrip("/")})
-    assert refused.value.status == 403
+    for origin in ("https://chat.example.org", server.rstrip("/")):
+        ws = await http.ws_connect(ws_url(server), headers={"Origin": origin})
+        await ws.close()
+    for stranger in ("https://evil.example", "https://chat.example.org.evil.example", "null"):
+        with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+            await http.ws_connect(ws_url(server), headers={"Origin": stranger})
+        assert refused.value.status == 403, stranger
 
 
 async def test_connections_per_client_are_capped_and_freed_on_close(

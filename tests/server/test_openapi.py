@@ -23,7 +23,16 @@ DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
 REFRESH = "run `python -m parley.server.api --write`"
 # Pages, files (the browser code, the SDK's modules) and the socket: not an HTTP API, and not
 # in the document. Any other route the app serves must be documented.
-PAGES = {"/", "/new", "/ice-test", "/r/{room}", "/ws", "/static", "/sdk/v1/{name}"}
+PAGES = {
+    "/",
+    "/new",
+    "/ice-test",
+    "/r/{room}",
+    "/ws",
+    "/static/{path}",
+    "/static/v/{version}/{path}",
+    "/sdk/v1/{name}",
+}
 
 
 def served_routes(app: web.Application) -> set[tuple[str, str]]:

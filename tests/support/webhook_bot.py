@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import aiohttp
 import msgspec
 from aiohttp import web
 
@@ -72,3 +73,9 @@ async def running_bot(path: str = "/hooks") -> AsyncIterator[Receiver]:
         yield found
     finally:
         await runner.cleanup()
+
+
+async def post(http: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POSTs `body` to the bot as a sender would; the status it answered."""
+    async with http.post(url, data=body, headers=headers) as response:
+        return response.status

@@ -121,7 +121,7 @@ def check_caller_namespace() -> None:
         )
 
 
-def _ip(*args: str) -> None:
+def run_ip(*args: str) -> None:
     """Runs `ip …` in the calling thread's namespace (or another one with `-n name`)."""
     try:
         subprocess.run(
@@ -133,7 +133,7 @@ def _ip(*args: str) -> None:
         raise TopologyError(f"`ip {' '.join(args)}` failed: {exc}") from exc
 
 
-def _ip_quiet(*args: str) -> None:
+def run_ip_quietly(*args: str) -> None:
     """Cleanup: best effort, never raises (the thing may already be gone)."""
     with contextlib.suppress(OSError, subprocess.SubprocessError):
         subprocess.run(["ip", *args], capture_output=True, timeout=IP_COMMAND_SECONDS, check=False)
@@ -171,12 +171,12 @@ def run_in_netns(namespace: str, function: Callable[[], T]) -> T:
 def named_namespace(prefix: str) -> Iterator[str]:
     """`ip netns add <prefix>-<random>` with loopback up; deleted on exit."""
     name = f"{prefix}-{secrets.token_hex(4)}"
-    _ip("netns", "add", name)
+    run_ip("netns", "add", name)
     try:
-        _ip("-n", name, "link", "set", "lo", "up")
+        run_ip("-n", name, "link", "set", "lo", "up")
         yield name
     finally:
-        _ip_quiet("netns", "del", name)
+        run_ip_quietly("netns", "del", name)
 
 
 # --- UDP endpoints the test controls ------------------------------------------------------
@@ -362,30 +362,30 @@ class TurnServer:
         with named_namespace("parley-peer") as name:
             veth = f"pp{secrets.token_hex(3)}"
             try:
-                _ip(
+                run_ip(
                     "-n", self.namespace, "link", "add", veth + "t", "type", "veth",
                     "peer", "name", veth + "p", "netns", name,
                 )  # fmt: skip
                 _address(self.namespace, veth + "t", f"{PEER_GATEWAY}/24", f"{PEER_GATEWAY6}/64")
                 _address(name, veth + "p", f"{PEER_ADDRESS}/24", f"{PEER_ADDRESS6}/64")
-                _ip("-n", name, "addr", "add", f"{OTHER_PEER_ADDRESS}/24", "dev", veth + "p")
-                _ip(
+                run_ip("-n", name, "addr", "add", f"{OTHER_PEER_ADDRESS}/24", "dev", veth + "p")
+                run_ip(
                     "-n", name, "-6", "addr", "add", f"{OTHER_PEER_ADDRESS6}/64",
                     "dev", veth + "p", "nodad",
                 )  # fmt: skip
-                _ip("-n", name, "route", "add", "default", "via", PEER_GATEWAY)
-                _ip("-n", name, "-6", "route", "add", "default", "via", PEER_GATEWAY6)
+                run_ip("-n", name, "route", "add", "default", "via", PEER_GATEWAY)
+                run_ip("-n", name, "-6", "route", "add", "default", "via", PEER_GATEWAY6)
                 yield PeerNamespace(name)
             finally:
-                _ip_quiet("-n", self.namespace, "link", "del", veth + "t")
+                run_ip_quietly("-n", self.namespace, "link", "del", veth + "t")
 
 
 def _address(namespace: str | None, device: str, cidr4: str, cidr6: str) -> None:
     where = ["-n", namespace] if namespace else []
-    _ip(*where, "addr", "add", cidr4, "dev", device)
+    run_ip(*where, "addr", "add", cidr4, "dev", device)
     # nodad: an address still in duplicate address detection cannot be bound yet.
-    _ip(*where, "-6", "addr", "add", cidr6, "dev", device, "nodad")
-    _ip(*where, "link", "set", device, "up")
+    run_ip(*where, "-6", "addr", "add", cidr6, "dev", device, "nodad")
+    run_ip(*where, "link", "set", device, "up")
 
 
 def _binding_answered(host: str, port: int) -> bool:
@@ -469,9 +469,9 @@ def coturn_namespace(
         name = cleanup.enter_context(named_namespace("parley-turn"))
         veth = f"pt{secrets.token_hex(3)}"
         caller_end, server_end = veth + "c", veth + "s"
-        _ip("link", "add", caller_end, "type", "veth", "peer", "name", server_end, "netns", name)
+        run_ip("link", "add", caller_end, "type", "veth", "peer", "name", server_end, "netns", name)
         # Deleting our end deletes both, at once (a namespace's own teardown is asynchronous).
-        cleanup.callback(_ip_quiet, "link", "del", caller_end)
+        cleanup.callback(run_ip_quietly, "link", "del", caller_end)
         _address(None, caller_end, f"{CALLER_ADDRESS}/24", f"{CALLER_ADDRESS6}/64")
         _address(name, server_end, f"{SERVER_ADDRESS}/24", f"{SERVER_ADDRESS6}/64")
 

@@ -123,8 +123,8 @@ AllowedOrigin = Annotated[
     list[str],
     typer.Option(
         envvar="PARLEY_ALLOWED_ORIGINS",
-        help="A web origin (https://chat.example.org) whose pages may use /ws; repeatable. "
-        "Default: only this server's own.",
+        help="A web origin (https://chat.example.org) whose pages may use /ws, load the SDK "
+        "and frame Parley's pages; repeatable. This server's own origin always may.",
     ),
 ]
 TrustedProxy = Annotated[

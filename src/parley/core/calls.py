@@ -225,7 +225,7 @@ class CallService:
     def reject(self, session: str, user: str, message: Reject, now: float, out: Outcome) -> None:
         call = self._ringing_for_callee(session, user, message.call, message.id, out)
         if call is not None:
-            self._end(call, "declined", user, session, message.id, now, out)
+            self._end(call, message.reason, user, session, message.id, now, out)
 
     def cancel(self, session: str, user: str, message: Cancel, now: float, out: Outcome) -> None:
         call = self._party_call(session, user, message.call, message.id, out)

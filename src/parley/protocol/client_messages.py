@@ -9,6 +9,7 @@ from parley.protocol.fields import (
     DisplayName,
     IceCandidate,
     Media,
+    RejectReason,
     RequestId,
     RoomName,
     Sdp,
@@ -129,9 +130,13 @@ class Accept(ClientMessage, tag="accept", kw_only=True):
 
 
 class Reject(ClientMessage, tag="reject", kw_only=True):
-    """Declines a ringing call (on every device of the callee)."""
+    """Turns a ringing call down (on every device of the callee). `reason`: the callee said no
+    (`declined`, the default), or this device could not take the call (`cannot-answer`: not a
+    secure page, no camera or microphone, or access to them refused), which the caller hears as
+    such rather than as a refusal."""
 
     call: CallId
+    reason: RejectReason = "declined"
 
 
 class Cancel(ClientMessage, tag="cancel", kw_only=True):

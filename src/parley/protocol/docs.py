@@ -14,6 +14,7 @@ from msgspec import inspect as mi
 
 from parley.protocol.close_codes import CLOSE_CODE_DESCRIPTIONS
 from parley.protocol.errors import ERROR_DESCRIPTIONS
+from parley.protocol.json_schema import normalized
 from parley.protocol.messages import (
     CLIENT_MESSAGE_TYPES,
     PROTOCOL_VERSION,
@@ -92,28 +93,7 @@ def _schema() -> str:
         "$defs": components,
         "properties": {"clientMessage": client, "serverMessage": server},
     }
-    return msgspec.json.format(msgspec.json.encode(_normalized(document)), indent=2).decode()
-
-
-def _normalized(node: object) -> object:
-    """The schema in one form whatever msgspec release made it: each `description` (taken
-    from a docstring) dedented by us, since msgspec 0.23 began to clean docstrings and older
-    releases did not; each `anyOf` in a fixed order, since releases list `T | None` either
-    way round. Without this the doc changed with the installed msgspec, not the models."""
-    if isinstance(node, dict):
-        out: dict[str, object] = {}
-        for key, value in node.items():
-            if key == "description" and isinstance(value, str):
-                out[key] = pyinspect.cleandoc(value)
-            elif key == "anyOf" and isinstance(value, list):
-                options = [_normalized(option) for option in value]
-                out[key] = sorted(options, key=lambda o: msgspec.json.encode(o))
-            else:
-                out[key] = _normalized(value)
-        return out
-    if isinstance(node, list):
-        return [_normalized(item) for item in node]
-    return node
+    return msgspec.json.format(msgspec.json.encode(normalized(document)), indent=2).decode()
 
 
 def render_generated() -> str:

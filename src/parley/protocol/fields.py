@@ -44,7 +44,11 @@ EndReason = Literal[
     "connection-lost",
     "answered-elsewhere",
     "ended-by-app",
+    "cannot-answer",
 ]
+# Why a callee turns a ringing call down: it said no (`declined`), or its device could not take
+# the call (`cannot-answer`: not a secure page, no camera or microphone, or access refused).
+RejectReason = Literal["declined", "cannot-answer"]
 
 
 class IceCandidate(Struct, omit_defaults=True):

@@ -62,11 +62,12 @@ class Admission:
     ) -> Refusal | SignalingSocket:
         """A socket for this client (counted against its allowance), or why not. `remote`,
         `scheme` and `host` are the client's, after a trusted proxy's X-Forwarded-*."""
-        # No Origin: not a browser page (cross-site WebSocket hijacking needs one).
-        if origin is not None:
-            allowed = self.settings.allowed_origins or (f"{scheme}://{host}",)
-            if origin not in allowed:
-                return Refusal(403, "this origin may not use this Parley server")
+        # No Origin: not a browser page (cross-site WebSocket hijacking needs one). The
+        # server's own pages always; other sites' pages only when the operator listed them
+        # (a page cannot forge its Origin: cross-site hijacking fails).
+        foreign = origin is not None and origin != f"{scheme}://{host}"
+        if foreign and origin not in self.settings.allowed_origins:
+            return Refusal(403, "this origin may not use this Parley server")
         client = client_network(remote)
         wait = self._throttle.retry_after(client, asyncio.get_running_loop().time())
         if wait > 0:

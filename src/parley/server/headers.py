@@ -1,8 +1,10 @@
-"""The security headers of every HTTP response: pages, the API, errors and `/ws` refusals.
+"""The security headers of every HTTP response: pages, the API, errors and `/ws` refusals;
+and who may load the browser SDK from another origin.
 
 Pages may be framed by this server itself and by each `--allowed-origin` (a host app that
 embeds the call pages), and by no one else; a framed page may use the camera, microphone and
-screen only where its host allowed them (`allow="camera; microphone; display-capture"`).
+screen only where its host allowed them (`allow="camera; microphone; display-capture"`). The
+SDK's modules (`/sdk/v1/`) may be imported by the pages of each `--allowed-origin` (CORS).
 """
 
 import re
@@ -43,3 +45,13 @@ def security_headers(allowed_origins: tuple[str, ...] = ()) -> dict[str, str]:
             f"camera=({allow}), microphone=({allow}), display-capture=({allow})"
         ),
     }
+
+
+def sdk_cors_headers(origin: str | None, allowed_origins: tuple[str, ...]) -> dict[str, str]:
+    """CORS for an SDK module: a module script from another origin is fetched in CORS mode, and
+    runs only if the answer names that origin. Only an `--allowed-origin` is named (the SDK is
+    of no use to any other: `/ws` refuses it); every answer varies by `Origin`."""
+    headers = {"Vary": "Origin"}
+    if origin is not None and origin in allowed_origins:
+        headers["Access-Control-Allow-Origin"] = origin
+    return headers

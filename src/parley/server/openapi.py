@@ -1,13 +1,13 @@
 """The OpenAPI 3.1 document of a route table (parley.server.api.ROUTES), generated from the
 msgspec models the handlers decode and encode with (parley.server.api_routes)."""
 
-import inspect
 import typing
 from typing import Any
 
 import msgspec
 
 from parley.protocol.app_api import ApiError
+from parley.protocol.json_schema import normalized
 from parley.server.api_routes import JSON, Route
 
 Schema = dict[str, Any]
@@ -42,25 +42,6 @@ HEADERS: dict[int, Schema] = {
     401: {"WWW-Authenticate": {"schema": {"type": "string"}}},
     429: {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}},
 }
-
-
-def _normalized(node: Any) -> Any:
-    """One form whatever msgspec release made it: descriptions dedented, `anyOf` in a fixed
-    order (see parley.protocol.docs, which does the same for the protocol's schema)."""
-    if isinstance(node, dict):
-        out: Schema = {}
-        for key, value in node.items():
-            if key == "description" and isinstance(value, str):
-                out[key] = inspect.cleandoc(value)
-            elif key == "anyOf" and isinstance(value, list):
-                options = [_normalized(option) for option in value]
-                out[key] = sorted(options, key=lambda o: msgspec.json.encode(o))
-            else:
-                out[key] = _normalized(value)
-        return out
-    if isinstance(node, list):
-        return [_normalized(item) for item in node]
-    return node
 
 
 class _Schemas:
@@ -175,7 +156,7 @@ def document(routes: tuple[Route, ...]) -> Schema:
     paths: Schema = {}
     for route, part in zip(routes, parts, strict=True):
         paths.setdefault(route.path, {})[route.method.lower()] = _fill(route, part, built)
-    normalized: Schema = _normalized(
+    whole: Schema = normalized(
         {
             "openapi": "3.1.0",
             "info": {"title": "Parley HTTP API", "version": "1", "description": DESCRIPTION},
@@ -183,7 +164,7 @@ def document(routes: tuple[Route, ...]) -> Schema:
             "components": {"schemas": components, "securitySchemes": SECURITY_SCHEMES},
         }
     )
-    return normalized
+    return whole
 
 
 def render(routes: tuple[Route, ...]) -> str:

@@ -1,24 +1,36 @@
-"""The browser client: HTML pages and the static ES modules, served from the package."""
+"""The browser client: HTML pages, the static ES modules, and the SDK (`/sdk/v1/`), served
+from the package. The pages name their files under a versioned path (static_files.py), so those
+are cached for good; the pages themselves revalidate (an `ETag`, a 304 when unchanged)."""
 
+import html
 import re
 from collections.abc import Mapping
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 
 from aiohttp import web
 
 from parley.core.ids import random_id
-from parley.server.headers import security_headers
+from parley.server import static_files
+from parley.server.headers import sdk_cors_headers, security_headers
 
 STATIC_DIR = Path(str(files("parley") / "static"))
+SDK_DIR = STATIC_DIR / "sdk"
+SDK_PREFIX = "/sdk/v1/"
 _ROOM_PATH = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# The SDK's files: its modules and their declarations, nothing else (no directories, no dots).
+_SDK_FILE = re.compile(r"[a-z0-9-]{1,40}\.(js|d\.ts)")
+_SDK_TYPES = {"js": "text/javascript; charset=utf-8", "d.ts": "text/plain; charset=utf-8"}
+# Where a page learns which origins may frame it (for its postMessage checks: embed.js).
+_EMBEDDERS_META = '<meta name="parley-embedders" content="">'
 
 # Which origins may frame the pages (--allowed-origin): set by create_app.
 EMBEDDERS_KEY = web.AppKey("embedders", tuple)
 
 
-async def home(_request: web.Request) -> web.StreamResponse:
-    return _page("index.html")
+async def home(request: web.Request) -> web.StreamResponse:
+    return _framable_page(request, "index.html")
 
 
 async def room(request: web.Request) -> web.StreamResponse:
@@ -29,7 +41,7 @@ async def room(request: web.Request) -> web.StreamResponse:
         # the #fragment across the redirect).
         query = {k: v for k, v in request.query.items() if k != "autojoin"}
         raise web.HTTPSeeOther(request.rel_url.with_query(query))
-    return _page("room.html")
+    return _framable_page(request, "room.html")
 
 
 def may_autojoin(headers: Mapping[str, str]) -> bool:
@@ -44,8 +56,8 @@ def may_autojoin(headers: Mapping[str, str]) -> bool:
     return headers.get("Sec-Fetch-Dest") == "iframe" and site is not None
 
 
-async def ice_test(_request: web.Request) -> web.StreamResponse:
-    return _page("ice-test.html")
+async def ice_test(request: web.Request) -> web.StreamResponse:
+    return _framable_page(request, "ice-test.html")
 
 
 async def new_room(_request: web.Request) -> web.StreamResponse:
@@ -57,8 +69,42 @@ async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
-def _page(name: str) -> web.FileResponse:
-    return web.FileResponse(STATIC_DIR / name, headers={"Cache-Control": "no-cache"})
+def _framable_page(request: web.Request, name: str) -> web.Response:
+    page = _page_with_embedders(name, request.app.get(EMBEDDERS_KEY, ()))
+    return static_files.respond(request, page, static_files.REVALIDATE)
+
+
+@cache
+def _page_with_embedders(name: str, embedders: tuple[str, ...]) -> static_files.StaticFile:
+    """The page with the origins that may frame it written in (each checked by check_origin,
+    and escaped all the same), naming its files under the versioned path."""
+    text = (STATIC_DIR / name).read_text(encoding="utf-8")
+    origins = html.escape(" ".join(embedders), quote=True)
+    meta = f'<meta name="parley-embedders" content="{origins}">'
+    version = static_files.load_tree(STATIC_DIR).version
+    text = text.replace(_EMBEDDERS_META, meta, 1)
+    text = text.replace('"/static/', f'"{static_files.VERSIONED_PREFIX}{version}/')
+    return static_files.page_file(text.encode())
+
+
+async def sdk_file(request: web.Request) -> web.StreamResponse:
+    """A module of the browser SDK (or its declarations), importable from the pages of each
+    --allowed-origin (CORS): a host page runs `import { Phone } from ".../sdk/v1/parley.js"`
+    and the modules it imports resolve under the same path."""
+    name = request.match_info["name"]
+    path = SDK_DIR / name
+    match = _SDK_FILE.fullmatch(name)
+    if match is None or not path.is_file():
+        raise web.HTTPNotFound()
+    headers = {
+        "Content-Type": _SDK_TYPES[match.group(1)],
+        **sdk_cors_headers(request.headers.get("Origin"), request.app.get(EMBEDDERS_KEY, ())),
+    }
+    # A fixed URL host apps import: revalidated on each use (a 304 while unchanged).
+    file = static_files.load_tree(STATIC_DIR).files[f"sdk/{name}"]
+    response = static_files.respond(request, file, static_files.REVALIDATE, headers)
+    response.headers["Vary"] = "Accept-Encoding, Origin"
+    return response
 
 
 async def add_security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -73,4 +119,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/ice-test", ice_test)
     app.router.add_get("/r/{room}", room)
     app.router.add_get("/healthz", healthz)
-    app.router.add_static("/static/", STATIC_DIR, append_version=False)
+    app.router.add_get(SDK_PREFIX + "{name}", sdk_file)
+    fixed, versioned = static_files.handler(STATIC_DIR)
+    app.router.add_get(static_files.VERSIONED_PREFIX + "{version}/{path:.+}", versioned)
+    app.router.add_get("/static/{path:.+}", fixed)

@@ -134,28 +134,22 @@ class Outbox:
             await db.execute(webhook_outbox.delete().where(webhook_outbox.c.id == row))
 
     async def retry(self, row: int, at: float, error: str) -> None:
-        async with self._engine.begin() as db:
-            await db.execute(
-                webhook_outbox.update()
-                .where(webhook_outbox.c.id == row)
-                .values(
-                    next_attempt_at=_at(at),
-                    attempts=webhook_outbox.c.attempts + 1,
-                    claimed_until=None,
-                    last_error=error[:ERROR_LENGTH],
-                )
-            )
+        await self._attempted(row, error, next_attempt_at=_at(at))
 
     async def fail(self, row: int, now: float, error: str) -> None:
+        await self._attempted(row, error, failed_at=_at(now))
+
+    async def _attempted(self, row: int, error: str, **outcome: object) -> None:
+        """One more attempt on `row` has failed: count it, keep why, let go of the claim."""
         async with self._engine.begin() as db:
             await db.execute(
                 webhook_outbox.update()
                 .where(webhook_outbox.c.id == row)
                 .values(
-                    failed_at=_at(now),
                     attempts=webhook_outbox.c.attempts + 1,
                     claimed_until=None,
                     last_error=error[:ERROR_LENGTH],
+                    **outcome,
                 )
             )
 

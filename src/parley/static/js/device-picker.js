@@ -1,7 +1,7 @@
 // The microphone / camera / speaker lists, before a call (remembered for the next one) and
 // during it (in-call-media.js switches the live track). Labels appear once the page may use media.
 import { t, translatePage } from './i18n.js';
-import { canChooseSpeaker, devicePreferences, listDevices, rememberDevice } from './media.js';
+import { canChooseSpeaker, devicePreferences, listDevices, rememberDevice } from '../sdk/capture.js';
 
 export const DEVICE_KINDS = /** @type {const} */ (['audioinput', 'videoinput', 'audiooutput']);
 

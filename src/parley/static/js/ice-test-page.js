@@ -1,7 +1,7 @@
 // /ice-test: gathers ICE candidates and explains the result, like the Trickle ICE sample with
 // answers. It never sends media: one data channel is enough to make the browser gather.
 import { bindLocaleSelect, format, t } from './i18n.js';
-import { Signaling } from './signaling.js';
+import { Signaling, socketUrl } from '../sdk/signaling.js';
 import { currentToken } from './identity.js';
 import { $ } from './ui.js';
 
@@ -15,9 +15,7 @@ const GATHER_LIMIT_MS = 15_000;
 
 /** @returns {Promise<RTCConfiguration>} */
 async function serverConfiguration() {
-  const signaling = new Signaling(`${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`, {
-    token: currentToken(),
-  });
+  const signaling = new Signaling(socketUrl(location.origin), { token: currentToken() });
   await signaling.connect();
   // TURN credentials are for calls and rooms: the test takes them in a room of its own, with
   // a name nobody else knows, and leaves it at once.
@@ -133,6 +131,9 @@ function showVerdicts(found, kinds) {
       const item = document.createElement('li');
       item.className = tone;
       item.dataset.verdict = key;
+      // Kept as its key and values: a language switch says it again (translatePage).
+      item.dataset.i18n = key;
+      item.dataset.kinds = kinds;
       item.textContent = format(key, { kinds });
       return item;
     }),

@@ -1,26 +1,25 @@
 // How a call's connection figures show on the in-call overlay: the good / fair / poor mark and,
-// while it is open, the stats panel. The figures themselves come from stats.js.
+// while it is open, the stats panel. The figures themselves come from the SDK (stats.js).
 import { t } from './i18n.js';
-
-/** How often the figures are sampled: often enough to follow a change, cheap enough for hours. */
-export const STATS_EVERY_MS = 2000;
 
 /**
  * @param {HTMLElement} overlay  the in-call overlay (in-call-view.js)
- * @param {import('./stats.js').Figures} figures
+ * @param {import('../sdk/stats.js').Figures} figures
  */
 export function showFigures(overlay, figures) {
   const mark = /** @type {HTMLElement} */ (overlay.querySelector('.quality-mark'));
   mark.hidden = figures.quality === null;
   if (figures.quality) {
     mark.dataset.quality = figures.quality;
-    mark.textContent = t(`quality.${figures.quality}`);
+    mark.dataset.i18n = `quality.${figures.quality}`; // a language switch says it again
+    mark.textContent = t(mark.dataset.i18n);
   }
   const panel = /** @type {HTMLElement} */ (overlay.querySelector('.stats-panel'));
   if (panel.hidden) return; // nobody is looking: skip rebuilding the rows
   panel.replaceChildren(
     ...statRows(figures).flatMap(([key, value]) => {
       const term = document.createElement('dt');
+      term.dataset.i18n = key;
       term.textContent = t(key);
       const data = document.createElement('dd');
       data.textContent = value;
@@ -31,7 +30,7 @@ export function showFigures(overlay, figures) {
   );
 }
 
-/** @param {import('./stats.js').Figures} figures @returns {[string, string][]} i18n key and value */
+/** @param {import('../sdk/stats.js').Figures} figures @returns {[string, string][]} i18n key and value */
 function statRows(figures) {
   const fixed = (/** @type {number | null} */ v, /** @type {number} */ digits = 0) => (v === null ? '—' : v.toFixed(digits));
   return [

@@ -1,220 +1,175 @@
-// The controls of a call that is up: mute, camera off, video added to a voice call (after the
-// other side agrees), screen share, device choice and hot-plug, live statistics, fullscreen,
-// picture-in-picture and keyboard shortcuts. Shared by the room page and the phone page.
+// The controls of a call that is up, as Parley's pages show them: microphone, camera, video
+// added to a voice call (after the other side agrees), screen share or flip camera, and in the
+// "more" sheet devices, connection details, fullscreen, picture-in-picture and the keyboard
+// shortcuts. Shared by the room page and the phone page. A view only: the SDK's Phone or
+// RoomCall does each thing and says what changed.
 //
-// InCall ties them together and holds the exchange with the other side (its media state, the
-// request to add video). The parts: in-call-media.js changes what we send, in-call-view.js
-// draws and binds the controls, in-call-devices.js fills the device panel, in-call-stats.js
-// shows the connection figures.
-import { canChooseSpeaker, devicePreferences } from './media.js';
-import { CallStats } from './stats.js';
-import { LocalMedia } from './in-call-media.js';
+// in-call-view.js draws and binds the controls, in-call-devices.js fills the device lists,
+// in-call-stats.js shows the connection figures, auto-hide.js fades the controls.
+import { canChooseSpeaker, devicePreferences, rememberDevice } from '../sdk/capture.js';
 import {
   bindInCallView,
+  dialogOpen,
   handleShortcut,
   hideVideoPrompt,
   mountInCallView,
   showControls,
   showRemoteMarks,
+  showSheetActions,
   showVideoPrompt,
 } from './in-call-view.js';
 import { fillInCallDevices } from './in-call-devices.js';
-import { STATS_EVERY_MS, showFigures } from './in-call-stats.js';
+import { showFigures } from './in-call-stats.js';
+import { AutoHide } from './auto-hide.js';
+import { canFocus } from './dialogs.js';
 
 /**
- * @typedef {import('./call.js').PeerCall} PeerCall
- * @typedef {import('./in-call-view.js').MediaState} MediaState
+ * What the controls drive: the SDK's Phone or RoomCall (its in-call methods and events).
+ * @typedef {import('../sdk/parley.js').Phone | import('../sdk/parley.js').RoomCall} Session
+ * @typedef {import('../sdk/parley.js').MediaStatus} MediaStatus
+ * @typedef {import('../sdk/parley.js').MediaWarning} MediaWarning
+ * @typedef {import('../sdk/parley.js').LiveCallEventMap<unknown>} LiveEvents
+ * @typedef {{key: string, params: Record<string, string>}} Notice  for the page's status line
  */
 
-/**
- * Events: `notice` (detail: {key, params}) for the page's status line.
- * @typedef {{key: string, params: Record<string, string>}} Notice
- */
-export class InCall extends EventTarget {
+/** @type {Record<MediaWarning, string>} */
+const WARNINGS = {
+  'mic-gone': 'device.micGone',
+  'camera-gone': 'device.cameraGone',
+  'mic-failed': 'device.micFailed',
+  'camera-failed': 'device.cameraFailed',
+};
+
+export class InCallView {
   /**
    * @param {object} options
    * @param {import('./call-stage.js').CallStage} options.stage
-   * @param {PeerCall} options.call
+   * @param {Session} options.session
+   * @param {() => MediaStream | null} options.localStream  what the call sends now
    * @param {HTMLElement} options.bar  the call bar: the controls go before its hang-up button
-   * @param {(message: object) => void} options.relay  sends a message to the other side (`to` is added)
-   * @param {(track: MediaStreamTrack) => void} options.trackOpened  every local track this opens
    * @param {() => string} options.peerName
-   * @param {() => void} options.hangUp
+   * @param {(notice: Notice) => void} options.notice
    */
-  constructor({ stage, call, bar, relay, trackOpened, peerName, hangUp }) {
-    super();
+  constructor({ stage, session, localStream, bar, peerName, notice }) {
     this.stage = stage;
-    this.call = call;
-    this.relay = relay;
+    this.session = session;
+    this.localStream = localStream;
     this.peerName = peerName;
-    this.hangUp = hangUp;
-    this.media = new LocalMedia({
-      stage,
-      call,
-      trackOpened,
-      changed: () => this.#announce(),
-      notice: (key) => this.#notice(key),
-    });
-    /** @type {MediaState} */
-    this.remote = { muted: false, cameraOff: false, screen: false };
-    this.videoAsked = false;
-    this.videoAgreed = false;
-    this.startedAt = performance.now();
-    this.stats = new CallStats(call.pc);
+    this.notice = notice;
+    /** @type {MediaStatus | null} */
+    this.status = null;
+    /** @type {MediaDeviceInfo[]} */
+    this.cameras = [];
     this.disposed = false;
-
+    this.listening = new AbortController();
     const { controls, overlay } = mountInCallView(stage, bar);
     this.controls = controls;
     this.overlay = overlay;
-    const actions = this.#actions();
-    this.onKey = (/** @type {KeyboardEvent} */ event) => handleShortcut(event, actions);
-    this.onDeviceChange = () => this.#devicesChanged();
-    call.addEventListener('track', () => this.#remoteTrackArrived());
-    call.addEventListener('state', () => this.refresh());
-    call.addEventListener('local-ready', () => this.refresh());
-    document.addEventListener('keydown', this.onKey);
-    navigator.mediaDevices?.addEventListener('devicechange', this.onDeviceChange);
-    bindInCallView(controls, overlay, stage, actions);
-    this.statsTimer = window.setInterval(() => this.#sampleStats(), STATS_EVERY_MS);
+    this.actions = this.#actions();
+    document.addEventListener('keydown', (event) => handleShortcut(event, this.actions), { signal: this.listening.signal });
+    bindInCallView(controls, overlay, stage, this.actions);
+    showSheetActions(overlay);
+    this.hiding = new AutoHide(/** @type {HTMLElement} */ (bar.parentElement), bar, () => this.#keepControls());
+    this.#follow();
     const speaker = devicePreferences().audiooutput;
     if (speaker && canChooseSpeaker) stage.remote.setSinkId(speaker).catch(() => {});
-    this.refresh();
-    fillInCallDevices(overlay, stage, call);
-  }
-
-  /** Our media state, as announced to the other side (the pages' debug handles read it). */
-  get local() {
-    return this.media.state;
-  }
-
-  get hasVideo() {
-    return this.media.hasVideo;
-  }
-
-  /** Shows the buttons that apply now (video ones only once the call sends video). */
-  refresh() {
-    const video = this.hasVideo || this.call.localStream.getVideoTracks().length > 0;
-    showControls(this.controls, { video, localReady: this.call.localReady, local: this.local });
-    this.stage.root.classList.toggle('voice-only', !video && !this.#remoteVideoLive());
-  }
-
-  /** In a voice call: ask the other side first; video starts only if they agree. */
-  askForVideo() {
-    if (this.hasVideo || this.videoAsked || !this.call.localReady) return;
-    this.videoAsked = true;
-    this.relay({ type: 'video-request' });
-    this.#notice('video.asked', { name: this.peerName() });
-  }
-
-  /**
-   * A relayed in-call message from the peer.
-   * @param {'media-state' | 'video-request' | 'video-reply'} type
-   * @param {{from: string, muted?: boolean, cameraOff?: boolean, screen?: boolean, accepted?: boolean}} detail
-   */
-  receive(type, detail) {
-    if (type === 'media-state') {
-      this.remote = { muted: !!detail.muted, cameraOff: !!detail.cameraOff, screen: !!detail.screen };
-      showRemoteMarks(this.overlay, this.stage, this.remote, this.#remoteVideoLive(true));
-      this.refresh();
-    } else if (type === 'video-request') {
-      showVideoPrompt(this.overlay, this.peerName());
-    } else if (type === 'video-reply') {
-      if (!this.videoAsked) return;
-      this.videoAsked = false;
-      if (detail.accepted) this.media.startVideo();
-      else this.#notice('video.declined', { name: this.peerName() });
-    }
-  }
-
-  // --- the summary and the end --------------------------------------------------------------
-
-  /** What `quality` sends at hang-up. */
-  summary() {
-    return this.stats.summary((performance.now() - this.startedAt) / 1000);
+    this.#refresh(session.mediaStatus);
+    this.#fillDevices();
+    // The button that led here is gone (answer, join): focus goes to whom the call is with.
+    if (!canFocus(document.activeElement)) stage.name.focus();
   }
 
   dispose() {
     if (this.disposed) return;
     this.disposed = true;
-    window.clearInterval(this.statsTimer);
-    document.removeEventListener('keydown', this.onKey);
-    navigator.mediaDevices?.removeEventListener('devicechange', this.onDeviceChange);
-    this.media.dispose();
+    this.listening.abort();
+    this.hiding.dispose();
     if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
     if (document.pictureInPictureElement) document.exitPictureInPicture().catch(() => {});
     this.controls.remove();
     this.overlay.remove();
   }
 
-  get timerCount() {
-    return this.disposed ? 0 : 1;
+  /** The session's events, for as long as this view lives. */
+  #follow() {
+    const signal = this.listening.signal;
+    /**
+     * @template {keyof LiveEvents} K
+     * @param {K} type @param {(detail: LiveEvents[K]['detail']) => void} handler
+     */
+    const on = (type, handler) =>
+      /** @type {EventTarget} */ (this.session).addEventListener(
+        type,
+        (event) => handler(/** @type {LiveEvents[K]} */ (event).detail),
+        { signal },
+      );
+    on('mediastate', (status) => this.#refresh(status));
+    on('localstream', ({ stream }) => {
+      this.stage.local.srcObject = stream;
+    });
+    on('videorequest', () => showVideoPrompt(this.overlay, this.peerName()));
+    on('videoreply', ({ accepted }) => {
+      if (!accepted) this.notice({ key: 'video.declined', params: { name: this.peerName() } });
+    });
+    on('speaking', ({ speaking }) => this.stage.setSpeaking(speaking));
+    on('stats', ({ figures }) => showFigures(this.overlay, figures));
+    on('devicechange', () => this.#fillDevices());
+    on('warning', ({ code }) => this.notice({ key: WARNINGS[code], params: {} }));
   }
 
-  // --- internals ----------------------------------------------------------------------------
+  async #fillDevices() {
+    const lists = await fillInCallDevices(this.overlay, this.stage, this.localStream());
+    if (!lists || this.disposed) return;
+    this.cameras = lists.videoinput;
+    this.#refresh(this.status);
+  }
+
+  /** Shows the buttons that apply now, and both sides' pictures and marks. @param {MediaStatus | null} status */
+  #refresh(status) {
+    if (!status || this.disposed) return;
+    this.status = status;
+    const { local, remote, sendingVideo, receivingVideo, localReady } = status;
+    showControls(this.controls, { video: sendingVideo, localReady, local, cameras: this.cameras.length });
+    showRemoteMarks(this.overlay, this.stage, remote, receivingVideo);
+    this.stage.setLocalVideo(sendingVideo && (!local.cameraOff || local.screen));
+    this.stage.setRemoteVideo(receivingVideo && !remote.cameraOff);
+  }
+
+  /** The controls stay while there is no picture to watch, or a sheet or prompt is open. */
+  #keepControls() {
+    return this.stage.root.classList.contains('remote-off') || dialogOpen(this.overlay);
+  }
+
+  /** The camera after the one in use (a phone's front and back). */
+  #flipCamera() {
+    const sent = this.localStream()?.getVideoTracks()[0]?.getSettings().deviceId;
+    const at = this.cameras.findIndex((camera) => camera.deviceId === sent);
+    const next = this.cameras[(at + 1) % this.cameras.length];
+    if (next && next.deviceId !== sent) this.session.switchDevice('videoinput', next.deviceId);
+  }
 
   /** @returns {import('./in-call-view.js').ControlActions} */
   #actions() {
-    const media = this.media;
+    const session = this.session;
     return {
-      toggleMute: () => media.toggleMute(),
-      toggleCamera: () => media.toggleCamera(),
-      askForVideo: () => this.askForVideo(),
-      toggleShare: () => (media.state.screen ? media.stopSharing() : media.shareScreen()),
-      sampleStats: () => this.#sampleStats(),
-      useDevice: (kind, deviceId) => media.useDevice(kind, deviceId),
-      answerVideo: (accepted) => this.#answerVideo(accepted),
-      hasVideo: () => this.hasVideo,
-      hangUp: () => this.hangUp(),
+      toggleMute: () => session.setMuted(),
+      toggleCamera: () => session.setCameraOff(),
+      askForVideo: () => {
+        if (session.requestVideo()) this.notice({ key: 'video.asked', params: { name: this.peerName() } });
+      },
+      toggleShare: () => (this.status?.local.screen ? session.stopScreenShare() : session.startScreenShare()),
+      flipCamera: () => this.#flipCamera(),
+      sampleStats: () => session.getStats(),
+      useDevice: (kind, deviceId) => {
+        if (kind !== 'audiooutput') return session.switchDevice(kind, deviceId);
+        rememberDevice(kind, deviceId);
+        if (canChooseSpeaker) this.stage.remote.setSinkId(deviceId).catch(() => {});
+      },
+      answerVideo: (accepted) => {
+        hideVideoPrompt(this.overlay, /** @type {HTMLElement} */ (this.controls.querySelector('.mute')));
+        session.answerVideoRequest(accepted);
+      },
+      hasVideo: () => this.status?.sendingVideo ?? false,
     };
-  }
-
-  /** Only the side that asked adds the video transceiver (its offer carries it); this side
-   * sends its camera on that transceiver when the offer arrives. Both adding at once would make
-   * two video m-lines and a glare. @param {boolean} accepted */
-  #answerVideo(accepted) {
-    hideVideoPrompt(this.overlay);
-    this.relay({ type: 'video-reply', accepted });
-    this.videoAgreed = accepted;
-  }
-
-  #remoteTrackArrived() {
-    if (this.videoAgreed && this.call.remoteStream.getVideoTracks().length > 0) {
-      this.videoAgreed = false;
-      this.media.startVideo();
-    }
-    this.refresh();
-  }
-
-  /** @param {boolean} [evenIfOff] */
-  #remoteVideoLive(evenIfOff = false) {
-    const receiving = this.call.transceiver('video')?.currentDirection?.includes('recv') ?? false;
-    return receiving && (evenIfOff || !this.remote.cameraOff);
-  }
-
-  #announce() {
-    this.relay({ type: 'media-state', ...this.local });
-    this.refresh();
-  }
-
-  /** @param {string} key @param {Record<string, string>} [params] */
-  #notice(key, params = {}) {
-    this.dispatchEvent(new CustomEvent('notice', { detail: { key, params } }));
-  }
-
-  async #devicesChanged() {
-    const lists = await fillInCallDevices(this.overlay, this.stage, this.call);
-    if (!lists || this.disposed) return;
-    await this.media.replaceGoneDevices(lists);
-  }
-
-  async #sampleStats() {
-    if (this.disposed || this.call.closed) return;
-    let figures;
-    try {
-      figures = await this.stats.sample();
-    } catch {
-      return;
-    }
-    if (!this.disposed) showFigures(this.overlay, figures);
   }
 }

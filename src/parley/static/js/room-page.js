@@ -1,20 +1,26 @@
 // The call page at /r/{room}: pre-join preview, then one call in the room, then a clean end.
-//
-// This entry module holds the pre-join screen, joining, the page's buttons and the debug handle;
-// room-state.js holds the shared state and local media, room-call.js starts and ends the call,
-// room-signaling.js handles what the server sends.
-import { bindLocaleSelect, translatePage } from './i18n.js';
-import { SignalingError } from './signaling.js';
-import { stopStream } from './media.js';
+// A view on the SDK's RoomCall (../sdk/room.js does the call): the pre-join screen, the page's
+// buttons, the call's events as screens and status lines, and the debug handle.
+// room-state.js holds the page's state and local media.
+import { bindLocaleSelect, t, translatePage } from './i18n.js';
+import { MediaStartError, ParleyError, RoomCall, stopStream } from '../sdk/parley.js';
+import { currentToken, takeHostToken } from './identity.js';
 import { bindDevicePicker } from './device-picker.js';
-import { $, setStatus, showNotice, showScreen } from './ui.js';
+import { InCallView } from './in-call.js';
+import { $, setStatus, setStatusWords, showNotice, showScreen } from './ui.js';
 import { acquireMedia, params, releaseMedia, room, stage, state } from './room-state.js';
-import { closePeerConnection, endWithNotice, failOnMedia, hangUp, maybeStartCall } from './room-call.js';
-import { ensureSignaling } from './room-signaling.js';
+import { Embedding } from './embed.js';
+import { placeIcons } from './icons.js';
 
-/** @typedef {import('./signaling.js').JoinedMessage} JoinedMessage */
+/** @typedef {import('../sdk/parley.js').RoomEventMap} RoomEventMap */
 
 const ROOM_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+const embedding = new Embedding((command) => {
+  if (command.command === 'token') takeHostToken(command.token);
+  else if (command.command === 'hangup') state.call?.hangup();
+  else if (command.command === 'mute') state.call?.setMuted(command.muted);
+});
 
 // --- pre-join ------------------------------------------------------------------------------
 
@@ -62,36 +68,116 @@ async function join() {
     return;
   }
   stage.showLocal(stream, state.mediaKind);
-
+  stage.setPeer(null, t('otherPerson'), 'otherPerson');
   setStatus('connecting');
+  const call = roomCall();
   try {
-    const signaling = await ensureSignaling();
-    const joined = /** @type {JoinedMessage} */ (await signaling.request({ type: 'join', room }));
-    state.inRoom = true;
-    const [first] = joined.peers;
-    state.peer = first ? { id: first.id, ready: first.ready } : null;
-    state.configuration = await signaling.iceConfiguration();
-    signaling.send({ type: 'ready' });
-    document.body.dataset.state = 'waiting';
-    setStatus(state.peer ? 'peerJoined' : 'waiting');
-    maybeStartCall();
+    await call.join({ media: state.mediaKind, stream });
   } catch (error) {
-    if (error instanceof SignalingError && error.code === 'room-full') {
-      releaseMedia();
+    releaseMedia();
+    if (error instanceof ParleyError && error.code === 'room-full') {
       showNotice('roomFull', { state: 'room-full', canRetry: false });
-    } else if (error instanceof SignalingError && error.code !== 'closed') {
-      endWithNotice('error', 'error', true, `${error.code}: ${error.message}`);
+    } else if (error instanceof MediaStartError) {
+      failOnMedia(error);
+    } else if (error instanceof ParleyError && error.code !== 'closed') {
+      showNotice('error', { state: 'error', canRetry: true, detail: `${error.code}: ${error.message}` });
     } else {
-      endWithNotice('serverLost', 'error', true);
+      showNotice('serverLost', { state: 'error', canRetry: true });
     }
   }
+}
+
+/** The page's RoomCall, made at the first join (with the identity known by then). */
+function roomCall() {
+  if (state.call) return state.call;
+  const fragment = new URLSearchParams(location.hash.slice(1)).get('token');
+  const call = new RoomCall({ room, token: fragment ?? currentToken() });
+  state.call = call;
+  /**
+   * @template {keyof RoomEventMap} K
+   * @param {K} type @param {(detail: RoomEventMap[K]['detail']) => void} handler
+   */
+  const on = (type, handler) => call.addEventListener(type, (event) => handler(/** @type {RoomEventMap[K]} */ (event).detail));
+  on('joined', ({ peers }) => {
+    document.body.dataset.state = 'waiting';
+    setStatus(peers > 0 ? 'peerJoined' : 'waiting');
+  });
+  on('peerjoined', () => setStatus('peerJoined'));
+  on('accepted', () => startView(call));
+  on('remotestream', ({ stream }) => stage.showRemote(stream));
+  on('connectionstate', ({ state: now }) => stage.connectionState(now));
+  on('connected', () => stage.connected());
+  on('reconnecting', () => stage.reconnecting());
+  on('peerleft', () => {
+    // A dropped peer may come back: the local preview stays while we are still in the room.
+    stopView();
+    stage.local.srcObject = call.localStream;
+    document.body.dataset.state = 'waiting';
+    setStatus('peerDisconnected');
+  });
+  on('connection', ({ state: link }) => {
+    if (!call.diagnostics.inRoom) return;
+    if (link === 'reconnecting') setStatus('serverReconnecting');
+    else restoreStatus(call);
+  });
+  on('rejoined', () => restoreStatus(call));
+  on('ended', ({ reason, by, error, duration }) => {
+    stopView();
+    releaseMedia();
+    embedding.post('ended', { room, reason, by: by === call.sessionId ? 'me' : 'peer', duration });
+    if (reason === 'hangup') {
+      showNotice(by === call.sessionId ? 'youHungUp' : 'peerHungUp', { state: 'ended', canRetry: true });
+    } else {
+      const detail = error instanceof ParleyError ? `${error.code}: ${error.message}` : undefined;
+      showNotice('serverLost', { state: 'error', canRetry: true, detail });
+    }
+  });
+  return call;
+}
+
+/** @param {RoomCall} call */
+function startView(call) {
+  stopView();
+  // A room's members are anonymous to each other: the other person has no name here.
+  stage.setPeer(null, t('otherPerson'), 'otherPerson');
+  state.inCall = new InCallView({
+    stage,
+    session: call,
+    localStream: () => call.localStream,
+    bar: /** @type {HTMLElement} */ (document.querySelector('#screen-call .callbar')),
+    peerName: () => t('otherPerson'),
+    notice: ({ key, params }) => setStatusWords(key, params),
+  });
+  setStatus('negotiating');
+  embedding.post('accepted', { room });
+}
+
+function stopView() {
+  state.inCall?.dispose();
+  state.inCall = null;
+  stage.clear();
+}
+
+/** @param {RoomCall} call */
+function restoreStatus(call) {
+  const connected = call.pc?.connectionState === 'connected';
+  setStatus(connected ? 'inCall' : call.hasPeer ? 'negotiating' : 'waiting');
+}
+
+/** @param {unknown} error */
+function failOnMedia(error) {
+  const reason = error instanceof MediaStartError ? error.reason : 'mediaFailed';
+  releaseMedia();
+  state.call?.close();
+  state.call = null;
+  showNotice(reason, { state: 'media-error', canRetry: reason !== 'insecure' });
 }
 
 // --- page set-up ---------------------------------------------------------------------------
 
 function bindControls() {
   $('join-button').addEventListener('click', () => join());
-  $('hangup-button').addEventListener('click', () => hangUp());
+  $('hangup-button').addEventListener('click', () => state.call?.hangup());
   $('again-button').addEventListener('click', () => join());
   for (const radio of document.querySelectorAll('input[name="media"]')) {
     radio.addEventListener('change', (event) => {
@@ -110,21 +196,17 @@ function bindControls() {
     }
   });
   window.addEventListener('pagehide', () => {
-    closePeerConnection();
+    state.call?.close();
     releaseMedia();
-    state.signaling?.close();
-  });
-  // The network changed (Wi-Fi back, another network): both paths may be stale.
-  window.addEventListener('online', () => {
-    state.signaling?.reconnectNow();
-    state.call?.restartIce();
   });
 }
 
 function main() {
+  placeIcons();
   bindLocaleSelect(/** @type {HTMLSelectElement} */ ($('locale')));
   $('room-name').textContent = room;
   bindControls();
+  embedding.post('ready', {});
   if (!ROOM_NAME.test(room)) {
     showNotice('badRoom', { state: 'error', canRetry: false });
   } else if (!window.isSecureContext) {
@@ -138,40 +220,43 @@ function main() {
 
 // A read-only handle for diagnostics in the console, and for the end-to-end tests.
 /** @type {Window & {parley?: object}} */ (window).parley = {
+  get call() {
+    return state.call;
+  },
   get pc() {
     return state.call?.pc ?? null;
   },
   get sessionId() {
-    return state.signaling?.sessionId ?? null;
+    return state.call?.sessionId ?? null;
   },
   get openedTracks() {
-    return state.openedTracks;
+    return [...state.openedTracks, ...(state.call?.diagnostics.openedTracks ?? [])];
   },
   get timerCount() {
-    return stage.timerCount + (state.inCall?.timerCount ?? 0);
+    return stage.timerCount + (state.call?.diagnostics.timers ?? 0);
   },
   get inCall() {
-    const inCall = state.inCall;
-    return inCall ? { local: inCall.local, remote: inCall.remote, stats: inCall.stats.latest } : null;
+    const status = state.call?.mediaStatus;
+    return status ? { local: status.local, remote: status.remote, stats: state.call?.diagnostics.stats } : null;
   },
   get inRoom() {
-    return state.inRoom;
+    return state.call?.diagnostics.inRoom ?? false;
   },
   get iceRestarts() {
-    return state.call?.iceRestarts ?? 0;
+    return state.call?.diagnostics.iceRestarts ?? 0;
   },
   get lastSeq() {
-    return state.signaling?.lastSeq ?? 0;
+    return state.call?.diagnostics.lastSeq ?? 0;
   },
   get connected() {
-    return state.signaling?.connected ?? false;
+    return state.call?.diagnostics.connected ?? false;
   },
   get peerId() {
-    return state.call?.peerId ?? null;
+    return state.call?.diagnostics.peerSession ?? null;
   },
   /** Tests: the socket dies under us (not a goodbye), as on a network blip. */
   dropSignaling() {
-    state.signaling?.ws?.close(4000, 'dropped');
+    state.call?.diagnostics.dropConnection();
   },
 };
 

@@ -1,7 +1,7 @@
-// The room page's shared state: which room, the signaling connection, the call and its peer,
-// and the local media the page holds (opened once, reused from the preview into the call).
-// The other room-*.js modules and room-page.js all read and change this one object.
-import { openLocalMedia, stopStream } from './media.js';
+// The room page's state: which room, the SDK's RoomCall (made at the first join, kept for the
+// next), and the local media the page holds before joining (the pre-join preview, reused in
+// the call).
+import { openLocalMedia, stopStream } from '../sdk/parley.js';
 import { CallStage } from './call-stage.js';
 import { $ } from './ui.js';
 
@@ -11,23 +11,14 @@ export const params = new URLSearchParams(location.search);
 export const state = {
   /** @type {'audio' | 'video'} */
   mediaKind: params.get('media') === 'audio' ? 'audio' : 'video',
-  /** @type {import('./signaling.js').Signaling | null} */
-  signaling: null,
+  /** @type {import('../sdk/parley.js').RoomCall | null} */
+  call: null,
   /** @type {MediaStream | null} */
   localStream: null,
-  /** @type {import('./call.js').PeerCall | null} */
-  call: null,
-  /** @type {import('./in-call.js').InCall | null} */
+  /** @type {import('./in-call.js').InCallView | null} */
   inCall: null,
-  /** @type {{id: string, ready: boolean} | null} */
-  peer: null,
-  // The server restarted and forgot the room: the peer comes back under a new session id.
-  peerStale: false,
-  inRoom: false,
-  /** @type {RTCConfiguration} */
-  configuration: {},
-  /** Every local track this page ever opened, so tests and teardown can check all of them. */
-  /** @type {MediaStreamTrack[]} */
+  /** Every local track this page opened (the call's own are in its diagnostics).
+   * @type {MediaStreamTrack[]} */
   openedTracks: [],
 };
 
@@ -48,7 +39,6 @@ export async function acquireMedia() {
 
 export function releaseMedia() {
   stopStream(state.localStream);
-  for (const track of state.call?.localStream.getTracks() ?? []) track.stop();
   for (const track of state.openedTracks) track.stop();
   state.localStream = null;
   stage.local.srcObject = null;

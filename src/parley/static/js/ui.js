@@ -1,5 +1,5 @@
 // The call page's DOM: which screen shows, the status line, notices. No call logic here.
-import { t } from './i18n.js';
+import { format, t } from './i18n.js';
 
 const SCREENS = ['prejoin', 'call', 'notice'];
 
@@ -14,6 +14,7 @@ export const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id)
 export function showScreen(screen, state) {
   for (const name of SCREENS) $(`screen-${name}`).hidden = name !== screen;
   document.body.dataset.state = state;
+  document.body.dataset.screen = screen;
 }
 
 /** Shows a status line by i18n key, so a language switch re-renders it. @param {string} key */
@@ -21,6 +22,18 @@ export function setStatus(key) {
   const status = $('status');
   status.dataset.i18n = `status.${key}`;
   status.textContent = t(`status.${key}`);
+}
+
+/**
+ * A status line with values in it ("Bo declined video"): kept as its key and values, so a
+ * language switch says it again in the new language.
+ * @param {string} key @param {Record<string, string>} values
+ */
+export function setStatusWords(key, values) {
+  const status = $('status');
+  for (const name of Object.keys(status.dataset)) delete status.dataset[name];
+  Object.assign(status.dataset, values, { i18n: key });
+  status.textContent = format(key, values);
 }
 
 /**

@@ -1,29 +1,32 @@
 // What this side sends during a call that is up, and the state it tells the other side about:
 // mute, camera off and on, the camera joining a voice call, screen share, and the device in use
-// (chosen, or replaced when it is unplugged). in-call.js owns one and announces its changes.
+// (chosen, or replaced when it is unplugged). live-call.js owns one and announces its changes.
 //
 // Changes use RTCRtpSender.replaceTrack, so they need no renegotiation and the other direction
 // never pauses; only startVideo adds a track (once the other side agreed to video).
-import { canChooseSpeaker, openScreen, openTrack, rememberDevice } from './media.js';
-import { goneTrack } from './in-call-devices.js';
+import { openScreen, openTrack, rememberDevice } from './capture.js';
 
-/** @typedef {import('./in-call-view.js').MediaState} MediaState */
+/**
+ * What one side sends, as `media-state` tells it.
+ * @typedef {{muted: boolean, cameraOff: boolean, screen: boolean}} MediaState
+ * @typedef {'mic-gone' | 'camera-gone' | 'mic-failed' | 'camera-failed'} MediaWarning
+ */
 
 export class LocalMedia {
   /**
    * @param {object} options
-   * @param {import('./call-stage.js').CallStage} options.stage
-   * @param {import('./call.js').PeerCall} options.call
+   * @param {import('./peer-call.js').PeerCall} options.call
    * @param {(track: MediaStreamTrack) => void} options.trackOpened  every local track this opens
-   * @param {() => void} options.changed  the state changed: tell the other side, redraw
-   * @param {(key: string) => void} options.notice  something the user should know (an i18n key)
+   * @param {() => void} options.changed  the state changed: tell the other side
+   * @param {() => void} options.streamChanged  the tracks of call.localStream changed
+   * @param {(warning: MediaWarning) => void} options.warn  something the user should know
    */
-  constructor({ stage, call, trackOpened, changed, notice }) {
-    this.stage = stage;
+  constructor({ call, trackOpened, changed, streamChanged, warn }) {
     this.call = call;
     this.trackOpened = trackOpened;
     this.changed = changed;
-    this.notice = notice;
+    this.streamChanged = streamChanged;
+    this.warn = warn;
     /** @type {MediaState} */
     this.state = { muted: false, cameraOff: false, screen: false };
     /** @type {MediaStreamTrack | null} */
@@ -36,32 +39,33 @@ export class LocalMedia {
     return this.call.transceiver('video')?.currentDirection?.includes('send') ?? false;
   }
 
-  toggleMute() {
-    this.state.muted = !this.state.muted;
-    for (const track of this.call.localStream.getAudioTracks()) track.enabled = !this.state.muted;
+  /** @param {boolean} muted */
+  setMuted(muted) {
+    if (this.state.muted === muted) return;
+    this.state.muted = muted;
+    for (const track of this.call.localStream.getAudioTracks()) track.enabled = !muted;
     this.changed();
   }
 
-  async toggleCamera() {
-    if (!this.hasVideo || this.state.screen) return;
-    if (!this.state.cameraOff) {
+  /** @param {boolean} off */
+  async setCameraOff(off) {
+    if (!this.hasVideo || this.state.screen || this.state.cameraOff === off) return;
+    if (off) {
       // Off means off: the track stops (the camera light too) and nothing is sent.
       const track = this.call.sentTrack('video');
       await this.call.replaceTrack('video', null);
       track?.stop();
-      this.stage.local.srcObject = this.call.localStream;
-      this.state.cameraOff = true;
     } else {
       const track = await this.#open('video');
       if (!track) return;
       await this.call.replaceTrack('video', track);
-      this.stage.local.srcObject = this.call.localStream;
-      this.state.cameraOff = false;
     }
+    this.state.cameraOff = off;
+    this.streamChanged();
     this.changed();
   }
 
-  /** The camera joins a voice call: only once the other side agreed (in-call.js asks). */
+  /** The camera joins a voice call: only once the other side agreed (live-call.js asks). */
   async startVideo() {
     if (this.hasVideo || this.startingVideo) return;
     this.startingVideo = true;
@@ -73,8 +77,8 @@ export class LocalMedia {
       const track = await this.#open('video');
       if (!track) return;
       this.call.addTrack(track);
-      this.stage.showLocal(this.call.localStream, 'video');
       this.state.cameraOff = false;
+      this.streamChanged();
       this.changed();
     } finally {
       this.startingVideo = false;
@@ -101,7 +105,7 @@ export class LocalMedia {
     track.addEventListener('ended', () => this.stopSharing());
     this.state.screen = true;
     this.state.cameraOff = false;
-    this.stage.local.srcObject = this.call.localStream;
+    this.streamChanged();
     this.changed();
   }
 
@@ -113,17 +117,14 @@ export class LocalMedia {
     await this.call.replaceTrack('video', camera);
     screen.stop();
     this.state.screen = false;
-    this.stage.local.srcObject = this.call.localStream;
+    this.streamChanged();
     this.changed();
   }
 
-  /** @param {'audioinput' | 'videoinput' | 'audiooutput'} kind @param {string} deviceId */
+  /** A microphone or camera chosen during the call (and remembered for the next one).
+   * @param {'audioinput' | 'videoinput'} kind @param {string} deviceId */
   async useDevice(kind, deviceId) {
     rememberDevice(kind, deviceId);
-    if (kind === 'audiooutput') {
-      if (canChooseSpeaker) await this.stage.remote.setSinkId(deviceId);
-      return;
-    }
     const media = kind === 'audioinput' ? 'audio' : 'video';
     if (media === 'video' && (this.state.cameraOff || this.state.screen || !this.hasVideo)) return;
     const old = this.call.sentTrack(media);
@@ -132,7 +133,7 @@ export class LocalMedia {
     if (media === 'audio') track.enabled = !this.state.muted;
     await this.call.replaceTrack(media, track);
     old?.stop();
-    this.stage.local.srcObject = this.call.localStream;
+    this.streamChanged();
   }
 
   /**
@@ -141,22 +142,35 @@ export class LocalMedia {
    */
   async replaceGoneDevices(lists) {
     for (const media of /** @type {const} */ (['audio', 'video'])) {
-      const track = goneTrack(this.call, lists, media, this.state.screen);
+      const track = this.#goneTrack(lists, media);
       if (!track) continue;
       const replacement = await this.#open(media, 'default');
       if (!replacement) continue;
       if (media === 'audio') replacement.enabled = !this.state.muted;
       await this.call.replaceTrack(media, replacement);
       track.stop();
-      this.stage.local.srcObject = this.call.localStream;
-      this.notice(media === 'audio' ? 'device.micGone' : 'device.cameraGone');
+      this.streamChanged();
+      this.warn(media === 'audio' ? 'mic-gone' : 'camera-gone');
     }
   }
 
-  /** Stops what only this holds; tracks the call sends are the call's (and the page's) to stop. */
+  /** Stops what only this holds; tracks the call sends are the call's to stop. */
   dispose() {
     this.disposed = true;
     this.screenTrack?.stop();
+  }
+
+  /**
+   * The track we send for `media`, if its device is gone. A shared screen is no device: never gone.
+   * @param {Record<MediaDeviceKind, MediaDeviceInfo[]>} lists @param {'audio' | 'video'} media
+   */
+  #goneTrack(lists, media) {
+    const track = this.call.sentTrack(media);
+    if (!track || (media === 'video' && this.state.screen)) return null;
+    const kind = media === 'audio' ? 'audioinput' : 'videoinput';
+    const id = track.getSettings().deviceId;
+    const gone = track.readyState === 'ended' || !lists[kind].some((d) => d.deviceId === id);
+    return gone ? track : null;
   }
 
   /** @param {'audio' | 'video'} kind @param {string} [deviceId] */
@@ -170,7 +184,7 @@ export class LocalMedia {
       }
       return track;
     } catch {
-      this.notice(kind === 'audio' ? 'device.micFailed' : 'device.cameraFailed');
+      this.warn(kind === 'audio' ? 'mic-failed' : 'camera-failed');
       return null;
     }
   }

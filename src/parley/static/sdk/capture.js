@@ -1,10 +1,21 @@
-// Local capture: opening the microphone and camera, and releasing them.
+// Local capture: opening the microphone and camera, and releasing them; the devices chosen
+// last time (remembered in this origin's storage, or in memory where it is refused).
+import { ParleyError } from './errors.js';
+import { readItem, writeItem } from './storage.js';
 
-/** Why local media could not start, as a key the UI can explain. */
-export class MediaStartError extends Error {
+const MEDIA_ERROR_CODES = {
+  insecure: 'insecure',
+  mediaDenied: 'media-denied',
+  mediaMissing: 'media-missing',
+  mediaFailed: 'media-failed',
+};
+
+/** Why local media could not start: `code` for programs, `reason` as a key a UI can explain. */
+export class MediaStartError extends ParleyError {
   /** @param {'insecure' | 'mediaDenied' | 'mediaMissing' | 'mediaFailed'} reason @param {string} detail */
   constructor(reason, detail) {
-    super(detail);
+    super(MEDIA_ERROR_CODES[reason], detail);
+    this.name = 'MediaStartError';
     this.reason = reason;
   }
 }
@@ -17,7 +28,7 @@ const DEVICE_PREFS_KEY = 'parley.devices';
  */
 export function devicePreferences() {
   try {
-    return JSON.parse(localStorage.getItem(DEVICE_PREFS_KEY) ?? '{}') ?? {};
+    return JSON.parse(readItem(DEVICE_PREFS_KEY) ?? '{}') ?? {};
   } catch {
     return {};
   }
@@ -25,7 +36,7 @@ export function devicePreferences() {
 
 /** @param {'audioinput' | 'videoinput' | 'audiooutput'} kind @param {string} deviceId */
 export function rememberDevice(kind, deviceId) {
-  localStorage.setItem(DEVICE_PREFS_KEY, JSON.stringify({ ...devicePreferences(), [kind]: deviceId }));
+  writeItem(DEVICE_PREFS_KEY, JSON.stringify({ ...devicePreferences(), [kind]: deviceId }));
 }
 
 /** @param {string | undefined} deviceId */

@@ -119,7 +119,13 @@ export class CallStats {
     return this.latest;
   }
 
-  /** The whole call in a few numbers, as the `quality` message carries it. @param {number} durationSeconds */
+  /**
+   * The whole call in a few numbers, as the `quality` message carries it.
+   * @param {number} durationSeconds
+   * @returns {{durationSeconds: number, rttMeanMs: number | null, rttMaxMs: number | null,
+   *   lossPercent: number | null, sendKbps: number | null, receiveKbps: number | null,
+   *   candidateType: 'host' | 'srflx' | 'prflx' | 'relay' | null, protocol: 'udp' | 'tcp' | null}}
+   */
   summary(durationSeconds) {
     const mean = (/** @type {{sum: number, count: number}} */ total) => (total.count ? total.sum / total.count : null);
     const round = (/** @type {number | null} */ value) => (value === null ? null : Math.round(value * 10) / 10);
@@ -133,7 +139,7 @@ export class CallStats {
       lossPercent: total > 0 ? round((100 * this.lost) / total) : null,
       sendKbps: round(mean(this.send)),
       receiveKbps: round(mean(this.receive)),
-      candidateType: ['host', 'srflx', 'prflx', 'relay'].includes(type ?? '') ? type : null,
+      candidateType: type === 'host' || type === 'srflx' || type === 'prflx' || type === 'relay' ? type : null,
       protocol: protocol === 'udp' || protocol === 'tcp' ? protocol : null,
     };
   }

@@ -7,12 +7,22 @@
 // gathering for good when the implicit rollback hit an offer still being set locally.
 //
 // When the network path breaks, ICE is restarted (a new offer with new credentials). Both
-// sides notice at about the same time, so the impolite side restarts first and the polite side
-// only if no restart offer came from the other side meanwhile: no glare in the common case.
+// sides notice at about the same time, so one rule, which both sides reach from the two
+// descriptions, names the side that restarts (`restarter`): the Firefox side when exactly one
+// side is Firefox, else the impolite side. The other side restarts only as a fallback, if no
+// restart offer came from the restarter meanwhile: no glare in the common case. Firefox is
+// named because a restart Chromium starts toward Firefox leaves Firefox receiving nothing
+// (Chromium goes on sending to a port of the previous ICE generation), and when Firefox made the
+// first offer its answer to Chromium's restart asks to swap DTLS roles, which Chromium refuses;
+// restarts Firefox starts work both ways.
+import { madeByFirefox, setSending } from './engines.js';
 
 // How long ICE may stay `disconnected` before a restart (it often recovers by itself).
-const RESTART_AFTER_DISCONNECTED_MS = { impolite: 2500, polite: 6000 };
-const POLITE_RESTART_AFTER_FAILED_MS = 4000;
+const RESTART_AFTER_DISCONNECTED_MS = { restarter: 2500, other: 6000 };
+const OTHER_RESTART_AFTER_FAILED_MS = 4000;
+// After a network change here, how long the other side waits for the restarter's offer (the
+// restarter's ICE notices the change too: `disconnected`, then a restart after the delay above).
+const OTHER_RESTART_AFTER_NETWORK_CHANGE_MS = 10_000;
 // A restart made while the network was still down finds no path: try again, less and less often.
 const RESTART_RETRY_FIRST_MS = 5000;
 const RESTART_RETRY_MAX_MS = 20_000;
@@ -94,6 +104,9 @@ export class PeerCall extends EventTarget {
     this.restartsInARow = 0;
     this.lastRemoteOfferAt = 0;
     this.offersTaken = 0;
+    /** Whether the peer's descriptions come from Firefox: read from the SDP as it arrives, since
+     * Chromium's `remoteDescription` writes every origin line as its own (`o=- …`). */
+    this.peerIsFirefox = false;
     /** @type {number | null} */
     this.restartTimer = null;
     this.pc = new RTCPeerConnection(configuration);
@@ -111,6 +124,23 @@ export class PeerCall extends EventTarget {
     this.pc.restartIce(); // negotiationneeded follows: perfect negotiation sends the offer
     const retry = Math.min(RESTART_RETRY_MAX_MS, RESTART_RETRY_FIRST_MS * 2 ** (this.restartsInARow - 1));
     this.#restartLater(retry);
+  }
+
+  /**
+   * Whether this side starts ICE restarts (see the top of this file): both sides reach the same
+   * answer once an offer and its answer have been exchanged, and exactly one is the restarter.
+   */
+  get restarter() {
+    const here = madeByFirefox(this.pc.localDescription?.sdp);
+    return here === this.peerIsFirefox ? !this.polite : here;
+  }
+
+  /** The network changed here (the page's `online` event): the restarter restarts now; the
+   * other side waits for its offer, and restarts only if none comes. */
+  networkChanged() {
+    if (this.closed) return;
+    if (this.restarter) this.restartIce();
+    else this.#restartLater(OTHER_RESTART_AFTER_NETWORK_CHANGE_MS);
   }
 
   /** The impolite side adds its tracks now (negotiationneeded then offers); the polite side
@@ -171,7 +201,11 @@ export class PeerCall extends EventTarget {
   async replaceTrack(kind, track) {
     const transceiver = this.transceiver(kind);
     if (!transceiver || !transceiver.currentDirection?.includes('send')) return false;
+    // Without a track Firefox still re-sends the last frame about once a second: an inactive
+    // encoding sends nothing in every engine. Off before the track goes, on once the new is in.
+    if (!track) await setSending(transceiver.sender, false);
     await transceiver.sender.replaceTrack(track);
+    if (track) await setSending(transceiver.sender, true);
     for (const old of this.localStream.getTracks()) {
       if (old.kind === kind && old !== track) this.localStream.removeTrack(old);
     }
@@ -189,7 +223,8 @@ export class PeerCall extends EventTarget {
     if (unused) {
       // The other side offered video first: answer on its transceiver, sending too.
       unused.direction = 'sendrecv';
-      unused.sender.replaceTrack(track);
+      // An encoding turned off with the camera (see replaceTrack) sends again.
+      void unused.sender.replaceTrack(track).then(() => setSending(unused.sender, true));
       unused.sender.setStreams?.(this.localStream);
     } else {
       this.pc.addTrack(track, this.localStream);
@@ -210,6 +245,7 @@ export class PeerCall extends EventTarget {
       this.ignoreOffer = !this.polite && collision;
       if (this.ignoreOffer) return;
       this.settingRemoteAnswer = description.type === 'answer';
+      this.peerIsFirefox = madeByFirefox(description.sdp);
       try {
         await pc.setRemoteDescription(description);
       } finally {
@@ -296,10 +332,10 @@ export class PeerCall extends EventTarget {
       this.#clearRestartTimer();
       this.restartsInARow = 0;
     } else if (state === 'failed') {
-      if (!this.polite) this.restartIce();
-      else this.#restartLater(POLITE_RESTART_AFTER_FAILED_MS);
+      if (this.restarter) this.restartIce();
+      else this.#restartLater(OTHER_RESTART_AFTER_FAILED_MS);
     } else if (state === 'disconnected') {
-      this.#restartLater(RESTART_AFTER_DISCONNECTED_MS[this.polite ? 'polite' : 'impolite']);
+      this.#restartLater(RESTART_AFTER_DISCONNECTED_MS[this.restarter ? 'restarter' : 'other']);
     }
   }
 
@@ -311,8 +347,8 @@ export class PeerCall extends EventTarget {
       this.restartTimer = null;
       const state = this.pc.iceConnectionState;
       if (this.closed || state === 'connected' || state === 'completed') return;
-      // The other side restarted meanwhile: its offer is being worked on.
-      if (this.polite && this.lastRemoteOfferAt > since) return;
+      // The restarter restarted meanwhile: its offer is being worked on.
+      if (!this.restarter && this.lastRemoteOfferAt > since) return;
       this.restartIce();
     }, delay);
   }

@@ -2,6 +2,7 @@
 // UI-free: it turns frames into events and requests into promises. When the socket drops it
 // reconnects by itself (exponential backoff with jitter) and resumes the session, so a network
 // blip or a server restart does not end a call: media is peer to peer meanwhile.
+import { ParleyError } from './errors.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -48,8 +49,8 @@ const MAX_QUEUED_WHILE_AWAY = 120;
  *   polite: boolean, offer_taken?: boolean, answer?: string | null,
  *   answer_forwarded?: boolean, ticket?: string | null}} CallAcceptedMessage
  * @typedef {Envelope & {type: 'call-ended', call: string, reason: 'answered-elsewhere' | 'busy' |
- *   'cancelled' | 'connection-lost' | 'declined' | 'hangup' | 'no-answer' | 'offline',
- *   by: string | null}} CallEndedMessage
+ *   'cancelled' | 'connection-lost' | 'declined' | 'ended-by-app' | 'hangup' | 'no-answer' |
+ *   'offline' | 'cannot-answer', by: string | null}} CallEndedMessage
  * @typedef {Envelope & {type: 'call-resumed', call: string, media: 'audio' | 'video',
  *   peer: string}} CallResumedMessage
  * @typedef {WelcomeMessage | JoinedMessage | PeerMessage | PeerLeftMessage | DescriptionMessage |
@@ -76,13 +77,14 @@ const MAX_QUEUED_WHILE_AWAY = 120;
  * }} SignalingEvents
  */
 
-/** An `error` reply from the server, with its stable code. */
-export class SignalingError extends Error {
-  /** @param {string} code @param {string} message */
-  constructor(code, message) {
-    super(message);
-    this.code = code;
-  }
+/**
+ * The `/ws` URL of the Parley server at `server` (an origin or any URL on it).
+ * @param {string} server
+ */
+export function socketUrl(server) {
+  const url = new URL('/ws', server);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url.href;
 }
 
 /**
@@ -183,7 +185,7 @@ export class Signaling extends EventTarget {
       if (this.ws !== ws) return; // an old socket, replaced by a reconnect
       console.debug('parley: signaling closed', event.code, event.reason);
       const code = event.code === 4401 ? 'auth-failed' : 'closed';
-      const failure = new SignalingError(code, event.reason || `socket closed (${event.code})`);
+      const failure = new ParleyError(code, event.reason || `socket closed (${event.code})`);
       for (const { reject: fail } of this.pending.values()) fail(failure);
       this.pending.clear();
       this.welcomed = false;
@@ -215,8 +217,11 @@ export class Signaling extends EventTarget {
     if (welcome.token) this.hello = { ...this.hello, token: welcome.token };
     this.#takeIceServers(welcome);
     this.iceServersAt = 0; // a welcome carries no TURN credentials: ask when a call needs them
+    // A new session numbers its messages from 1 again (docs/protocol.md, "Resuming"): whenever
+    // the welcome is not a resume, what came before no longer counts, or the new session's
+    // first messages (its `call-resumed` after a server restart) would be dropped as seen.
+    if (!welcome.resumed) this.lastSeq = 0;
     if (resolve) {
-      this.lastSeq = 0;
       resolve(welcome);
       return;
     }
@@ -227,7 +232,6 @@ export class Signaling extends EventTarget {
       this.dispatchEvent(new CustomEvent('resumed', { detail: welcome }));
     } else {
       // A new session: what was queued was addressed to sessions that are gone.
-      this.lastSeq = 0;
       // Another server run forgot us (a restart: calls go on); the same run ended our session.
       const restarted = previousInstance !== this.instance;
       this.dispatchEvent(new CustomEvent('renewed', { detail: { welcome, previousSession, restarted } }));
@@ -273,7 +277,7 @@ export class Signaling extends EventTarget {
 
   /**
    * Sends a message with a fresh `id`; resolves with the reply that echoes it, rejects with a
-   * SignalingError when the server answers `error` (or the socket is down). The reply's type
+   * ParleyError when the server answers `error` (or the socket is down). The reply's type
    * depends on the request: the caller narrows it.
    * @param {object} message
    * @returns {Promise<ServerMessage>}
@@ -281,7 +285,7 @@ export class Signaling extends EventTarget {
   request(message) {
     const id = this.nextRequestId++;
     if (!this.connected) {
-      return Promise.reject(new SignalingError('closed', 'not connected'));
+      return Promise.reject(new ParleyError('closed', 'not connected'));
     }
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -335,7 +339,7 @@ export class Signaling extends EventTarget {
     const waiter = message.id != null ? this.pending.get(message.id) : undefined;
     if (waiter) {
       this.pending.delete(/** @type {string | number} */ (message.id)); // not null: it found a waiter
-      if (message.type === 'error') waiter.reject(new SignalingError(message.code, message.message));
+      if (message.type === 'error') waiter.reject(new ParleyError(message.code, message.message));
       else waiter.resolve(message);
       return;
     }

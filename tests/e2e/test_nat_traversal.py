@@ -1,0 +1,188 @@
+"""Calls between two homes behind real NAT routers (tests/e2e/networks.py), with a real coturn
+and without `--relay-only`: ICE finds the path a real network allows, and the test asserts
+which one it took.
+
+- two cone NATs: peer to peer through the NATs' outside addresses, no relay;
+- two symmetric NATs: only the relay gets through;
+- UDP blocked at one home: TURN over TCP;
+- only web ports open at one home: TURN over TLS on port 443 (`turns:`);
+- a lossy, slow link (5% loss each way, 1 Mbit/s): audio and video go on, the quality mark
+  says fair or poor, and good again when the link is lifted.
+"""
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from playwright.sync_api import Browser, Page, Playwright
+
+from parley.server.tls import self_signed_certificate
+from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_for_state
+from tests.e2e.networks import INTERNET, Home, Router, browser_in, home, internet
+from tests.parley_server import running_server
+from tests.turn.topology import SERVER_ADDRESS, TurnServer, coturn_namespace
+
+pytestmark = pytest.mark.e2e
+
+TLS_PORT = 443
+CALL_SECONDS = 45_000  # ms: ICE through TURN over TCP/TLS takes longer than on a LAN
+
+# The selected pair, from this side: each end's candidate type, and how this side reaches
+# its relay when it uses one (udp, tcp or tls).
+SELECTED_PAIR = """async () => {
+  const stats = await window.parley.pc.getStats();
+  let pair = null;
+  stats.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) {
+      pair = stats.get(s.selectedCandidatePairId);
+    }
+  });
+  if (!pair) return null;
+  const local = stats.get(pair.localCandidateId), remote = stats.get(pair.remoteCandidateId);
+  return { local: local.candidateType, remote: remote.candidateType,
+           relayProtocol: local.relayProtocol ?? null, remoteAddress: remote.address };
+}"""
+QUALITY = """() => { const mark = document.querySelector('.quality-mark');
+  return mark && !mark.hidden ? mark.dataset.quality : null; }"""
+
+
+@dataclass(frozen=True)
+class World:
+    homes: tuple[Home, Home]
+    browsers: tuple[Browser, Browser]
+    url: str
+    coturn: TurnServer
+
+
+@pytest.fixture(scope="module")
+def world(
+    private_network: list[str], playwright: Playwright, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    ARTIFACTS.mkdir(exist_ok=True)
+    scratch = tmp_path_factory.mktemp("nat")
+    cert, key = self_signed_certificate(scratch)
+    # Chromium checks coturn's certificate for `turns:` as it would for https; a person's browser
+    # trusts a real one, these trust exactly this one (by its public key), nothing else.
+    trust = f"--ignore-certificate-errors-spki-list={_spki_hash(cert)}"
+    secret = secrets.token_hex(16)
+    tls = {"tls_listening_port": TLS_PORT, "cert": str(cert), "pkey": str(key)}
+    with (
+        coturn_namespace(secret, settings=tls, log_path=ARTIFACTS / "nat-coturn.log") as coturn,
+        internet(coturn.namespace),
+        home(0, Router()) as first,
+        home(1, Router()) as second,
+        running_server(
+            "--host",
+            INTERNET,
+            "--turn",
+            f"turn:{SERVER_ADDRESS}:3478?transport=udp",
+            "--turn",
+            f"turn:{SERVER_ADDRESS}:3478?transport=tcp",
+            "--turn",
+            f"turns:{SERVER_ADDRESS}:{TLS_PORT}?transport=tcp",
+            "--turn-secret",
+            secret,
+            log_path=ARTIFACTS / "nat-server.log",
+        ) as url,  # fmt: skip
+        browser_in(playwright, first.host, scratch, url, trust) as one,
+        browser_in(playwright, second.host, scratch, url, trust) as two,
+    ):
+        yield World((first, second), (one, two), url, coturn)
+
+
+def _spki_hash(cert: Path) -> str:
+    public_key = x509.load_pem_x509_certificate(cert.read_bytes()).public_key()
+    spki = public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(hashlib.sha256(spki).digest()).decode()
+
+
+@pytest.fixture
+def call_between(
+    world: World, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., list[Page]]]:
+    """Sets the two routers, then has each home join one room; both pages, in the call."""
+    pages: list[Page] = []
+
+    def call(first: Router, second: Router) -> list[Page]:
+        for place, router in zip(world.homes, (first, second), strict=True):
+            place.set_router(router)
+        url = f"{world.url}/r/nat-{secrets.token_urlsafe(8)}?autojoin=1"
+        for browser in world.browsers:
+            page = browser.new_context(locale="en-US").new_page()
+            pages.append(page)
+            page.goto(url)
+        for page in pages:
+            wait_for_state(page, "in-call", timeout_ms=CALL_SECONDS)
+        for page in pages:
+            assert_media_flows(page, ("audio", "video"), within=30.0)
+            wait_for_remote_video(page)
+        return pages
+
+    yield call
+    for number, page in enumerate(pages):
+        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-home{number}.png"))
+        page.context.close()
+    world.coturn.assert_running()
+
+
+def _pairs(pages: list[Page]) -> list[dict[str, str | None]]:
+    return [page.evaluate(SELECTED_PAIR) for page in pages]
+
+
+def test_two_cone_nats_connect_peer_to_peer_through_their_outside_addresses(
+    world: World, call_between: Callable[..., list[Page]]
+) -> None:
+    pages = call_between(Router(), Router())
+    for pair, other in zip(_pairs(pages), reversed(world.homes), strict=True):
+        assert pair["local"] != "relay" and pair["remote"] != "relay", pair
+        # The far end as its NAT shows it: the outside address, not the home's own.
+        assert pair["remoteAddress"] == other.public_address, pair
+
+
+def test_two_symmetric_nats_connect_only_through_the_relay(
+    world: World, call_between: Callable[..., list[Page]]
+) -> None:
+    pages = call_between(Router(symmetric=True), Router(symmetric=True))
+    for pair in _pairs(pages):
+        assert "relay" in (pair["local"], pair["remote"]), pair
+
+
+def test_a_home_that_blocks_udp_connects_through_turn_over_tcp(
+    world: World, call_between: Callable[..., list[Page]]
+) -> None:
+    pages = call_between(Router(block_udp=True), Router())
+    blocked, _ = _pairs(pages)
+    assert blocked["local"] == "relay" and blocked["relayProtocol"] == "tcp", blocked
+
+
+def test_a_home_that_lets_only_the_web_out_connects_through_turn_over_tls_on_443(
+    world: World, call_between: Callable[..., list[Page]]
+) -> None:
+    web_port = int(world.url.rsplit(":", 1)[1])
+    pages = call_between(Router(tcp_ports=(TLS_PORT, web_port)), Router())
+    walled, _ = _pairs(pages)
+    assert walled["local"] == "relay" and walled["relayProtocol"] == "tls", walled
+
+
+def test_a_lossy_slow_link_keeps_the_call_going_and_says_so(
+    world: World, call_between: Callable[..., list[Page]]
+) -> None:
+    pages = call_between(Router(), Router())
+    first, _ = world.homes
+    first.set_router(Router(loss_percent=5, rate_kbit=1000))
+    for page in pages:
+        page.wait_for_function(
+            f"() => ['fair', 'poor'].includes(({QUALITY})())", timeout=30_000, polling=500
+        )
+        assert_media_flows(page, ("audio", "video"), within=20.0)
+    first.set_router(Router())
+    for page in pages:
+        page.wait_for_function(f"() => ({QUALITY})() === 'good'", timeout=40_000, polling=500)
+        assert_media_flows(page, ("audio", "video"))
