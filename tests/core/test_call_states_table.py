@@ -166,7 +166,8 @@ def message(w: World, case: Case) -> ClientMessageUnion:
         case "cancel":
             return Cancel(id=rid, call=call)
         case "hangup":
-            return Hangup(id=rid, call=call)
+            reason = "media-failed" if "media-failed" in case.qualifier else "hangup"
+            return Hangup(id=rid, call=call, reason=reason)
         case "resume-call":
             role = "callee" if sender in ("callee", "other devices") else "caller"
             peer = w.users["caller" if role == "callee" else "callee"]

@@ -74,6 +74,9 @@ class Router:
     # and the rate capped (a token bucket). The kernel here has no netem, so no added delay.
     loss_percent: int = 0
     rate_kbit: int = 0
+    # Media dropped but ICE's own checks let through (a STUN packet carries the magic cookie
+    # 0x2112A442 at bytes 4-7 of the UDP payload): the path looks alive to ICE, and is dead.
+    drop_media: bool = False
 
     def ruleset(self, wan: str) -> str:
         nat = "masquerade fully-random" if self.symmetric else "masquerade"
@@ -83,6 +86,8 @@ class Router:
         if self.tcp_ports is not None:
             ports = ", ".join(map(str, self.tcp_ports))
             forward += [f"tcp dport {{ {ports} }} accept", "meta l4proto tcp drop"]
+        if self.drop_media:
+            forward.insert(0, "meta l4proto udp @th,96,32 != 0x2112a442 drop")
         if self.loss_percent:
             # Both ways: the rule sits before the state check, so replies are lost too.
             forward.insert(0, f"numgen random mod 100 < {self.loss_percent} drop")

@@ -6,6 +6,8 @@ which one it took.
 - two symmetric NATs: only the relay gets through;
 - UDP blocked at one home: TURN over TCP;
 - only web ports open at one home: TURN over TLS on port 443 (`turns:`);
+- media that stops while ICE's checks go on (ICE still says connected): the watchdog notices and
+  restarts ICE, and media comes back once the path does;
 - a lossy, slow link (5% loss each way, 1 Mbit/s): audio and video go on, the quality mark
   says fair or poor, and good again when the link is lifted.
 """
@@ -186,3 +188,27 @@ def test_a_lossy_slow_link_keeps_the_call_going_and_says_so(
     for page in pages:
         page.wait_for_function(f"() => ({QUALITY})() === 'good'", timeout=40_000, polling=500)
         assert_media_flows(page, ("audio", "video"))
+
+
+# The ICE credentials this side uses now: an ICE restart changes them.
+_UFRAG = """() => window.parley.pc.localDescription.sdp.split('\\r\\n')
+  .find((line) => line.startsWith('a=ice-ufrag:'))"""
+_ICE_STATE = "() => window.parley.pc.iceConnectionState"
+
+
+def test_media_that_dies_while_ice_says_connected_is_noticed_and_recovered(
+    world: World, call_between: Callable[..., list[Page]]
+) -> None:
+    pages = call_between(Router(), Router())
+    before = [page.evaluate(_UFRAG) for page in pages]
+    first, _ = world.homes
+    first.set_router(Router(drop_media=True))
+    # Only the watchdog can tell: ICE's consent checks still pass...
+    pages[0].wait_for_timeout(3000)
+    assert [page.evaluate(_ICE_STATE) for page in pages] == ["connected"] * 2
+    # ...and it restarts ICE (new credentials on both sides) within seconds.
+    for page, old in zip(pages, before, strict=True):
+        page.wait_for_function(f"(old) => ({_UFRAG})() !== old", arg=old, timeout=20_000)
+    first.set_router(Router())
+    for page in pages:
+        assert_media_flows(page, ("audio", "video"), within=30.0)

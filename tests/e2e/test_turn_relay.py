@@ -11,6 +11,7 @@ from playwright.sync_api import Page
 
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_for_state
+from tests.e2e.phone import call, ended_reason, history_rows, sign_in
 from tests.parley_server import running_server
 from tests.turn.topology import TurnServer, coturn_namespace
 
@@ -44,6 +45,15 @@ def coturn(private_network: list[str]) -> Iterator[TurnServer]:
 def relay_only_url(coturn: TurnServer) -> Iterator[str]:
     log = ARTIFACTS / "e2e-relay-server.log"
     args = ("--turn", coturn.url, "--turn-secret", coturn.secret, "--relay-only")
+    with running_server(*args, log_path=log) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def refused_relay_url(coturn: TurnServer) -> Iterator[str]:
+    """Relay only, with a secret coturn does not share: every TURN allocation gets a 401."""
+    log = ARTIFACTS / "e2e-refused-relay-server.log"
+    args = ("--turn", coturn.url, "--turn-secret", "not-" + coturn.secret, "--relay-only")
     with running_server(*args, log_path=log) as url:
         yield url
 
@@ -116,3 +126,32 @@ def test_parley_ice_test_finds_host_and_relay_and_names_a_wrong_secret(coturn: T
     assert bad.returncode == 1
     assert "TURN credentials rejected" in bad.stdout
     assert not any("relay" in line for line in bad.stdout.splitlines() if "│" in line)
+
+
+# The media watchdog gives up after 30 s without media (sdk/media-watch.js), then both hear it.
+GIVE_UP_MS = 30_000
+
+
+def test_turn_refusing_the_credentials_is_said_in_plain_words_and_the_call_ends_as_media_failed(
+    refused_relay_url: str, open_page: OpenPage
+) -> None:
+    ana, bo = open_page(refused_relay_url + "/"), open_page(refused_relay_url + "/", "zh-CN")
+    sign_in(ana, refused_relay_url, "Ana")
+    bo_id = sign_in(bo, refused_relay_url, "Bo")
+    call(ana, bo_id)
+    wait_for_state(bo, "incoming")
+    bo.click("#accept-video")
+    # Each side says why nothing gets through, in its language, with the connection test.
+    for page, words in ((ana, "refused this call's credentials"), (bo, "拒绝了本次通话的凭据")):
+        trouble = page.locator(".trouble")
+        trouble.wait_for(state="visible", timeout=20_000)
+        assert trouble.get_attribute("data-trouble") == "turn-refused"
+        assert words in trouble.inner_text()
+        assert page.locator(".trouble-link").get_attribute("href") == "/ice-test"
+    # Then the call ends, on both sides, as what it is: no media, not a hang-up.
+    for page in (ana, bo):
+        wait_for_state(page, "ended", timeout_ms=GIVE_UP_MS + 20_000)
+        assert ended_reason(page) == "media-failed"
+    assert "no sound or picture got through" in ana.locator("#ended-text").inner_text()
+    latest = history_rows(ana, refused_relay_url)[0]
+    assert latest["end_reason"] == "media-failed", latest

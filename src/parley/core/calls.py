@@ -244,7 +244,7 @@ class CallService:
             return
         reason: EndReason
         if call.state is not CallState.RINGING:
-            reason = "hangup"
+            reason = message.reason
         else:
             reason = "cancelled" if call.caller.user == user else "declined"
         self._end(call, reason, user, session, message.id, now, out)

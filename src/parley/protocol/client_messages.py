@@ -7,6 +7,7 @@ from msgspec import Meta, Struct
 from parley.protocol.fields import (
     CallId,
     DisplayName,
+    HangupReason,
     IceCandidate,
     Media,
     RejectReason,
@@ -146,9 +147,12 @@ class Cancel(ClientMessage, tag="cancel", kw_only=True):
 
 
 class Hangup(ClientMessage, tag="hangup", kw_only=True):
-    """Ends a call in any state: while ringing it cancels (caller) or declines (callee)."""
+    """Ends a call in any state: while ringing it cancels (caller) or declines (callee).
+    `reason` applies to an answered call: the person hung up (`hangup`, the default), or this
+    side gave up after no media reached it for 30 s, ICE restarts included (`media-failed`)."""
 
     call: CallId
+    reason: HangupReason = "hangup"
 
 
 class ResumeCall(ClientMessage, tag="resume-call", kw_only=True):

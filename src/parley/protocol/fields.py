@@ -45,10 +45,14 @@ EndReason = Literal[
     "answered-elsewhere",
     "ended-by-app",
     "cannot-answer",
+    "media-failed",
 ]
 # Why a callee turns a ringing call down: it said no (`declined`), or its device could not take
 # the call (`cannot-answer`: not a secure page, no camera or microphone, or access refused).
 RejectReason = Literal["declined", "cannot-answer"]
+# Why a party ends an answered call: it hung up (`hangup`, the default), or no media reached it
+# for so long, ICE restarts included, that the call could not go on (`media-failed`).
+HangupReason = Literal["hangup", "media-failed"]
 
 
 class IceCandidate(Struct, omit_defaults=True):

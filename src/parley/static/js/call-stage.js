@@ -3,7 +3,7 @@
 // yet), their name and the call's timer always on top, the self-view as a small tile, and the
 // connection state (shown in the status line and on <body data-state>). It owns its one
 // interval; clear() leaves nothing running.
-import { translatePage } from './i18n.js';
+import { t, translatePage } from './i18n.js';
 import { paintAvatar } from './avatar.js';
 import { bindSelfView } from './self-view.js';
 import { formatDuration, playWithSound, setStatus } from './ui.js';
@@ -22,7 +22,9 @@ const STAGE_MARKUP = `
     <span class="call-timer timer"></span>
   </div>
   <video class="local-video corner-br" muted autoplay playsinline data-i18n-label="localVideo"></video>
-  <button class="unmute-audio primary overlay" type="button" data-i18n="tapToHear" hidden>Tap to turn on sound</button>`;
+  <button class="unmute-audio primary overlay" type="button" data-i18n="tapToHear" hidden>Tap to turn on sound</button>
+  <p class="trouble" role="status" hidden><span class="trouble-text"></span>
+    <a class="trouble-link" href="/ice-test" target="_blank" rel="noopener" data-i18n="trouble.test">Test your connection</a></p>`;
 
 export class CallStage {
   /** @param {HTMLElement} root  an empty element that becomes the stage */
@@ -117,8 +119,24 @@ export class CallStage {
     if (this.startedAt) setStatus('reconnecting');
   }
 
+  /** Why no sound or picture gets through (a call's `trouble`), in plain words, with the
+   * connection test where it can tell more (not when this device is simply offline); null: it
+   * gets through again. @param {import('../sdk/parley.js').Trouble | null} trouble */
+  trouble(trouble) {
+    const box = /** @type {HTMLElement} */ (this.root.querySelector('.trouble'));
+    const text = /** @type {HTMLElement} */ (box.querySelector('.trouble-text'));
+    const link = /** @type {HTMLElement} */ (box.querySelector('.trouble-link'));
+    box.hidden = trouble === null;
+    box.dataset.trouble = trouble ?? '';
+    if (trouble === null) return;
+    text.dataset.i18n = `trouble.${trouble}`;
+    text.textContent = t(`trouble.${trouble}`);
+    link.hidden = trouble === 'offline';
+  }
+
   /** Detaches all media and stops the timer. */
   clear() {
+    this.trouble(null);
     if (this.interval !== null) window.clearInterval(this.interval);
     this.interval = null;
     this.startedAt = 0;

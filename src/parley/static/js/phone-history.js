@@ -107,7 +107,8 @@ function outcome(entry) {
   const outgoing = entry.direction === 'outgoing';
   if (entry.missed) return outgoing ? t('history.noAnswer') : t('history.missed');
   if (entry.duration_seconds != null) {
-    return `${t(outgoing ? 'history.outgoing' : 'history.incoming')} · ${formatSeconds(entry.duration_seconds)}`;
+    const answered = `${t(outgoing ? 'history.outgoing' : 'history.incoming')} · ${formatSeconds(entry.duration_seconds)}`;
+    return entry.end_reason === 'media-failed' ? `${answered} · ${t('history.mediaFailed')}` : answered;
   }
   if (entry.end_reason == null) return t('history.ongoing');
   const byMe = entry.ended_by !== null && entry.ended_by !== entry.peer;

@@ -103,6 +103,7 @@ function connect(name) {
   on('connectionstate', ({ state }) => stage.connectionState(state));
   on('connected', () => stage.connected());
   on('reconnecting', () => stage.reconnecting());
+  on('trouble', ({ trouble }) => stage.trouble(trouble));
   on('resumed', () => restoreCallStatus(phone));
   on('ended', (ended) => onEnded(phone, ended));
   phone.connect().catch(() => {}); // told by `connection` events

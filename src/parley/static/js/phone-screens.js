@@ -193,6 +193,7 @@ function endingKey(reason, byMe, role) {
     'answered-elsewhere': 'end.answeredElsewhere',
     'ended-by-app': 'end.endedByApp',
     'cannot-answer': byMe ? 'end.failed.callee' : 'end.cannotAnswer',
+    'media-failed': 'end.mediaFailed',
     failed: caller ? 'end.failed' : 'end.failed.callee',
   };
   return keys[reason] ?? 'end.failed';

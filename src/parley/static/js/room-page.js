@@ -108,6 +108,7 @@ function roomCall() {
   on('connectionstate', ({ state: now }) => stage.connectionState(now));
   on('connected', () => stage.connected());
   on('reconnecting', () => stage.reconnecting());
+  on('trouble', ({ trouble }) => stage.trouble(trouble));
   on('peerleft', () => {
     // A dropped peer may come back: the local preview stays while we are still in the room.
     stopView();
@@ -127,6 +128,8 @@ function roomCall() {
     embedding.post('ended', { room, reason, by: by === call.sessionId ? 'me' : 'peer', duration });
     if (reason === 'hangup') {
       showNotice(by === call.sessionId ? 'youHungUp' : 'peerHungUp', { state: 'ended', canRetry: true });
+    } else if (reason === 'media-failed') {
+      showNotice('callDropped', { state: 'ended', canRetry: true });
     } else {
       const detail = error instanceof ParleyError ? `${error.code}: ${error.message}` : undefined;
       showNotice('serverLost', { state: 'error', canRetry: true, detail });

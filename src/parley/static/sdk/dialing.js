@@ -115,20 +115,25 @@ export function cancelCall(phone) {
   );
 }
 
-/** Ends the call (a call not answered yet is cancelled). @param {Phone} phone */
-export function hangUp(phone) {
+/**
+ * Ends the call (a call not answered yet is cancelled): the person hung up, or no media got
+ * through (`media-failed`, said to both sides).
+ * @param {Phone} phone @param {'hangup' | 'media-failed'} [reason]
+ */
+export function hangUp(phone, reason = 'hangup') {
   const call = phone.current;
   const signaling = phone.signaling;
   if (!call || !signaling) return;
   if (call.id === null) return cancelCall(phone);
+  const message = reason === 'hangup' ? { type: 'hangup', call: call.id } : { type: 'hangup', call: call.id, reason };
   if (!signaling.connected) {
     // Reconnecting: the hang-up goes out with the resumed session; the call ends here now.
-    signaling.send({ type: 'hangup', call: call.id });
-    finishCall(phone, { reason: 'hangup', by: phone.user?.id ?? null });
+    signaling.send(message);
+    finishCall(phone, { reason, by: phone.user?.id ?? null });
     return;
   }
-  signaling.request({ type: 'hangup', call: call.id }).then(
+  signaling.request(message).then(
     (reply) => onCallEnded(phone, /** @type {CallEndedMessage} */ (reply)),
-    () => finishCall(phone, { reason: 'hangup', by: phone.user?.id ?? null }),
+    () => finishCall(phone, { reason, by: phone.user?.id ?? null }),
   );
 }

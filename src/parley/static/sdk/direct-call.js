@@ -13,7 +13,7 @@ import { openLocalMedia, stopStream } from './capture.js';
  * @typedef {'calling' | 'ringing' | 'incoming' | 'accepting' | 'accepted' | 'connected' |
  *   'reconnecting' | 'ended'} CallState
  * @typedef {'answered-elsewhere' | 'busy' | 'cancelled' | 'connection-lost' | 'declined' |
- *   'ended-by-app' | 'hangup' | 'no-answer' | 'offline' | 'cannot-answer' | 'failed'} EndReason
+ *   'ended-by-app' | 'hangup' | 'no-answer' | 'offline' | 'cannot-answer' | 'media-failed' | 'failed'} EndReason
  * @typedef {{reason: EndReason, by: string | null, error?: unknown}} Ending
  * @typedef {{peerCall: PeerCall, stream: MediaStream, go: () => void}} PreparedAnswer
  * A ringing device's connection holding the caller's offer; `go` lets it make the answer, once

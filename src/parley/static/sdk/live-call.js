@@ -6,6 +6,7 @@
 import { CallStats } from './stats.js';
 import { LocalMedia } from './local-media.js';
 import { listDevices } from './capture.js';
+import { MediaWatch } from './media-watch.js';
 
 /** How often the figures are sampled: often enough to follow a change, cheap enough for hours. */
 const STATS_EVERY_MS = 2000;
@@ -35,7 +36,8 @@ export class LiveCall {
    * @param {(message: object) => void} options.relay  sends a message to the other side (`to` is added)
    * @param {(track: MediaStreamTrack) => void} options.trackOpened  every local track this opens
    * @param {Emit} options.emit  an event for the host: mediastate, localstream, videorequest,
-   *   videoreply, warning, stats, devicechange
+   *   videoreply, warning, stats, devicechange, speaking, trouble (why no media gets through, or
+   *   null once it does), mediafailed (none for 30 s: the owner ends the call)
    */
   constructor({ call, relay, trackOpened, emit }) {
     this.call = call;
@@ -69,6 +71,11 @@ export class LiveCall {
     this.quietSince = 0;
     this.measuring = false;
     this.levelTimer = window.setInterval(() => this.#followLevel(), LEVEL_EVERY_MS);
+    this.watch = new MediaWatch(call, {
+      stalled: () => call.mediaStalled(),
+      trouble: (trouble) => emit('trouble', { trouble }),
+      failed: (trouble) => emit('mediafailed', { trouble }),
+    });
   }
 
   /** The other side's sound level, 0 (silence) to 1, over the last quarter second; null before
@@ -162,12 +169,13 @@ export class LiveCall {
     this.disposed = true;
     window.clearInterval(this.statsTimer);
     window.clearInterval(this.levelTimer);
+    this.watch.stop();
     navigator.mediaDevices?.removeEventListener('devicechange', this.onDeviceChange);
     this.media.dispose();
   }
 
   get timerCount() {
-    return this.disposed ? 0 : 2;
+    return this.disposed ? 0 : 3;
   }
 
   /** `speaking` when the other side starts or stops being heard (muted, they send silence).

@@ -18,7 +18,8 @@ export interface User {
 
 /** Why a call ended. `failed`: it could not be set up here (see the event's `error`);
  * `cannot-answer`: the callee's device could not take it (not a secure page, no camera or
- * microphone, or access refused). */
+ * microphone, or access refused); `media-failed`: no media got through for 30 s, ICE restarts
+ * included. */
 export type EndReason =
   | 'answered-elsewhere'
   | 'busy'
@@ -28,9 +29,14 @@ export type EndReason =
   | 'declined'
   | 'ended-by-app'
   | 'hangup'
+  | 'media-failed'
   | 'no-answer'
   | 'offline'
   | 'failed';
+
+/** Why media does not get through: this device is offline, the TURN server refused the
+ * credentials (401) or could not be reached, or no path was found. */
+export type Trouble = 'offline' | 'turn-refused' | 'turn-unreachable' | 'no-path';
 
 /** A direct call's state, in the order it goes through them (`ended` from any). */
 export type CallState =
@@ -160,6 +166,10 @@ export interface LiveCallEventMap<C> {
   warning: CustomEvent<CallEvent<C> & { code: MediaWarning }>;
   /** The other side started (`speaking: true`) or stopped being heard; `level` 0..1. */
   speaking: CustomEvent<CallEvent<C> & { speaking: boolean; level: number }>;
+  /** Why no media gets through (after 4 s without, 10 s before the first), or null once it does. */
+  trouble: CustomEvent<CallEvent<C> & { trouble: Trouble | null }>;
+  /** No media for 30 s, restarts included: `ended` with `media-failed` follows. */
+  mediafailed: CustomEvent<CallEvent<C> & { trouble: Trouble }>;
   ended: CustomEvent<EndedDetail<C>>;
   connection: CustomEvent<{ state: LinkState; error: Error | null }>;
 }

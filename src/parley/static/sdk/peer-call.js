@@ -16,6 +16,7 @@
 // first offer its answer to Chromium's restart asks to swap DTLS roles, which Chromium refuses;
 // restarts Firefox starts work both ways.
 import { madeByFirefox, setSending } from './engines.js';
+import { watchGathering } from './media-watch.js';
 
 // How long ICE may stay `disconnected` before a restart (it often recovers by itself).
 const RESTART_AFTER_DISCONNECTED_MS = { restarter: 2500, other: 6000 };
@@ -39,10 +40,7 @@ const RESTART_RETRY_MAX_MS = 20_000;
  * @typedef {RTCRtpTransceiver & {readonly stopped?: boolean}} Transceiver
  */
 
-/**
- * A candidate line as an SDP lists it: Chromium's trickled candidates also name their ufrag.
- * @param {string} candidate
- */
+/** A candidate line as an SDP lists it: Chromium's trickled candidates also name their ufrag. @param {string} candidate */
 function sameCandidate(candidate) {
   return candidate.replace(/ ufrag \S+/, '');
 }
@@ -110,6 +108,7 @@ export class PeerCall extends EventTarget {
     /** @type {number | null} */
     this.restartTimer = null;
     this.pc = new RTCPeerConnection(configuration);
+    this.gathering = watchGathering(this.pc);
     this.#wire();
   }
 
@@ -126,10 +125,8 @@ export class PeerCall extends EventTarget {
     this.#restartLater(retry);
   }
 
-  /**
-   * Whether this side starts ICE restarts (see the top of this file): both sides reach the same
-   * answer once an offer and its answer have been exchanged, and exactly one is the restarter.
-   */
+  /** Whether this side starts ICE restarts (see the top of this file): both sides reach the same
+   * answer once an offer and its answer have been exchanged, and exactly one is the restarter. */
   get restarter() {
     const here = madeByFirefox(this.pc.localDescription?.sdp);
     return here === this.peerIsFirefox ? !this.polite : here;
@@ -143,8 +140,14 @@ export class PeerCall extends EventTarget {
     else this.#restartLater(OTHER_RESTART_AFTER_NETWORK_CHANGE_MS);
   }
 
-  /** The impolite side adds its tracks now (negotiationneeded then offers); the polite side
-   * waits for that first offer. */
+  /** Media stopped though ICE says connected (media-watch.js): recover as from a failure. */
+  mediaStalled() {
+    if (this.closed) return;
+    if (this.restarter) this.restartIce();
+    else this.#restartLater(OTHER_RESTART_AFTER_FAILED_MS, true);
+  }
+
+  /** The impolite side adds its tracks now (then offers); the polite side waits for that offer. */
   start() {
     if (!this.polite) this.tracksReady.then(() => this.#addLocalTracks());
   }
@@ -213,8 +216,7 @@ export class PeerCall extends EventTarget {
     return true;
   }
 
-  /** Adds media the call did not have (video in a voice call): a renegotiation, which
-   * perfect negotiation carries out. @param {MediaStreamTrack} track */
+  /** Adds media the call lacks (video in a voice call): a renegotiation. @param {MediaStreamTrack} track */
   addTrack(track) {
     this.localStream.addTrack(track);
     this.tracksAdded = true;
@@ -264,7 +266,8 @@ export class PeerCall extends EventTarget {
         this.#sendDescription();
       }
     } catch (error) {
-      this.#fail(error);
+      if (description.type === 'answer') this.#rollBack(error);
+      else this.#fail(error);
     }
   }
 
@@ -305,7 +308,7 @@ export class PeerCall extends EventTarget {
         await pc.setLocalDescription();
         this.#sendDescription();
       } catch (error) {
-        this.#fail(error);
+        this.#rollBack(error);
       } finally {
         this.makingOffer = false;
       }
@@ -339,14 +342,14 @@ export class PeerCall extends EventTarget {
     }
   }
 
-  /** @param {number} delay */
-  #restartLater(delay) {
+  /** @param {number} delay @param {boolean} [evenIfConnected]  media stalled under a "connected" ICE */
+  #restartLater(delay, evenIfConnected = false) {
     if (this.restartTimer !== null) return;
     const since = performance.now();
     this.restartTimer = window.setTimeout(() => {
       this.restartTimer = null;
       const state = this.pc.iceConnectionState;
-      if (this.closed || state === 'connected' || state === 'completed') return;
+      if (this.closed || (!evenIfConnected && (state === 'connected' || state === 'completed'))) return;
       // The restarter restarted meanwhile: its offer is being worked on.
       if (!this.restarter && this.lastRemoteOfferAt > since) return;
       this.restartIce();
@@ -376,6 +379,16 @@ export class PeerCall extends EventTarget {
     } else {
       this.send({ ...message, to: this.peerId });
     }
+  }
+
+  /** Our offer or its answer failed: back to stable, and the restart tried again later. @param {unknown} error */
+  #rollBack(error) {
+    this.#fail(error);
+    if (this.closed || this.pc.signalingState !== 'have-local-offer') return;
+    this.pc.setLocalDescription({ type: 'rollback' }).then(
+      () => this.#restartLater(RESTART_RETRY_FIRST_MS, true),
+      (rollbackError) => this.#fail(rollbackError),
+    );
   }
 
   /** @param {unknown} error */

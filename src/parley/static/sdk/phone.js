@@ -152,6 +152,11 @@ export class Phone extends CallSession {
     else reject(this);
   }
 
+  /** @override */
+  mediaFailed() {
+    if (this.current) hangUp(this, 'media-failed');
+  }
+
   /** Internals for diagnostics and tests; not part of the API, may change in any release. */
   get diagnostics() {
     const call = this.current;

@@ -106,6 +106,11 @@ export class RoomCall extends CallSession {
     if (this.inRoom || this.localStream) this.#end('hangup', this.sessionId);
   }
 
+  /** @override */
+  mediaFailed() {
+    if (this.inRoom) this.#end('media-failed', this.sessionId);
+  }
+
   /** Leaves and closes the connection to the server. */
   close() {
     this.hangup();
@@ -191,13 +196,13 @@ export class RoomCall extends CallSession {
 
   /**
    * The call is over here: connection, tracks and timers all go; the socket stays (for a next
-   * join) unless the server is lost. @param {'hangup' | 'connection-lost'} reason
+   * join) unless the server is lost. @param {'hangup' | 'connection-lost' | 'media-failed'} reason
    * @param {string | null} by  the session that ended it @param {unknown} [error]
    */
   #end(reason, by, error) {
     this.#dropPeerCall();
     // Leave on either side's hang-up, so the room is free and a next join can have it.
-    if (this.inRoom && reason === 'hangup') this.signaling?.send({ type: 'leave' });
+    if (this.inRoom && (reason === 'hangup' || reason === 'media-failed')) this.signaling?.send({ type: 'leave' });
     this.inRoom = false;
     this.peer = null;
     this.#release();

@@ -39,10 +39,17 @@ export class CallSession extends EventTarget {
       call: peerCall,
       relay,
       trackOpened: (track) => this.openedTracks.push(track),
-      emit: (type, detail) => this.emit(type, { call: this.eventCall(), ...detail }),
+      emit: (type, detail) => {
+        this.emit(type, { call: this.eventCall(), ...detail });
+        if (type === 'mediafailed') this.mediaFailed();
+      },
     });
     return this.live;
   }
+
+  /** No media got through for 30 s, ICE restarts included (media-watch.js): the call ends as
+   * `media-failed`, on both sides. Phone and RoomCall each end it their way. */
+  mediaFailed() {}
 
   /**
    * Tells the host what the call's connection does: its media (`remotestream`), every state

@@ -50,7 +50,7 @@ const MAX_QUEUED_WHILE_AWAY = 120;
  *   answer_forwarded?: boolean, ticket?: string | null}} CallAcceptedMessage
  * @typedef {Envelope & {type: 'call-ended', call: string, reason: 'answered-elsewhere' | 'busy' |
  *   'cancelled' | 'connection-lost' | 'declined' | 'ended-by-app' | 'hangup' | 'no-answer' |
- *   'offline' | 'cannot-answer', by: string | null}} CallEndedMessage
+ *   'offline' | 'cannot-answer' | 'media-failed', by: string | null}} CallEndedMessage
  * @typedef {Envelope & {type: 'call-resumed', call: string, media: 'audio' | 'video',
  *   peer: string}} CallResumedMessage
  * @typedef {WelcomeMessage | JoinedMessage | PeerMessage | PeerLeftMessage | DescriptionMessage |
