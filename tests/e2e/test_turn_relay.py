@@ -58,6 +58,17 @@ def refused_relay_url(coturn: TurnServer) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="module")
+def unreachable_relay_url(coturn: TurnServer) -> Iterator[str]:
+    """Relay only, with a TURN server where nothing answers (coturn's address, another port)."""
+    log = ARTIFACTS / "e2e-unreachable-relay-server.log"
+    nowhere = f"turn:{coturn.host}:{coturn.port + 1}?transport=udp"
+    with running_server(
+        "--turn", nowhere, "--turn-secret", coturn.secret, "--relay-only", log_path=log
+    ) as url:
+        yield url
+
+
 def test_relay_only_call_carries_media_both_ways_through_coturn(
     relay_only_url: str, open_page: OpenPage, room_name: str, coturn: TurnServer
 ) -> None:
@@ -155,3 +166,21 @@ def test_turn_refusing_the_credentials_is_said_in_plain_words_and_the_call_ends_
     assert "no sound or picture got through" in ana.locator("#ended-text").inner_text()
     latest = history_rows(ana, refused_relay_url)[0]
     assert latest["end_reason"] == "media-failed", latest
+
+
+def test_a_turn_server_that_cannot_be_reached_is_said_so_with_the_connection_test(
+    unreachable_relay_url: str, open_page: OpenPage
+) -> None:
+    ana, bo = open_page(unreachable_relay_url + "/"), open_page(unreachable_relay_url + "/")
+    sign_in(ana, unreachable_relay_url, "Ana")
+    call(ana, sign_in(bo, unreachable_relay_url, "Bo"))
+    wait_for_state(bo, "incoming")
+    bo.click("#accept-voice")
+    for page in (ana, bo):
+        trouble = page.locator(".trouble")
+        trouble.wait_for(state="visible", timeout=20_000)
+        assert trouble.get_attribute("data-trouble") == "turn-unreachable"
+        assert "relay server (TURN) cannot be reached" in trouble.inner_text()
+        assert page.locator(".trouble-link").is_visible()
+    ana.click("#hangup-button")
+    assert ended_reason(bo) == "hangup"
