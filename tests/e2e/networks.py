@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from playwright.sync_api import Browser, Playwright
+from playwright.sync_api import Browser, Page, Playwright
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
 from tests.turn.topology import (
@@ -37,6 +37,22 @@ from tests.turn.topology import (
     run_ip_quietly,
 )
 
+# The selected candidate pair, from this side: each end's candidate type, how this side reaches
+# its relay when it uses one (udp, tcp or tls), the far end's address, and the ICE policy.
+_SELECTED_PAIR = """async () => {
+  const pc = window.parley.pc, stats = await pc.getStats();
+  let pair = null;
+  stats.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) {
+      pair = stats.get(s.selectedCandidatePairId);
+    }
+  });
+  if (!pair) return null;
+  const local = stats.get(pair.localCandidateId), remote = stats.get(pair.remoteCandidateId);
+  return { local: local.candidateType, remote: remote.candidateType,
+           relayProtocol: local.relayProtocol ?? null, remoteAddress: remote.address,
+           policy: pc.getConfiguration().iceTransportPolicy };
+}"""
 INTERNET = "192.0.2.1"  # where Parley listens, on the first home's link
 DOCUMENTATION_NET = "192.0.2.0/24"
 COMMAND_SECONDS = 10
@@ -60,6 +76,12 @@ def browser_in(
         yield browser
     finally:
         browser.close()
+
+
+def selected_pair(page: Page) -> dict[str, str | None]:
+    pair = page.evaluate(_SELECTED_PAIR)
+    assert pair is not None, "no candidate pair is selected"
+    return dict(pair)
 
 
 @dataclass(frozen=True)

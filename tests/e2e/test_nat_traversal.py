@@ -27,7 +27,7 @@ from playwright.sync_api import Browser, Page, Playwright
 from parley.server.tls import self_signed_certificate
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_for_state
-from tests.e2e.networks import INTERNET, Home, Router, browser_in, home, internet
+from tests.e2e.networks import INTERNET, Home, Router, browser_in, home, internet, selected_pair
 from tests.parley_server import running_server
 from tests.turn.topology import SERVER_ADDRESS, TurnServer, coturn_namespace
 
@@ -36,21 +36,6 @@ pytestmark = pytest.mark.e2e
 TLS_PORT = 443
 CALL_SECONDS = 45_000  # ms: ICE through TURN over TCP/TLS takes longer than on a LAN
 
-# The selected pair, from this side: each end's candidate type, and how this side reaches
-# its relay when it uses one (udp, tcp or tls).
-SELECTED_PAIR = """async () => {
-  const stats = await window.parley.pc.getStats();
-  let pair = null;
-  stats.forEach((s) => {
-    if (s.type === 'transport' && s.selectedCandidatePairId) {
-      pair = stats.get(s.selectedCandidatePairId);
-    }
-  });
-  if (!pair) return null;
-  const local = stats.get(pair.localCandidateId), remote = stats.get(pair.remoteCandidateId);
-  return { local: local.candidateType, remote: remote.candidateType,
-           relayProtocol: local.relayProtocol ?? null, remoteAddress: remote.address };
-}"""
 QUALITY = """() => { const mark = document.querySelector('.quality-mark');
   return mark && !mark.hidden ? mark.dataset.quality : null; }"""
 
@@ -135,7 +120,7 @@ def call_between(
 
 
 def _pairs(pages: list[Page]) -> list[dict[str, str | None]]:
-    return [page.evaluate(SELECTED_PAIR) for page in pages]
+    return [selected_pair(page) for page in pages]
 
 
 def test_two_cone_nats_connect_peer_to_peer_through_their_outside_addresses(

@@ -11,6 +11,7 @@ from playwright.sync_api import Page
 
 from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_for_state
+from tests.e2e.networks import selected_pair
 from tests.e2e.phone import call, ended_reason, history_rows, sign_in
 from tests.parley_server import running_server
 from tests.turn.topology import TurnServer, coturn_namespace
@@ -18,20 +19,6 @@ from tests.turn.topology import TurnServer, coturn_namespace
 pytestmark = pytest.mark.e2e
 
 OpenPage = Callable[..., Page]
-
-SELECTED_PAIR = """async () => {
-  const stats = await window.parley.pc.getStats();
-  let pair = null;
-  stats.forEach((s) => {
-    if (s.type === 'transport' && s.selectedCandidatePairId) {
-      pair = stats.get(s.selectedCandidatePairId);
-    }
-  });
-  if (!pair) return null;
-  return { local: stats.get(pair.localCandidateId).candidateType,
-           remote: stats.get(pair.remoteCandidateId).candidateType,
-           policy: window.parley.pc.getConfiguration().iceTransportPolicy };
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +66,8 @@ def test_relay_only_call_carries_media_both_ways_through_coturn(
         assert_media_flows(page, ("audio", "video"))
         wait_for_remote_video(page)
     for page in pages:
-        pair = page.evaluate(SELECTED_PAIR)
-        assert pair == {"local": "relay", "remote": "relay", "policy": "relay"}, pair
+        pair = selected_pair(page)
+        assert (pair["local"], pair["remote"], pair["policy"]) == ("relay", "relay", "relay"), pair
     coturn.assert_running()
 
 
