@@ -4,6 +4,7 @@ a network namespace this test run makes."""
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
@@ -29,6 +30,9 @@ CHROMIUM_FLAGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 FIREFOX_ADDRESSES = ("198.51.100.40", "198.51.100.41")  # TEST-NET-2 (RFC 5737)
+
+Engine = Literal["chromium", "firefox"]
+Open = Callable[[Engine, str], BrowserPage]
 
 
 @pytest.fixture(scope="session")
@@ -132,6 +136,18 @@ def open_firefox(
             page.screenshot(path=stem.with_suffix(".png"))
         finally:
             page.close()
+
+
+@pytest.fixture
+def open_in(
+    open_page: Callable[..., BrowserPage], open_firefox: Callable[[str], BrowserPage]
+) -> Iterator[Open]:
+    """A person's page in the engine asked for (`open_page` or `open_firefox`), at `url`."""
+
+    def open_(engine: Engine, url: str) -> BrowserPage:
+        return open_firefox(url) if engine == "firefox" else open_page(url)
+
+    yield open_
 
 
 def _connection_states(page: BrowserPage) -> object:

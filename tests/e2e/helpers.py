@@ -143,6 +143,27 @@ def media_growth(pages: tuple[BrowserPage, ...], seconds: float = 2.0) -> list[d
     ]
 
 
+# The page's ICE credentials (its local description's ufrag line: a restart changes it), and
+# whether its ICE is up with no negotiation under way.
+ICE_UFRAG = """() => window.parley.pc.localDescription.sdp.split('\\r\\n')
+  .find((line) => line.startsWith('a=ice-ufrag:'))"""
+ICE_UP = """() => ['connected', 'completed'].includes(window.parley.pc.iceConnectionState)
+  && window.parley.pc.signalingState === 'stable'"""
+
+
+def assert_video_both_ways(
+    first: BrowserPage, second: BrowserPage, label: str, seconds: float = 2.0
+) -> None:
+    """Over the same few seconds, each page receives sound and decodes video, and its camera's
+    sender puts bytes on the wire."""
+    grown = media_growth((first, second), seconds)
+    print(f"{label}: grown in {seconds:.0f} s (first, second): {grown}")
+    for each in grown:
+        assert each["audio_bytes"] > 0 and each["video_bytes"] > 0, grown
+        assert each["video_frames"] > 0 and each["sent_video_bytes"] > 0, grown
+        assert each["audio_energy"] > 0, "sound, not silence"  # the fake microphones beep
+
+
 def wait_for_state(page: BrowserPage, state: str, timeout_ms: int = 20_000) -> None:
     page.wait_for_selector(f'body[data-state="{state}"]', timeout=timeout_ms, state="attached")
 

@@ -8,15 +8,16 @@ Pairs read caller → callee (in a room: who joins first → who joins second); 
 Firefox and Firefox calling Chromium, each engine is caller and callee once.
 """
 
-from collections.abc import Callable, Iterator
-from typing import Literal
-
 import pytest
 
+from tests.e2e.conftest import Engine, Open
 from tests.e2e.helpers import (
+    ICE_UFRAG,
+    ICE_UP,
     BrowserPage,
     all_local_tracks_ended,
     assert_media_flows,
+    assert_video_both_ways,
     inbound,
     media_growth,
     press_shortcut,
@@ -29,8 +30,6 @@ from tests.e2e.phone import call, ended_reason, in_call, sign_in
 
 pytestmark = pytest.mark.e2e
 
-Engine = Literal["chromium", "firefox"]
-Open = Callable[[Engine, str], BrowserPage]
 PAIRS: list[tuple[Engine, Engine]] = [
     ("chromium", "firefox"),
     ("firefox", "chromium"),
@@ -42,31 +41,10 @@ PAIR_IDS = [f"{first}-{second}" for first, second in PAIRS]
 SAMPLE_SECONDS = 2.0
 
 
-@pytest.fixture
-def open_in(
-    open_page: Callable[..., BrowserPage], open_firefox: Callable[[str], BrowserPage]
-) -> Iterator[Open]:
-    """A person's page in the engine asked for, at `url`."""
-
-    def open_(engine: Engine, url: str) -> BrowserPage:
-        return open_firefox(url) if engine == "firefox" else open_page(url)
-
-    yield open_
-
-
 def _person(open_in: Open, engine: Engine, base: str, name: str) -> BrowserPage:
     page = open_in(engine, "about:blank")
     sign_in(page, base, name)
     return page
-
-
-def _assert_video_both_ways(first: BrowserPage, second: BrowserPage, label: str) -> None:
-    grown = media_growth((first, second), SAMPLE_SECONDS)
-    print(f"{label}: grown in {SAMPLE_SECONDS:.0f} s (first, second): {grown}")
-    for each in grown:
-        assert each["audio_bytes"] > 0 and each["video_bytes"] > 0, grown
-        assert each["video_frames"] > 0 and each["sent_video_bytes"] > 0, grown
-        assert each["audio_energy"] > 0, "sound, not silence"  # the fake microphones beep
 
 
 def _wait_until_sent_and_decoded(
@@ -93,7 +71,7 @@ def test_video_call_carries_both_ways_with_mute_and_camera_marks_camera_off_send
     ana = _person(open_in, caller_engine, server_url, "Ana")
     bo = _person(open_in, callee_engine, server_url, "Bo")
     in_call(ana, bo)
-    _assert_video_both_ways(ana, bo, label)
+    assert_video_both_ways(ana, bo, label, SAMPLE_SECONDS)
 
     # Mute: Bo sees the mark and hears silence, still carried (muting sends silence).
     ana.click(".control.mute")
@@ -116,7 +94,9 @@ def test_video_call_carries_both_ways_with_mute_and_camera_marks_camera_off_send
         f"{label}: callee's camera off: {bo_off['sent_video_bytes']:.0f} B sent, "
         f"{ana_off['video_frames']:.0f} frames decoded by the caller"
     )
-    assert bo_off["sent_video_bytes"] == 0 and ana_off["video_bytes"] == 0, (ana_off, bo_off)
+    # Never more on the wire; the sum may even fall, as Firefox drops an inactive sender's
+    # outbound-rtp entry from its stats (seen a second or more after the camera went off).
+    assert bo_off["sent_video_bytes"] <= 0 and ana_off["video_bytes"] == 0, (ana_off, bo_off)
     assert ana_off["video_frames"] == 0, "no frame from a camera that is off"
     assert bo_off["video_frames"] > 0 and ana_off["sent_video_bytes"] > 0, "Ana's video goes on"
     bo.click(".control.camera")
@@ -179,7 +159,7 @@ def test_voice_call_upgraded_to_video_with_consent_carries_video_both_ways(
     for page in (ana, bo):
         wait_for_remote_video(page, timeout_ms=20_000)
         assert video_receiver_count(page) == 1, "one video m-line: only the asking side added it"
-    _assert_video_both_ways(ana, bo, f"upgrade {caller_engine}->{callee_engine}")
+    assert_video_both_ways(ana, bo, f"upgrade {caller_engine}->{callee_engine}", SAMPLE_SECONDS)
 
     bo.click("#hangup-button")
     assert ended_reason(ana) == "hangup"
@@ -197,7 +177,7 @@ def test_room_call_carries_video_both_ways_and_hangup_ends_it_for_both(
         wait_for_state(page, "in-call")
         assert_media_flows(page, ("audio", "video"))
         wait_for_remote_video(page)
-    _assert_video_both_ways(first, second, f"room {first_engine}->{second_engine}")
+    assert_video_both_ways(first, second, f"room {first_engine}->{second_engine}", SAMPLE_SECONDS)
 
     second.click("#hangup-button")
     for page in (first, second):
@@ -207,12 +187,6 @@ def test_room_call_carries_video_both_ways_and_hangup_ends_it_for_both(
     for page in (first, second):
         _assert_released(page)
         assert page.evaluate("() => window.parley.inRoom") is False
-
-
-_ICE_UFRAG = """() => window.parley.pc.localDescription.sdp.split('\\r\\n')
-  .find((line) => line.startsWith('a=ice-ufrag:'))"""
-_ICE_UP = """() => ['connected', 'completed'].includes(window.parley.pc.iceConnectionState)
-  && window.parley.pc.signalingState === 'stable'"""
 
 
 @pytest.mark.parametrize(
@@ -229,13 +203,15 @@ def test_a_network_change_on_both_sides_restarts_ice_from_one_side_the_firefox_o
     ana = _person(open_in, caller_engine, server_url, "Ana")
     bo = _person(open_in, callee_engine, server_url, "Bo")
     in_call(ana, bo)
-    before = {page: page.evaluate(_ICE_UFRAG) for page in (ana, bo)}
+    before = {page: page.evaluate(ICE_UFRAG) for page in (ana, bo)}
     for page in (ana, bo):
         page.evaluate("() => window.dispatchEvent(new Event('online'))")
     for page in (ana, bo):
-        page.wait_for_function(f"() => ({_ICE_UFRAG})() !== {before[page]!r}", timeout=15_000)
-        page.wait_for_function(_ICE_UP, timeout=15_000)
+        page.wait_for_function(f"() => ({ICE_UFRAG})() !== {before[page]!r}", timeout=15_000)
+        page.wait_for_function(ICE_UP, timeout=15_000)
     restarts = [page.evaluate("() => window.parley.iceRestarts") for page in (ana, bo)]
     only_the_callee_is_firefox = callee_engine == "firefox" and caller_engine != "firefox"
     assert restarts == ([0, 1] if only_the_callee_is_firefox else [1, 0]), restarts
-    _assert_video_both_ways(ana, bo, f"after the restart {caller_engine}->{callee_engine}")
+    assert_video_both_ways(
+        ana, bo, f"after the restart {caller_engine}->{callee_engine}", SAMPLE_SECONDS
+    )

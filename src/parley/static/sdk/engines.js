@@ -28,3 +28,25 @@ export async function setSending(sender, active) {
     console.warn('parley: could not turn the', sender.track?.kind ?? 'media', 'sender', active ? 'on' : 'off', error);
   }
 }
+
+/**
+ * Whether this device has a network to gather a candidate on now: a throwaway connection asks
+ * (with no interface up, Firefox's gathering ends at once with none). Firefox must not restart
+ * ICE without one: that restart gathers nothing, the next restart then fails its ICE, and a
+ * failed ICE takes its DTLS down for good: it never sends again on that connection.
+ * @param {number} [timeoutMs]
+ */
+export async function hasNetwork(timeoutMs = 2000) {
+  const pc = new RTCPeerConnection();
+  try {
+    pc.createDataChannel('probe');
+    const found = new Promise((resolve) => {
+      pc.addEventListener('icecandidate', ({ candidate }) => resolve(!!candidate?.candidate));
+      window.setTimeout(() => resolve(false), timeoutMs);
+    });
+    await pc.setLocalDescription();
+    return await found;
+  } finally {
+    pc.close();
+  }
+}

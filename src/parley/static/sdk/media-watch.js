@@ -59,6 +59,7 @@ export class MediaWatch {
     /** @type {Trouble | null} */
     this.told = null;
     this.stallTold = false;
+    this.iceDownAt = 0;
     this.checking = false;
     this.stopped = false;
     this.timer = window.setInterval(() => void this.#check(), CHECK_EVERY_MS);
@@ -107,7 +108,10 @@ export class MediaWatch {
       return;
     }
     const ice = this.call.pc.iceConnectionState;
-    if (quiet >= STALL_AFTER_MS && !this.stallTold && (ice === 'connected' || ice === 'completed')) {
+    const iceUp = ice === 'connected' || ice === 'completed';
+    // Quiet counts for a stall only while ICE is up: as it comes back, media takes a moment.
+    if (!iceUp) this.iceDownAt = now;
+    if (iceUp && quiet >= STALL_AFTER_MS && now - this.iceDownAt >= STALL_AFTER_MS && !this.stallTold) {
       this.stallTold = true;
       this.handlers.stalled();
     }

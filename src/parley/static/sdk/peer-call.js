@@ -6,17 +6,16 @@
 // polite side adds its tracks when that offer arrives. Chromium's ICE agent was seen to stop
 // gathering for good when the implicit rollback hit an offer still being set locally.
 //
-// When the network path breaks, ICE is restarted (a new offer with new credentials). Both
-// sides notice at about the same time, so one rule, which both sides reach from the two
+// When the path breaks, ICE is restarted. One rule, reached by both sides from the two
 // descriptions, names the side that restarts (`restarter`): the Firefox side when exactly one
-// side is Firefox, else the impolite side. The other side restarts only as a fallback, if no
-// restart offer came from the restarter meanwhile: no glare in the common case. Firefox is
-// named because a restart Chromium starts toward Firefox leaves Firefox receiving nothing
-// (Chromium goes on sending to a port of the previous ICE generation), and when Firefox made the
-// first offer its answer to Chromium's restart asks to swap DTLS roles, which Chromium refuses;
-// restarts Firefox starts work both ways.
-import { madeByFirefox, setSending } from './engines.js';
+// side is Firefox, else the impolite side. The other restarts only as a fallback, if no restart
+// offer came meanwhile, and never toward Firefox: a restart Chromium starts toward Firefox
+// leaves Firefox receiving nothing (Chromium sends to a port of the previous ICE generation),
+// and when Firefox made the first offer, Chromium refuses the DTLS role its answer asks for.
+// Firefox restarts only once it has a network again (engines.js hasNetwork).
+import { hasNetwork, madeByFirefox, setSending } from './engines.js';
 import { watchGathering } from './media-watch.js';
+import { sameCandidate } from './sdp.js';
 
 // How long ICE may stay `disconnected` before a restart (it often recovers by itself).
 const RESTART_AFTER_DISCONNECTED_MS = { restarter: 2500, other: 6000 };
@@ -39,11 +38,6 @@ const RESTART_RETRY_MAX_MS = 20_000;
  * the browser no longer has it.
  * @typedef {RTCRtpTransceiver & {readonly stopped?: boolean}} Transceiver
  */
-
-/** A candidate line as an SDP lists it: Chromium's trickled candidates also name their ufrag. @param {string} candidate */
-function sameCandidate(candidate) {
-  return candidate.replace(/ ufrag \S+/, '');
-}
 
 /**
  * Events: `track` (detail: the remote MediaStream), `state` (detail: connectionState),
@@ -113,7 +107,14 @@ export class PeerCall extends EventTarget {
   }
 
   /** Starts an ICE restart: new credentials, new candidates, same call. */
-  restartIce() {
+  async restartIce() {
+    if (this.closed) return;
+    // Firefox restarts only with a network to gather on (engines.js): until then, look each second.
+    if (madeByFirefox(this.pc.localDescription?.sdp) && !(await hasNetwork())) {
+      console.debug('parley: no network to restart ICE on yet');
+      this.#restartLater(1000);
+      return;
+    }
     if (this.closed) return;
     this.#clearRestartTimer();
     this.iceRestarts += 1;
@@ -152,8 +153,7 @@ export class PeerCall extends EventTarget {
     if (!this.polite) this.tracksReady.then(() => this.#addLocalTracks());
   }
 
-  /**
-   * The other side is known now: what waited for it (an offer made while the call rang, the
+  /** The other side is known now: what waited for it (an offer made while the call rang, the
    * candidates found since, or an answer made while ringing or at the click) goes out, in the
    * order it was made; but not the description `delivered` already (an offer that rode the
    * invite, an answer that rode the accept), nor a candidate `listed` in what was delivered.
@@ -195,8 +195,7 @@ export class PeerCall extends EventTarget {
     return this.transceiver(kind)?.sender.track ?? null;
   }
 
-  /**
-   * Sends `track` instead of what is sent now: a device switch, camera off (null), a screen.
+  /** Sends `track` instead of what is sent now: a device switch, camera off (null), a screen.
    * replaceTrack needs no renegotiation, so the other direction never pauses. Returns false when
    * there is no such media in the call yet (then use addTrack).
    * @param {'audio' | 'video'} kind @param {MediaStreamTrack | null} track
@@ -350,8 +349,10 @@ export class PeerCall extends EventTarget {
       this.restartTimer = null;
       const state = this.pc.iceConnectionState;
       if (this.closed || (!evenIfConnected && (state === 'connected' || state === 'completed'))) return;
-      // The restarter restarted meanwhile: its offer is being worked on.
-      if (!this.restarter && this.lastRemoteOfferAt > since) return;
+      // The restarter restarted meanwhile: its offer is being worked on. A Firefox restarter
+      // restarts once it has a network again, and a restart toward Firefox breaks the call.
+      const towardFirefox = this.peerIsFirefox && !madeByFirefox(this.pc.localDescription?.sdp);
+      if (!this.restarter && (towardFirefox || this.lastRemoteOfferAt > since)) return;
       this.restartIce();
     }, delay);
   }

@@ -22,3 +22,9 @@ export function withoutAddresses(sdp) {
     })
     .join('\r\n');
 }
+
+/** A candidate line as an SDP lists it: Chromium's trickled candidates also name their ufrag.
+ * @param {string} candidate */
+export function sameCandidate(candidate) {
+  return candidate.replace(/ ufrag \S+/, '');
+}
