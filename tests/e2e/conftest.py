@@ -10,7 +10,12 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.e2e.firefox import Firefox, FirefoxPage, running_firefox
-from tests.e2e.helpers import BrowserPage
+from tests.e2e.helpers import (
+    BrowserPage,
+    assert_media_flows,
+    wait_for_remote_video,
+    wait_for_state,
+)
 from tests.netns import enter_private_netns, interface_names, veth_pair
 from tests.parley_server import running_server
 
@@ -148,6 +153,19 @@ def open_in(
         return open_firefox(url) if engine == "firefox" else open_page(url)
 
     yield open_
+
+
+def room_of_two(open_in: Open, url: str, first: Engine, second: Engine) -> list[BrowserPage]:
+    """Two people join the room at `url` one after the other; both pages, once media flows
+    both ways and the other's picture shows."""
+    pages = [open_in(first, url)]
+    wait_for_state(pages[0], "waiting")
+    pages.append(open_in(second, url))
+    for page in pages:
+        wait_for_state(page, "in-call")
+        assert_media_flows(page, ("audio", "video"))
+        wait_for_remote_video(page)
+    return pages
 
 
 def _connection_states(page: BrowserPage) -> object:

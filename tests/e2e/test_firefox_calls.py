@@ -10,7 +10,7 @@ Firefox and Firefox calling Chromium, each engine is caller and callee once.
 
 import pytest
 
-from tests.e2e.conftest import Engine, Open
+from tests.e2e.conftest import Engine, Open, room_of_two
 from tests.e2e.helpers import (
     ICE_UFRAG,
     ICE_UP,
@@ -170,13 +170,7 @@ def test_room_call_carries_video_both_ways_and_hangup_ends_it_for_both(
     server_url: str, open_in: Open, room_name: str, first_engine: Engine, second_engine: Engine
 ) -> None:
     url = f"{server_url}/r/{room_name}?autojoin=1"
-    first = open_in(first_engine, url)
-    wait_for_state(first, "waiting")
-    second = open_in(second_engine, url)
-    for page in (first, second):
-        wait_for_state(page, "in-call")
-        assert_media_flows(page, ("audio", "video"))
-        wait_for_remote_video(page)
+    first, second = room_of_two(open_in, url, first_engine, second_engine)
     assert_video_both_ways(first, second, f"room {first_engine}->{second_engine}", SAMPLE_SECONDS)
 
     second.click("#hangup-button")

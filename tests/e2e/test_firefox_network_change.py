@@ -23,16 +23,13 @@ from typing import Literal
 
 import pytest
 
-from tests.e2e.conftest import FIREFOX_ADDRESSES, Engine, Open
+from tests.e2e.conftest import FIREFOX_ADDRESSES, Engine, Open, room_of_two
 from tests.e2e.firefox import Firefox
 from tests.e2e.helpers import (
     ICE_UFRAG,
     BrowserPage,
-    assert_media_flows,
     assert_video_both_ways,
     media_growth,
-    wait_for_remote_video,
-    wait_for_state,
 )
 from tests.e2e.phone import in_call, sign_in
 from tests.turn.topology import run_ip, run_ip_quietly
@@ -170,11 +167,5 @@ def test_room_call_carries_media_both_ways_again_after_a_link_cut(
     link_back: Link,
 ) -> None:
     url = f"{server_url}/r/{room_name}?autojoin=1"
-    first = open_in(first_engine, url)
-    wait_for_state(first, "waiting")
-    second = open_in(second_engine, url)
-    for page in (first, second):
-        wait_for_state(page, "in-call")
-        assert_media_flows(page, ("audio", "video"))
-        wait_for_remote_video(page)
+    first, second = room_of_two(open_in, url, first_engine, second_engine)
     _cut_and_restore((first, second), (first_engine, second_engine), link_back)
