@@ -101,7 +101,10 @@ def test_python_peer_calls_the_browser_media_flows_both_ways(
 ) -> None:
     page = open_page("about:blank")
     ana_id = sign_in(page, server_url, "Ana")
-    with parley("call", ana_id, "--server", server_url, "--name", "Py", "--seconds", "8") as peer:
+    # `--` before the id: a guest id may begin with "-" (token_urlsafe), which reads as an option.
+    with parley(
+        "call", "--server", server_url, "--name", "Py", "--seconds", "8", "--", ana_id
+    ) as peer:
         peer.wait_for("ringing")  # else the peer's own words on why not
         wait_for_state(page, "incoming")
         assert page.locator("#incoming-name").inner_text() == "Py"
@@ -117,7 +120,7 @@ def test_python_peer_calls_the_browser_media_flows_both_ways(
 def test_ctrl_c_hangs_the_python_peer_up_cleanly(server_url: str, open_page: OpenPage) -> None:
     page = open_page("about:blank")
     ana_id = sign_in(page, server_url, "Ana")
-    with parley("call", ana_id, "--server", server_url, "--name", "Py") as peer:
+    with parley("call", "--server", server_url, "--name", "Py", "--", ana_id) as peer:
         peer.wait_for("ringing")  # else the peer's own words on why not
         wait_for_state(page, "incoming")
         page.click("#accept-voice")
