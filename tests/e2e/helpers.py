@@ -143,6 +143,21 @@ def media_growth(pages: tuple[BrowserPage, ...], seconds: float = 2.0) -> list[d
     ]
 
 
+def seconds_until_media_flows_both_ways(
+    pages: tuple[BrowserPage, BrowserPage], within: float, sample: float = 1.0
+) -> float:
+    """Until sound arrives and video is decoded on both pages, sampled every `sample` seconds;
+    fails with the last sample and both pages' states after `within` seconds."""
+    start = time.monotonic()
+    grown: list[dict[str, float]] = []
+    while time.monotonic() - start < within:
+        grown = media_growth(pages, sample)
+        if all(g["audio_bytes"] > 0 and g["video_frames"] > 0 for g in grown):
+            return time.monotonic() - start
+    states = [page.evaluate("() => document.body.dataset.state") for page in pages]
+    raise AssertionError(f"no media both ways within {within:.0f} s: {grown}, {states}")
+
+
 # The page's ICE credentials (its local description's ufrag line: a restart changes it), and
 # whether its ICE is up with no negotiation under way.
 ICE_UFRAG = """() => window.parley.pc.localDescription.sdp.split('\\r\\n')

@@ -29,7 +29,7 @@ from tests.e2e.helpers import (
     ICE_UFRAG,
     BrowserPage,
     assert_video_both_ways,
-    media_growth,
+    seconds_until_media_flows_both_ways,
 )
 from tests.e2e.phone import in_call, sign_in
 from tests.turn.topology import run_ip, run_ip_quietly
@@ -73,18 +73,6 @@ def _restore(address: str) -> None:
     run_ip("route", "replace", "default", "via", GATEWAY, "dev", "pv0")  # it went with the link
 
 
-def _seconds_until_media_flows_both_ways(pages: tuple[BrowserPage, BrowserPage]) -> float:
-    """Until sound and video arrive, and video is decoded, on both pages."""
-    start = time.monotonic()
-    grown: list[dict[str, float]] = []
-    while time.monotonic() - start < RECOVER_SECONDS:
-        grown = media_growth(pages, SAMPLE_SECONDS)
-        if all(g["audio_bytes"] > 0 and g["video_frames"] > 0 for g in grown):
-            return time.monotonic() - start
-    states = [page.evaluate("() => document.body.dataset.state") for page in pages]
-    raise AssertionError(f"no media both ways within {RECOVER_SECONDS:.0f} s: {grown}, {states}")
-
-
 def _cut_and_restore(
     pages: tuple[BrowserPage, BrowserPage],
     engines: tuple[Engine, Engine],
@@ -104,7 +92,7 @@ def _cut_and_restore(
     time.sleep(extra_outage)
     _restore(NEW_ADDRESS if link_back == "new-address" else FIREFOX_ADDRESS)
 
-    back = _seconds_until_media_flows_both_ways(pages)
+    back = seconds_until_media_flows_both_ways(pages, RECOVER_SECONDS, SAMPLE_SECONDS)
     label = f"{'->'.join(engines)}, link back with the {link_back.replace('-', ' ')}"
     assert_video_both_ways(*pages, label)
     for page in pages:
