@@ -1,6 +1,8 @@
 """A host app's origin for browser tests: a plain HTTP server on its own loopback address
 (another site than Parley's 127.0.0.1), serving one page at every path."""
 
+import http.client
+import ipaddress
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,11 +45,18 @@ def host_origin(
         def log_message(self, format: str, *args: object) -> None:
             pass
 
+    assert ipaddress.ip_address(address).is_loopback, f"{address} is not a loopback address"
     server = ThreadingHTTPServer((address, 0), Handler)
     page.origin = f"http://{address}:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
+        # Up before any browser is pointed at it: it answers with the page.
+        probe = http.client.HTTPConnection(address, server.server_address[1], timeout=5)
+        probe.request("GET", "/")
+        answer = probe.getresponse()
+        assert answer.status == 200 and answer.read() == page.body.encode()
+        probe.close()
         yield page
     finally:
         server.shutdown()

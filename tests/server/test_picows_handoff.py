@@ -23,9 +23,11 @@ import pytest
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, WSUpgradeRequest
+from yarl import URL
 
 from parley.server import picows_handoff
 from parley.server.picows_handoff import start_websocket, take_over
+from tests.support.loopback_site import serving_on_loopback
 
 MAX_MESSAGE_BYTES = 1024
 IO_SECONDS = 5.0
@@ -227,19 +229,13 @@ async def test_take_over_hands_an_aiohttp_upgrade_to_picows(clients: ConnectRaw)
     app = web.Application()
     app.router.add_get("/", page)
     app.router.add_get("/ws", websocket)
-    runner = web.AppRunner(app, handle_signals=False)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        port = runner.addresses[0][1]
-        client = await clients(port)
+    async with serving_on_loopback(app) as origin:
+        client = await clients(URL(origin).port or 0)
         await client.send(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert (await client.head()).startswith(b"HTTP/1.1 200 ")
         assert await client.reader.readexactly(len(b"page")) == b"page"
         await client.upgrade_with_an_early_frame()
         await client.check_the_socket()
-    finally:
-        await runner.cleanup()
 
 
 class FirstRequest(asyncio.Protocol):

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import msgspec
-from aiohttp import web
 
 from parley.peer.webhook_bot import WebhookBot
 from parley.protocol.webhooks import (
@@ -20,6 +19,7 @@ from parley.protocol.webhooks import (
     event_id,
     sign,
 )
+from tests.support.loopback_site import serving_on_loopback
 
 SECRET = b"whsec-for-the-tests"
 
@@ -65,14 +65,10 @@ class Receiver:
 @contextlib.asynccontextmanager
 async def running_bot(path: str = "/hooks") -> AsyncIterator[Receiver]:
     found = Receiver()
-    runner = web.AppRunner(WebhookBot(SECRET, say=found.lines.append).app(path))
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        found.url = f"http://127.0.0.1:{runner.addresses[0][1]}{path}"
+    app = WebhookBot(SECRET, say=found.lines.append).app(path)
+    async with serving_on_loopback(app) as origin:
+        found.url = f"{origin}{path}"
         yield found
-    finally:
-        await runner.cleanup()
 
 
 async def post(http: aiohttp.ClientSession, url: str, body: bytes, headers: dict[str, str]) -> int:

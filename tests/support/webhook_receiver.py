@@ -12,6 +12,7 @@ from typing import Literal
 from aiohttp import web
 
 from parley.protocol.webhooks import SIGNATURE_HEADER, AnyEvent, verify
+from tests.support.loopback_site import serving_on_loopback
 
 Mode = Literal["up", "down", "hang"]
 # A hanging answer is cut off by this, far beyond any sender's timeout in the tests.
@@ -74,13 +75,6 @@ async def webhook_receiver(secret: bytes, port: int = 0) -> AsyncIterator[Receiv
 
     app = web.Application()
     app.router.add_post("/hooks", take)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
-    host, bound = runner.addresses[0][:2]
-    receiver.url = f"http://{host}:{bound}/hooks"
-    try:
+    async with serving_on_loopback(app, port=port, shutdown_timeout=0.5) as origin:
+        receiver.url = f"{origin}/hooks"
         yield receiver
-    finally:
-        await runner.cleanup()
