@@ -16,6 +16,7 @@ from tests.e2e.helpers import (
     wait_for_remote_video,
     wait_for_state,
 )
+from tests.e2e.recorded_pages import ARTIFACTS, RecordedPages
 from tests.netns import enter_private_netns, interface_names, veth_pair
 from tests.parley_server import running_server
 
@@ -33,7 +34,6 @@ CHROMIUM_FLAGS = [
     # gathers no loopback candidates and ICE has nothing to pair.
     "--allow-loopback-in-peer-connection",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 FIREFOX_ADDRESSES = ("198.51.100.40", "198.51.100.41")  # TEST-NET-2 (RFC 5737)
 
 Engine = Literal["chromium", "firefox"]
@@ -74,32 +74,15 @@ def open_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Call
 
     Each page's console and a final screenshot land in test-artifacts/, to read after a failure.
     """
-    opened: list[tuple[Page, list[str]]] = []
+    pages = RecordedPages(browser, request.node.name)
 
     def open_(url: str, locale: str = "en-US", **context_options: object) -> Page:
-        context = browser.new_context(
-            locale=locale,
-            viewport={"width": 1280, "height": 720},
-            **context_options,  # type: ignore[arg-type]
-        )
-        page = context.new_page()
-        console: list[str] = []
-        page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-        page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
-        opened.append((page, console))
+        page = pages.new_page(locale, **context_options)
         page.goto(url)
         return page
 
     yield open_
-    ARTIFACTS.mkdir(exist_ok=True)
-    for number, (page, console) in enumerate(opened):
-        stem = ARTIFACTS / f"{request.node.name}-page{number}"
-        console.append(f"final state: {_connection_states(page)}")
-        stem.with_suffix(".console.log").write_text("\n".join(console), encoding="utf-8")
-        try:
-            page.screenshot(path=str(stem.with_suffix(".png")))
-        finally:
-            page.context.close()
+    pages.close(final_state=_connection_states)
 
 
 @pytest.fixture(scope="module")

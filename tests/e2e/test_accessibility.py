@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import wait_for_state
 from tests.e2e.phone import call, in_call, sign_in
+from tests.e2e.recorded_pages import ARTIFACTS
 from tests.e2e.test_call_screen import assert_fits_a_finger
 
 pytestmark = pytest.mark.e2e

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import grows, wait_for_state
 from tests.e2e.phone import call, in_call, sign_in
+from tests.e2e.recorded_pages import RecordedPages
 
 pytestmark = pytest.mark.e2e
 
@@ -58,25 +58,16 @@ _FOCUSED = """() => { const e = document.activeElement;
 @pytest.fixture
 def people(browser: Browser, request: pytest.FixtureRequest) -> Iterator[People]:
     """People signed in on the phone page, each in a browser context of its own."""
-    pages: list[Page] = []
+    pages = RecordedPages(browser, request.node.name)
 
     def person(base: str, name: str, viewport: dict[str, int], locale: str = "en-US") -> Page:
         mobile = viewport["width"] < 600
-        context = browser.new_context(
-            locale=locale,
-            viewport=viewport,
-            is_mobile=mobile,
-            has_touch=mobile,  # type: ignore[arg-type]
-        )
-        page = context.new_page()
-        pages.append(page)
+        page = pages.new_page(locale, viewport=viewport, is_mobile=mobile, has_touch=mobile)
         sign_in(page, base, name)
         return page
 
     yield person
-    for number, page in enumerate(pages):
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-page{number}.png"))
-        page.context.close()
+    pages.close()
 
 
 def visible_name(page: Page, selector: str) -> str:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Frame, Page
 
-from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.host_pages import host_origin
+from tests.e2e.recorded_pages import ARTIFACTS, RecordedPages
 from tests.parley_server import running_server
 
 pytestmark = pytest.mark.e2e
@@ -82,14 +82,10 @@ OpenPerson = Callable[..., Page]
 @pytest.fixture
 def person(browser: Browser, request: pytest.FixtureRequest) -> Iterator[OpenPerson]:
     """A person signed in to the chat app in a browser of their own, on `path`."""
-    pages: list[tuple[Page, list[str]]] = []
+    pages = RecordedPages(browser, request.node.name, role="person")
 
     def open_(chat: str, user: str, path: str = "/") -> Page:
-        page = browser.new_context(locale="en-US").new_page()
-        console: list[str] = []
-        page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-        page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
-        pages.append((page, console))
+        page = pages.new_page()
         page.goto(chat + "/")
         page.fill("input[name=user]", user)
         page.fill("input[name=password]", PASSWORDS[user])
@@ -100,11 +96,7 @@ def person(browser: Browser, request: pytest.FixtureRequest) -> Iterator[OpenPer
         return page
 
     yield open_
-    for number, (page, console) in enumerate(pages):
-        stem = ARTIFACTS / f"{request.node.name}-person{number}"
-        stem.with_suffix(".console.log").write_text("\n".join(console), encoding="utf-8")
-        page.screenshot(path=str(stem.with_suffix(".png")))
-        page.context.close()
+    pages.close()
 
 
 def assert_media_flows(where: Page | Frame, pc_expression: str, within: float = 15.0) -> None:

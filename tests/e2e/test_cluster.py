@@ -23,9 +23,9 @@ import pytest
 from playwright.sync_api import ConsoleMessage, Page
 
 from parley.server.tls import self_signed_certificate
-from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_for_state
 from tests.e2e.phone import call, ended_reason, history_rows, sign_in
+from tests.e2e.recorded_pages import ARTIFACTS
 from tests.parley_server import LISTENING, LOOPBACK_CROWD_ARGS
 from tests.redis_server import RedisServer
 from tests.support.raw_client import free_port

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import (
     all_local_tracks_ended,
     assert_media_flows,
@@ -15,6 +14,7 @@ from tests.e2e.helpers import (
     wait_for_state,
 )
 from tests.e2e.phone import call, ended_reason, history_rows, sign_in
+from tests.e2e.recorded_pages import ARTIFACTS
 from tests.parley_server import running_server
 
 pytestmark = pytest.mark.e2e

@@ -6,9 +6,9 @@ import secrets
 import pytest
 from playwright.sync_api import Browser
 
-from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import wait_for_state
 from tests.e2e.host_pages import HostPage, host_origin
+from tests.e2e.recorded_pages import ARTIFACTS
 from tests.parley_server import running_server
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Browser, Page, Playwright
 
-from tests.e2e.conftest import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
 from tests.e2e.helpers import (
     assert_media_flows,
     count_remote_loads,
@@ -23,6 +23,7 @@ from tests.e2e.helpers import (
     wait_until_grows,
 )
 from tests.e2e.phone import ended_reason, history_rows, in_call, sign_in
+from tests.e2e.recorded_pages import ARTIFACTS, RecordedPages
 
 pytestmark = pytest.mark.e2e
 
@@ -52,29 +53,15 @@ def devices_browser(playwright: Playwright, private_network: list[str]) -> Itera
 
 @pytest.fixture
 def person(devices_browser: Browser, request: pytest.FixtureRequest) -> Iterator[OpenPage]:
-    pages: list[tuple[Page, list[str]]] = []
+    pages = RecordedPages(devices_browser, request.node.name)
 
     def open_(base: str, name: str, locale: str = "en-US", **options: object) -> Page:
-        context = devices_browser.new_context(
-            locale=locale,
-            viewport=options.pop("viewport", {"width": 1280, "height": 720}),  # type: ignore[arg-type]
-            **options,  # type: ignore[arg-type]
-        )
-        page = context.new_page()
-        console: list[str] = []
-        page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-        page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
-        pages.append((page, console))
+        page = pages.new_page(locale, **options)
         sign_in(page, base, name)
         return page
 
     yield open_
-    ARTIFACTS.mkdir(exist_ok=True)
-    for number, (page, console) in enumerate(pages):
-        stem = ARTIFACTS / f"{request.node.name}-page{number}"
-        stem.with_suffix(".console.log").write_text("\n".join(console), encoding="utf-8")
-        page.screenshot(path=str(stem.with_suffix(".png")))
-        page.context.close()
+    pages.close()
 
 
 def test_switching_camera_mid_call_changes_the_sent_track_and_frames_keep_coming(

@@ -8,9 +8,9 @@ from typing import NamedTuple
 import pytest
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import wait_for_state
 from tests.e2e.phone import call, ended_reason, sign_in
+from tests.e2e.recorded_pages import ARTIFACTS
 from tests.netns import veth_pair
 from tests.parley_server import running_server
 

@@ -14,9 +14,9 @@ import pytest
 from playwright.sync_api import Dialog, Page
 
 from parley.identity import mint_token
-from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import wait_for_state
 from tests.e2e.phone import sign_in
+from tests.e2e.recorded_pages import ARTIFACTS
 from tests.parley_server import running_server
 
 pytestmark = pytest.mark.e2e

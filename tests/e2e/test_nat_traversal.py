@@ -25,9 +25,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from playwright.sync_api import Browser, Page, Playwright
 
 from parley.server.tls import self_signed_certificate
-from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_for_state
 from tests.e2e.networks import INTERNET, Home, Router, browser_in, home, internet, selected_pair
+from tests.e2e.recorded_pages import ARTIFACTS
 from tests.parley_server import running_server
 from tests.turn.topology import SERVER_ADDRESS, TurnServer, coturn_namespace
 

@@ -11,8 +11,8 @@ import pytest
 from playwright.sync_api import Page
 
 from parley.server.tls import self_signed_certificate
-from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_for_state
+from tests.e2e.recorded_pages import ARTIFACTS
 from tests.parley_server import running_server
 from tests.support.raw_client import free_port
 

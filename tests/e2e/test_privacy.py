@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import assert_media_flows, wait_for_state
 from tests.e2e.phone import call, ended_reason, sign_in
+from tests.e2e.recorded_pages import ARTIFACTS
 from tests.parley_server import running_server
 
 pytestmark = pytest.mark.e2e

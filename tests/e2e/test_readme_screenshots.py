@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import wait_for_state
 from tests.e2e.phone import call, sign_in
+from tests.e2e.recorded_pages import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
 

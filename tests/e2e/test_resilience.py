@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Playwright
 
-from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import (
     assert_media_flows,
     wait_for_remote_video,
@@ -23,6 +22,7 @@ from tests.e2e.helpers import (
 )
 from tests.e2e.networks import browser_in
 from tests.e2e.phone import call, ended_reason, history_rows, sign_in
+from tests.e2e.recorded_pages import ARTIFACTS
 from tests.parley_server import running_server
 from tests.turn.topology import run_ip
 

@@ -5,7 +5,6 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import (
     all_local_tracks_ended,
     assert_media_flows,
@@ -16,6 +15,7 @@ from tests.e2e.helpers import (
     wait_for_remote_video,
     wait_for_state,
 )
+from tests.e2e.recorded_pages import ARTIFACTS
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
-from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.host_pages import host_origin
+from tests.e2e.recorded_pages import ARTIFACTS, RecordedPages
 from tests.parley_server import running_server
 
 pytestmark = pytest.mark.e2e
@@ -65,23 +65,16 @@ def parley(host: str) -> Iterator[str]:
 @pytest.fixture
 def open_host(browser: Browser, host: str, request: pytest.FixtureRequest) -> Iterator[OpenHost]:
     """The host app's page with the SDK loaded from `parley`, in a context of its own."""
-    pages: list[tuple[Page, list[str]]] = []
+    pages = RecordedPages(browser, request.node.name, role="host")
 
     def open_(parley: str) -> Page:
-        page = browser.new_context(locale="en-US").new_page()
-        console: list[str] = []
-        page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
-        page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
-        pages.append((page, console))
+        page = pages.new_page()
         page.goto(host + "/")
         assert page.evaluate(_HARNESS, parley) == 1
         return page
 
     yield open_
-    for number, (page, console) in enumerate(pages):
-        stem = ARTIFACTS / f"{request.node.name}-host{number}"
-        stem.with_suffix(".console.log").write_text("\n".join(console), encoding="utf-8")
-        page.context.close()
+    pages.close()
 
 
 def sign_in(page: Page, *labels: str) -> list[str]:

@@ -5,8 +5,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from playwright.sync_api import Page
 
-from tests.e2e.conftest import ARTIFACTS
 from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_for_state
+from tests.e2e.recorded_pages import ARTIFACTS
 from tests.parley_server import running_server
 
 pytestmark = pytest.mark.e2e
