@@ -318,6 +318,7 @@ FULL_REPORT = {
     "receiveKbps": 640.125,
     "candidateType": "srflx",
     "protocol": "udp",
+    "trouble": "turn-refused",
 }
 
 
@@ -344,6 +345,7 @@ def expected_record(
         receive_kbps=640.125,
         candidate_type="srflx",
         protocol="udp",
+        trouble="turn-refused",
     )
 
 
@@ -543,6 +545,8 @@ MALFORMED = {
     "negative lossPercent": frame(lossPercent=-0.5),
     "candidateType carrier-pigeon": frame(candidateType="carrier-pigeon"),
     "protocol sctp": frame(protocol="sctp"),
+    "trouble not one of ours": frame(trouble="gremlins"),
+    "trouble as a number": frame(trouble=401),
     "rttMeanMs as a string": frame(rttMeanMs="42"),
     "rttMaxMs over ten minutes": frame(rttMaxMs=600_001),
     "durationSeconds missing": frame(durationSeconds=None),

@@ -1,5 +1,8 @@
 """Driving the phone page (/) like a person: sign in with a name, call, answer."""
 
+import time
+from typing import Any
+
 from tests.e2e.helpers import (
     BrowserPage,
     assert_media_flows,
@@ -35,6 +38,19 @@ def history_rows(page: BrowserPage, base_url: str) -> list[dict[str, object]]:
     )
     assert isinstance(rows, list)
     return rows
+
+
+def latest_call_with_quality(
+    page: BrowserPage, base_url: str, within: float = 10.0
+) -> dict[str, Any]:
+    """The newest history row once its quality report is stored (the page sends it as the
+    call ends), or as it is after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        latest: dict[str, Any] = history_rows(page, base_url)[0]
+        if latest.get("quality") or time.monotonic() > deadline:
+            return latest
+        time.sleep(0.25)
 
 
 def in_call(caller: BrowserPage, callee: BrowserPage, media: str = "video") -> None:

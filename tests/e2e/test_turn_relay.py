@@ -11,7 +11,7 @@ from playwright.sync_api import Page
 
 from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_for_state
 from tests.e2e.networks import selected_pair
-from tests.e2e.phone import call, ended_reason, history_rows, sign_in
+from tests.e2e.phone import call, ended_reason, latest_call_with_quality, sign_in
 from tests.e2e.recorded_pages import ARTIFACTS
 from tests.parley_server import running_server
 from tests.turn.topology import TurnServer, coturn_namespace
@@ -151,8 +151,19 @@ def test_turn_refusing_the_credentials_is_said_in_plain_words_and_the_call_ends_
         wait_for_state(page, "ended", timeout_ms=GIVE_UP_MS + 20_000)
         assert ended_reason(page) == "media-failed"
     assert "no sound or picture got through" in ana.locator("#ended-text").inner_text()
-    latest = history_rows(ana, refused_relay_url)[0]
-    assert latest["end_reason"] == "media-failed", latest
+    # Each side's history keeps the cause with its quality report, and says it in plain words.
+    for page, words in (
+        (ana, "the relay server (TURN) refused the call's credentials"),
+        (bo, "中继服务器（TURN）拒绝了本次通话的凭据"),
+    ):
+        latest = latest_call_with_quality(page, refused_relay_url)
+        assert latest["end_reason"] == "media-failed", latest
+        assert latest["quality"]["trouble"] == "turn-refused", latest
+        page.click("#ended-ok")
+        page.click("#tab-history")
+        said = page.locator("#history-list li").first.locator(".history-trouble")
+        said.wait_for()
+        assert words in said.inner_text()
 
 
 def test_a_turn_server_that_cannot_be_reached_is_said_so_with_the_connection_test(
@@ -171,3 +182,8 @@ def test_a_turn_server_that_cannot_be_reached_is_said_so_with_the_connection_tes
         assert page.locator(".trouble-link").is_visible()
     ana.click("#hangup-button")
     assert ended_reason(bo) == "hangup"
+    # Hung up by a person, yet each side's report keeps what stopped the media.
+    for page in (ana, bo):
+        latest = latest_call_with_quality(page, unreachable_relay_url)
+        assert latest["end_reason"] == "hangup", latest
+        assert latest["quality"]["trouble"] == "turn-unreachable", latest

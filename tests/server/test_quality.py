@@ -110,6 +110,7 @@ BO_REPORT = {
     "rttMeanMs": 95.0,
     "candidateType": "relay",
     "protocol": "tcp",
+    "trouble": "turn-unreachable",
 }
 
 
@@ -123,6 +124,7 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
         "receive_kbps": report.get("receiveKbps"),
         "candidate_type": report.get("candidateType"),
         "protocol": report.get("protocol"),
+        "trouble": report.get("trouble"),
     }
 
 

@@ -4,13 +4,14 @@ history showing only their own report, and every field read back as it was writt
 import dataclasses
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from parley.core.effects import CallRecord, QualityRecord, RecordCall, RecordQuality
+from parley.protocol.fields import MediaTrouble
 from parley.storage.history import CallHistory, QualitySummary
 from parley.storage.schema import call_quality
 
@@ -91,6 +92,7 @@ def summary_of(step: RecordQuality) -> QualitySummary:
         receive_kbps=record.receive_kbps,
         candidate_type=record.candidate_type,
         protocol=record.protocol,
+        trouble=record.trouble,
     )
 
 
@@ -116,6 +118,7 @@ def stored(step: RecordQuality) -> dict[str, Any]:
         "receive_kbps": record.receive_kbps,
         "candidate_type": record.candidate_type,
         "protocol": record.protocol,
+        "trouble": record.trouble,
     }
 
 
@@ -193,7 +196,7 @@ async def test_a_report_with_only_a_duration_shows_as_a_summary_of_nones(
         )
     )
     [entry] = await history.for_user(ANN)
-    assert entry.quality == QualitySummary(None, None, None, None, None, None, None)
+    assert entry.quality == QualitySummary(None, None, None, None, None, None, None, None)
 
 
 # --- one report per user and call -----------------------------------------------------------
@@ -332,6 +335,10 @@ ROUND_TRIPS = {
         candidate_type="relay",
         protocol="udp",
     ),
+    **{
+        f"media stopped: {trouble}": quality(ANN, "c1", trouble=trouble)
+        for trouble in get_args(MediaTrouble)
+    },
     "room report": quality(
         BOB, None, room_session="s" * 64, rtt_mean_ms=12.75, candidate_type="host"
     ),

@@ -100,6 +100,7 @@ class QualityRecord:
     receive_kbps: float | None
     candidate_type: str | None
     protocol: str | None
+    trouble: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,4 +63,5 @@ def _record(session: Session, user: str, message: Quality, now: float) -> Qualit
         receive_kbps=message.receiveKbps,
         candidate_type=message.candidateType,
         protocol=message.protocol,
+        trouble=message.trouble,
     )

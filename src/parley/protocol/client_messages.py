@@ -10,6 +10,7 @@ from parley.protocol.fields import (
     HangupReason,
     IceCandidate,
     Media,
+    MediaTrouble,
     RejectReason,
     RequestId,
     RoomName,
@@ -200,7 +201,9 @@ Kbps = Annotated[float, Meta(ge=0, le=1_000_000)]
 
 class Quality(ClientMessage, tag="quality", kw_only=True):
     """At hang-up: a summary of the call's connection, stored with its history (`call` for a
-    direct call; without it, for this session's room call). Answered by `quality-saved`."""
+    direct call; without it, for this session's room call). `trouble`: why media last stopped
+    reaching this side during the call, if it did (kept after media came back, and the cause
+    when the call ended as `media-failed`). Answered by `quality-saved`."""
 
     call: CallId | None = None
     durationSeconds: Annotated[float, Meta(ge=0, le=7 * 24 * 3600)]
@@ -211,6 +214,7 @@ class Quality(ClientMessage, tag="quality", kw_only=True):
     receiveKbps: Kbps | None = None
     candidateType: CandidateType | None = None
     protocol: Literal["udp", "tcp"] | None = None
+    trouble: MediaTrouble | None = None
 
 
 ClientMessageUnion = (

@@ -53,6 +53,10 @@ RejectReason = Literal["declined", "cannot-answer"]
 # Why a party ends an answered call: it hung up (`hangup`, the default), or no media reached it
 # for so long, ICE restarts included, that the call could not go on (`media-failed`).
 HangupReason = Literal["hangup", "media-failed"]
+# Why media stopped reaching a side, as far as it could tell: the device went offline, the TURN
+# server refused its credentials (401), a TURN server was given but never gave a relay
+# candidate, or no path was found at all. A call's quality report keeps the last one it met.
+MediaTrouble = Literal["offline", "turn-refused", "turn-unreachable", "no-path"]
 
 
 class IceCandidate(Struct, omit_defaults=True):

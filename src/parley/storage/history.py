@@ -46,6 +46,7 @@ class QualitySummary:
     receive_kbps: float | None
     candidate_type: str | None
     protocol: str | None
+    trouble: str | None  # why media last stopped reaching this side, if it did
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +266,7 @@ class CallHistory:
             "receive_kbps": record.receive_kbps,
             "candidate_type": record.candidate_type,
             "protocol": record.protocol,
+            "trouble": record.trouble,
         }
         try:
             async with self._engine.begin() as db:
@@ -287,6 +289,7 @@ class CallHistory:
                 mine.c.receive_kbps,
                 mine.c.candidate_type,
                 mine.c.protocol,
+                mine.c.trouble,
                 mine.c.id.label("quality_id"),
             )
             .select_from(
@@ -369,5 +372,6 @@ def _entry(row: sa.RowMapping, user: str) -> HistoryEntry:
             receive_kbps=row["receive_kbps"],
             candidate_type=row["candidate_type"],
             protocol=row["protocol"],
+            trouble=row["trouble"],
         ),
     )

@@ -42,6 +42,7 @@ call_quality = sa.Table(
     sa.Column("receive_kbps", sa.Float),
     sa.Column("candidate_type", sa.String(8)),
     sa.Column("protocol", sa.String(4)),
+    sa.Column("trouble", sa.String(16)),  # parley.protocol.fields.MediaTrouble
     # One report per user and call (a retried report is not stored twice).
     sa.UniqueConstraint("call_id", "user", name="uq_call_quality_call_user"),
     # A room report has no call id (and NULLs never collide): one per room session and user.

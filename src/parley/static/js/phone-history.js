@@ -22,7 +22,7 @@ document.addEventListener('localechange', () => {
 /**
  * @typedef {{rtt_mean_ms: number | null, rtt_max_ms: number | null, loss_percent: number | null,
  *   send_kbps: number | null, receive_kbps: number | null, candidate_type: string | null,
- *   protocol: string | null}} StoredQuality
+ *   protocol: string | null, trouble?: string | null}} StoredQuality
  * @typedef {{
  *   id: string, direction: 'outgoing' | 'incoming', peer: string, peer_name: string,
  *   media: 'audio' | 'video', created: string, answered: string | null, ended: string | null,
@@ -90,6 +90,8 @@ function historyItem(entry, callBack, detailsOpen) {
   if (quality && (quality.rtt_mean_ms != null || quality.loss_percent != null || quality.candidate_type)) {
     item.append(qualityDetails(quality, detailsOpen));
   }
+  // Why sound and picture stopped during the call (it may have come back), in plain words.
+  if (quality?.trouble) item.append(line('history-trouble', t(`history.trouble.${quality.trouble}`)));
   return item;
 }
 

@@ -58,6 +58,9 @@ export class MediaWatch {
     this.lastGrowthAt = performance.now();
     /** @type {Trouble | null} */
     this.told = null;
+    /** The last trouble the call met, kept after media comes back: its quality report says it.
+     * @type {Trouble | null} */
+    this.met = null;
     this.stallTold = false;
     this.iceDownAt = 0;
     this.checking = false;
@@ -104,7 +107,8 @@ export class MediaWatch {
     const quiet = now - this.lastGrowthAt;
     if (quiet >= GIVE_UP_AFTER_MS) {
       this.stop();
-      this.handlers.failed(this.trouble);
+      this.met = this.trouble;
+      this.handlers.failed(this.met);
       return;
     }
     const ice = this.call.pc.iceConnectionState;
@@ -117,6 +121,7 @@ export class MediaWatch {
     }
     if (quiet >= (this.flowedOnce ? STALL_AFTER_MS : FIRST_MEDIA_GRACE_MS) && this.told !== this.trouble) {
       this.told = this.trouble;
+      this.met = this.told;
       this.handlers.trouble(this.told);
     }
   }
