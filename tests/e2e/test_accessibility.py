@@ -62,6 +62,8 @@ _LATIN_WORDS = """() => {
 }"""
 # Names the tests give people, and words that are the same in every language.
 _NOT_WORDS = {"Ana", "Bo", "Parley", "ms", "kbit", "fps", "Ctrl", "NAT", "STUN", "TURN"}
+# Names of things, the same in every language.
+_NOT_WORDS |= {"WebRTC", "Chrome", "Edge", "Firefox", "Safari"}
 
 # Exactly one h1 that a reader meets (a hidden screen's heading is not on the page for them).
 _H1_COUNT = """() => [...document.querySelectorAll('h1')]
@@ -203,6 +205,12 @@ def test_every_room_and_connection_test_state_has_no_serious_or_critical_violati
     tester.click("#gather")
     wait_for_state(tester, "done", timeout_ms=30_000)
     audit.check(tester, "/ice-test")
+    for path, state in (("/", "phone page"), (f"/r/{room_name}", "room page")):
+        page = people("about:blank", PHONE)
+        page.add_init_script("delete window.RTCPeerConnection")
+        page.goto(server_url + path)
+        wait_for_state(page, "unsupported")
+        audit.check(page, f"{state}, no WebRTC")
     assert audit.failing() == [], json.dumps(audit.failing(), indent=1, ensure_ascii=False)
     assert audit.untranslated == {}, "English left on the Chinese page"
 

@@ -48,6 +48,14 @@ export class CallStage {
     this.followed = new WeakSet();
     bindSelfView(this.local);
     this.#showPicture();
+    // iOS pauses media elements when Safari goes to the background and may not resume them:
+    // coming back (the tab shown again, or the page restored from the back-forward cache),
+    // play what is attached again, or the picture stays black until the next track event.
+    const resume = () => {
+      if (document.visibilityState === 'visible') this.#resumePlayback();
+    };
+    document.addEventListener('visibilitychange', resume);
+    window.addEventListener('pageshow', resume);
   }
 
   /**
@@ -132,6 +140,13 @@ export class CallStage {
     text.dataset.i18n = `trouble.${trouble}`;
     text.textContent = t(`trouble.${trouble}`);
     link.hidden = trouble === 'offline';
+  }
+
+  /** Plays again what a background tab had paused: the other side with sound (or its tap
+   * button, where sound needs a tap), our own picture silently. */
+  #resumePlayback() {
+    if (this.remote.srcObject && this.remote.paused) void playWithSound(this.remote, this.unmute);
+    if (this.local.srcObject && this.local.paused) this.local.play().catch(() => {});
   }
 
   /** Detaches all media and stops the timer. */

@@ -3,7 +3,7 @@
 // events into screens, tones and notifications, and the buttons into its methods. Framed by a
 // host app, it also speaks the postMessage API (embed.js).
 import { bindLocaleSelect, t, translatePage } from './i18n.js';
-import { MediaStartError, ParleyError, Phone } from '../sdk/parley.js';
+import { MediaStartError, ParleyError, Phone, browserCanCall } from '../sdk/parley.js';
 import { currentToken, framed, keepIdentity, takeHostToken, takeTokenFromLink } from './identity.js';
 import { readItem, writeItem } from '../sdk/storage.js';
 import { CallStage } from './call-stage.js';
@@ -280,6 +280,12 @@ function main() {
   bindLocaleSelect(/** @type {HTMLSelectElement} */ ($('locale')));
   bindControls();
   translatePage();
+  if (!browserCanCall()) {
+    // No WebRTC (an in-app WebView, WebKitGTK): no call could connect. Never go online to ring.
+    show('unsupported');
+    embedding.post('ready', {});
+    return;
+  }
   if (!window.isSecureContext) {
     // Calls could neither be made nor answered here: say why, and never go online to ring.
     show('insecure');

@@ -11,10 +11,10 @@ import { faviconUrl, icon } from './icons.js';
 /**
  * @typedef {import('../sdk/parley.js').User} User
  * @typedef {import('../sdk/parley.js').EndReason} EndReason
- * @typedef {'name' | 'insecure' | 'phone' | 'outgoing' | 'incoming' | 'call' | 'ended'} Screen
+ * @typedef {'name' | 'unsupported' | 'insecure' | 'phone' | 'outgoing' | 'incoming' | 'call' | 'ended'} Screen
  */
 
-const SCREENS = /** @type {const} */ (['name', 'insecure', 'phone', 'outgoing', 'incoming', 'call', 'ended']);
+const SCREENS = /** @type {const} */ (['name', 'unsupported', 'insecure', 'phone', 'outgoing', 'incoming', 'call', 'ended']);
 /** The screens of a call: the header steps aside, and focus is led. */
 const CALL_SCREENS = ['outgoing', 'incoming', 'call', 'ended'];
 

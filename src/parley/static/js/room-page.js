@@ -3,7 +3,7 @@
 // buttons, the call's events as screens and status lines, and the debug handle.
 // room-state.js holds the page's state and local media.
 import { bindLocaleSelect, t, translatePage } from './i18n.js';
-import { MediaStartError, ParleyError, RoomCall, stopStream } from '../sdk/parley.js';
+import { MediaStartError, ParleyError, RoomCall, browserCanCall, stopStream } from '../sdk/parley.js';
 import { currentToken, takeHostToken } from './identity.js';
 import { bindDevicePicker } from './device-picker.js';
 import { InCallView } from './in-call.js';
@@ -212,6 +212,8 @@ function main() {
   embedding.post('ready', {});
   if (!ROOM_NAME.test(room)) {
     showNotice('badRoom', { state: 'error', canRetry: false });
+  } else if (!browserCanCall()) {
+    showNotice('unsupported', { state: 'unsupported', canRetry: false });
   } else if (!window.isSecureContext) {
     showNotice('insecure', { state: 'insecure', canRetry: false });
   } else if (params.get('autojoin') === '1') {

@@ -49,6 +49,16 @@ const AUDIO = { echoCancellation: true, noiseSuppression: true, autoGainControl:
 const VIDEO = { width: { ideal: 1280 }, height: { ideal: 720 } };
 
 /**
+ * Whether this browser can make calls at all: it has WebRTC (`RTCPeerConnection`). Some in-app
+ * WebViews and Debian's WebKitGTK have none; a page says so rather than wait for ever. (A page
+ * that is not a secure context has WebRTC but no camera: `openLocalMedia` says that one.)
+ * @returns {boolean}
+ */
+export function browserCanCall() {
+  return typeof window.RTCPeerConnection === 'function';
+}
+
+/**
  * The remembered devices when they are still there; the defaults for any that are gone.
  * @param {'audio' | 'video'} kind
  * @returns {Promise<MediaStream>}

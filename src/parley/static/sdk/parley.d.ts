@@ -97,6 +97,8 @@ export interface QualityReport {
   receiveKbps: number | null;
   candidateType: 'host' | 'srflx' | 'prflx' | 'relay' | null;
   protocol: 'udp' | 'tcp' | null;
+  /** Why media last stopped reaching this side during the call, if it did. */
+  trouble: Trouble | null;
 }
 
 export type MediaWarning = 'mic-gone' | 'camera-gone' | 'mic-failed' | 'camera-failed';
@@ -350,3 +352,5 @@ export declare function openLocalMedia(kind: Media): Promise<MediaStream>;
 export declare function listDevices(): Promise<Record<'audioinput' | 'videoinput' | 'audiooutput', MediaDeviceInfo[]>>;
 /** Stops every track of `stream`. */
 export declare function stopStream(stream: MediaStream | null): void;
+/** Whether this browser can make calls at all (it has WebRTC); false in some in-app WebViews. */
+export declare function browserCanCall(): boolean;

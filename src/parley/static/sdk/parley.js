@@ -9,7 +9,7 @@ export { Phone } from './phone.js';
 export { RoomCall } from './room.js';
 export { DirectCall } from './direct-call.js';
 export { ParleyError } from './errors.js';
-export { MediaStartError, listDevices, openLocalMedia, stopStream } from './capture.js';
+export { MediaStartError, browserCanCall, listDevices, openLocalMedia, stopStream } from './capture.js';
 
 /** The SDK's major version: the path it is served under (`/sdk/v1/`). */
 export const VERSION = 1;
