@@ -17,11 +17,23 @@ is nftables: `masquerade` is a port-preserving NAT whose mapping does not depend
 (two of them punch through to each other: srflx), `masquerade fully-random` picks a new port for
 each far end (symmetric: only the relay gets through); a firewall may drop UDP, or everything but
 chosen TCP ports.
+
+A bad link loses packets (nftables' random numbers, in the router), is slow (a `tbf` token bucket
+on the router's outside interface) and is far away. This kernel has no `netem` (nor `fq`), so the
+distance is a delay line in userspace (tests/e2e/delay_line.py) on a TUN device in this
+namespace, where nothing is NATed: policy routing sends what arrives from the home's link into
+the device, the delay line writes each packet back `delay_ms` later, and the kernel forwards it
+on by the main table (the rule matches only what comes in from the home). Only the way out of the
+home is delayed, so every forwarded path through it (to the other home, to coturn) gains
+`delay_ms` of round trip; what the home sends to Parley itself is delivered here, decided by the
+kernel's local table before any rule of ours, and is not delayed.
 """
 
 import contextlib
 import secrets
+import select
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +68,14 @@ _SELECTED_PAIR = """async () => {
 INTERNET = "192.0.2.1"  # where Parley listens, on the first home's link
 DOCUMENTATION_NET = "192.0.2.0/24"
 COMMAND_SECONDS = 10
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # where `python -m tests.e2e...` resolves
+# A Python start takes ~0.1 s; a machine busy with two Chromiums has taken seconds.
+DELAY_LINE_START_SECONDS = 10.0
+DELAY_LINE_STOP_SECONDS = 5.0  # it stops within 0.2 s of SIGTERM (its idle poll)
+# Longer than any one test may run (pytest's timeout is 180 s): a delay line left behind by a
+# killed run ends by itself.
+DELAY_LINE_SECONDS = 600.0
+DELAY_TABLE = 100  # policy routing tables 100, 101: one per home
 
 
 @contextlib.contextmanager
@@ -92,10 +112,12 @@ class Router:
     block_udp: bool = False
     # When set, only these TCP destination ports get out (a firewall that lets the web through).
     tcp_ports: tuple[int, ...] | None = None
-    # A bad link on the way out and in: this share of packets lost (nftables' random numbers)
-    # and the rate capped (a token bucket). The kernel here has no netem, so no added delay.
+    # A bad link: this share of packets lost on the way out and in (nftables' random numbers),
+    # the rate out capped (a token bucket), and this much round trip added to every path through
+    # the home (a delay line on what leaves it: this kernel has no netem).
     loss_percent: int = 0
     rate_kbit: int = 0
+    delay_ms: int = 0
     # Media dropped but ICE's own checks let through (a STUN packet carries the magic cookie
     # 0x2112A442 at bytes 4-7 of the UDP payload): the path looks alive to ICE, and is dead.
     drop_media: bool = False
@@ -133,6 +155,108 @@ class Router:
         )
 
 
+@dataclass
+class DelayLineRun:
+    """One delay line while it runs; what it said as it ended, once it has."""
+
+    device: str
+    last_words: str = ""
+
+
+@contextlib.contextmanager
+def delayed_from(interface: str, delay_ms: int, table: int) -> Iterator[DelayLineRun]:
+    """Everything that comes in on `interface` (of this namespace) and is forwarded is held
+    `delay_ms` first, by a delay line on a TUN device of its own; as before on exit."""
+    run = DelayLineRun(f"dly{secrets.token_hex(3)}")
+    with contextlib.ExitStack() as stack:
+        line = stack.enter_context(_delay_line(run, delay_ms))
+        # Else the kernel's own IPv6 chatter on a new link (router solicitations, MLD) goes
+        # round the line too: only what is routed in should.
+        _sysctl_set(f"net/ipv6/conf/{run.device}/disable_ipv6", "1")
+        run_ip("link", "set", run.device, "up")
+        # A packet written into the device comes in *on* it, from an address routed out of
+        # `interface`: strict reverse-path filtering would drop it (the larger of `all` and
+        # the device's own setting counts, so both).
+        stack.enter_context(_sysctl("net/ipv4/conf/all/rp_filter", "0"))
+        _sysctl_set(f"net/ipv4/conf/{run.device}/rp_filter", "0")
+        run_ip("route", "add", "default", "dev", run.device, "table", str(table))
+        stack.callback(run_ip_quietly, "route", "flush", "table", str(table))
+        run_ip("rule", "add", "iif", interface, "lookup", str(table), "pref", str(table))
+        # First to go, so what comes next takes the short way while the line empties.
+        stack.callback(run_ip_quietly, "rule", "del", "pref", str(table))
+        yield line
+
+
+@contextlib.contextmanager
+def _delay_line(run: DelayLineRun, delay_ms: int) -> Iterator[DelayLineRun]:
+    """tests/e2e/delay_line.py in a process of its own (so in this namespace), once it says
+    its device is there; stopped (SIGTERM, then SIGKILL) on exit."""
+    command = [
+        sys.executable, "-m", "tests.e2e.delay_line", "--device", run.device,
+        "--delay-ms", str(delay_ms), "--seconds", str(DELAY_LINE_SECONDS),
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None
+        ready, _, _ = select.select([process.stdout], [], [], DELAY_LINE_START_SECONDS)
+        if not ready or process.stdout.readline().strip() != "ready":
+            _stop(process, run)
+            raise TopologyError(f"the delay line did not start: {run.last_words}")
+        yield run
+    finally:
+        if process.returncode is None:
+            _stop(process, run)
+
+
+def _stop(process: subprocess.Popen[str], run: DelayLineRun) -> None:
+    process.terminate()
+    try:
+        out, err = process.communicate(timeout=DELAY_LINE_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+    run.last_words = (out + err).strip()
+
+
+def _sysctl_set(key: str, value: str) -> None:
+    Path("/proc/sys", key).write_text(value, encoding="ascii")
+
+
+@contextlib.contextmanager
+def _sysctl(key: str, value: str) -> Iterator[None]:
+    """`key` set to `value` in this namespace for the block, then as it was."""
+    path = Path("/proc/sys", key)
+    before = path.read_text(encoding="ascii").strip()
+    path.write_text(value, encoding="ascii")
+    try:
+        yield
+    finally:
+        path.write_text(before, encoding="ascii")
+
+
+class _DelaySwitch:
+    """The delay on one home's way out: on, off, or changed while calls go on."""
+
+    def __init__(self, interface: str, table: int) -> None:
+        self.interface, self.table = interface, table
+        self.delay_ms = 0
+        self.stack = contextlib.ExitStack()
+
+    def set(self, delay_ms: int) -> None:
+        if delay_ms == self.delay_ms:
+            return
+        self.close()
+        if delay_ms:
+            self.stack.enter_context(delayed_from(self.interface, delay_ms, self.table))
+            self.delay_ms = delay_ms
+
+    def close(self) -> None:
+        self.delay_ms = 0
+        self.stack.close()
+
+
 @dataclass(frozen=True)
 class Home:
     host: str  # the namespace its browser runs in
@@ -140,15 +264,20 @@ class Home:
     public_address: str  # the router's outside address: what the internet sees
     lan_address: str  # the browser's own address
     wan: str  # the router's outside interface
+    internet_side: str  # the other end of that link, in this namespace
+    delay: _DelaySwitch
 
     def set_router(self, router: Router) -> None:
-        """Replaces the router's rules (and link shaping) while calls go on."""
+        """Replaces the router's rules (and link shaping, and delay) while calls go on."""
         _in(self.router, "nft", "flush", "ruleset")
         _in(self.router, "nft", "-f", "-", stdin=router.ruleset(self.wan))
         _in(self.router, "tc", "qdisc", "replace", "dev", self.wan, "root", "pfifo")
         if router.rate_kbit:
             shape = f"tbf rate {router.rate_kbit}kbit burst 16kb latency 200ms"
             _in(self.router, "tc", "qdisc", "replace", "dev", self.wan, "root", *shape.split())
+        # The delay is one way, on what leaves the home: the whole of `delay_ms` is added to
+        # every round trip through it.
+        self.delay.set(router.delay_ms)
 
 
 def _in(namespace: str, *command: str, stdin: str | None = None) -> None:
@@ -166,18 +295,14 @@ def _in(namespace: str, *command: str, stdin: str | None = None) -> None:
 
 
 @contextlib.contextmanager
-def _forwarding(namespace: str | None) -> Iterator[None]:
-    path = Path("/proc/sys/net/ipv4/ip_forward")
+def forwarding(namespace: str | None) -> Iterator[None]:
+    """IPv4 forwarding on in `namespace`, or in this one (None) for the block only."""
     if namespace is not None:
-        _in(namespace, "sh", "-c", f"echo 1 > {path}")
+        _in(namespace, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")
         yield
         return
-    before = path.read_text(encoding="ascii").strip()
-    path.write_text("1", encoding="ascii")
-    try:
+    with _sysctl("net/ipv4/ip_forward", "1"):
         yield
-    finally:
-        path.write_text(before, encoding="ascii")
 
 
 @contextlib.contextmanager
@@ -206,8 +331,12 @@ def home(index: int, router: Router) -> Iterator[Home]:
         run_ip("-n", host_ns, "addr", "add", f"192.0.2.{lan + 2}/27", "dev", lan_host)
         run_ip("-n", host_ns, "link", "set", lan_host, "up")
         run_ip("-n", host_ns, "route", "add", "default", "via", f"192.0.2.{lan + 1}")
-        stack.enter_context(_forwarding(router_ns))
-        place = Home(host_ns, router_ns, f"192.0.2.{base + 2}", f"192.0.2.{lan + 2}", wan)
+        stack.enter_context(forwarding(router_ns))
+        delay = _DelaySwitch(wan_here, DELAY_TABLE + index)
+        stack.callback(delay.close)  # before the link it routes from goes
+        place = Home(
+            host_ns, router_ns, f"192.0.2.{base + 2}", f"192.0.2.{lan + 2}", wan, wan_here, delay
+        )
         place.set_router(router)
         yield place
 
@@ -218,7 +347,7 @@ def internet(turn_namespace: str) -> Iterator[None]:
     homes' outside addresses, for the block."""
     run_ip("-n", turn_namespace, "route", "add", DOCUMENTATION_NET, "via", CALLER_ADDRESS)
     try:
-        with _forwarding(None):
+        with forwarding(None):
             yield
     finally:
         run_ip_quietly("-n", turn_namespace, "route", "del", DOCUMENTATION_NET)
