@@ -46,10 +46,14 @@ RESTART_RECOVER_SECONDS = 20.0
 _RESTARTS = "() => window.parley.iceRestarts"
 
 
-def _person(open_in: Open, engine: Engine, base: str, name: str) -> BrowserPage:
-    page = open_in(engine, "about:blank")
-    sign_in(page, base, name)
-    return page
+def _ana_and_bo(
+    open_in: Open, base: str, caller_engine: Engine, callee_engine: Engine
+) -> tuple[BrowserPage, BrowserPage]:
+    """Ana (the caller) and Bo (the callee), each signed in on the phone in their engine."""
+    pages = (open_in(caller_engine, "about:blank"), open_in(callee_engine, "about:blank"))
+    for page, name in zip(pages, ("Ana", "Bo"), strict=True):
+        sign_in(page, base, name)
+    return pages
 
 
 def _wait_until_sent_and_decoded(
@@ -73,8 +77,7 @@ def test_video_call_carries_both_ways_with_mute_and_camera_marks_camera_off_send
     server_url: str, open_in: Open, caller_engine: Engine, callee_engine: Engine
 ) -> None:
     label = f"direct {caller_engine}->{callee_engine}"
-    ana = _person(open_in, caller_engine, server_url, "Ana")
-    bo = _person(open_in, callee_engine, server_url, "Bo")
+    ana, bo = _ana_and_bo(open_in, server_url, caller_engine, callee_engine)
     in_call(ana, bo)
     assert_video_both_ways(ana, bo, label, SAMPLE_SECONDS)
 
@@ -125,8 +128,7 @@ _NO_CAMERA = """() => window.parley.pc.getSenders().every((s) => s.track?.kind !
 def test_video_call_answered_with_voice_carries_audio_both_ways_and_no_video(
     server_url: str, open_in: Open, caller_engine: Engine, callee_engine: Engine
 ) -> None:
-    ana = _person(open_in, caller_engine, server_url, "Ana")
-    bo = _person(open_in, callee_engine, server_url, "Bo")
+    ana, bo = _ana_and_bo(open_in, server_url, caller_engine, callee_engine)
     call(ana, str(bo.evaluate("() => window.parley.user.id")))
     wait_for_state(bo, "incoming")
     bo.click("#accept-voice")
@@ -152,8 +154,7 @@ def test_video_call_answered_with_voice_carries_audio_both_ways_and_no_video(
 def test_voice_call_upgraded_to_video_with_consent_carries_video_both_ways(
     server_url: str, open_in: Open, caller_engine: Engine, callee_engine: Engine
 ) -> None:
-    ana = _person(open_in, caller_engine, server_url, "Ana")
-    bo = _person(open_in, callee_engine, server_url, "Bo")
+    ana, bo = _ana_and_bo(open_in, server_url, caller_engine, callee_engine)
     in_call(ana, bo, media="audio")
     assert inbound(ana, "video")["bytes"] == 0 and inbound(bo, "video")["bytes"] == 0
 
@@ -199,8 +200,7 @@ def test_a_network_change_on_both_sides_restarts_ice_from_one_side_the_firefox_o
     """Both pages hear `online` at once, and one side restarts: with Firefox in the call the
     Firefox side (a restart Chromium starts toward Firefox leaves Firefox receiving nothing),
     else the impolite side, in a direct call the caller."""
-    ana = _person(open_in, caller_engine, server_url, "Ana")
-    bo = _person(open_in, callee_engine, server_url, "Bo")
+    ana, bo = _ana_and_bo(open_in, server_url, caller_engine, callee_engine)
     in_call(ana, bo)
     before = {page: page.evaluate(ICE_UFRAG) for page in (ana, bo)}
     for page in (ana, bo):
