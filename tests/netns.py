@@ -26,6 +26,25 @@ def enter_private_netns() -> None:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
 
 
+def without_ipv6(interface: str, namespace: str | None = None) -> None:
+    """Turns IPv6 off on `interface`, before it comes up: else its link-local address finishes
+    duplicate address detection a second or two after the link is up, an address change that a
+    running Chromium takes for a network change, failing the loads in flight with
+    ERR_NETWORK_CHANGED (seen in a full run: a page opened just after a link came up stayed
+    blank). The tests' links carry IPv4 only."""
+    path = f"/proc/sys/net/ipv6/conf/{interface}/disable_ipv6"
+    if namespace is None:
+        with open(path, "w", encoding="ascii") as switch:
+            switch.write("1")
+        return
+    subprocess.run(
+        ["ip", "netns", "exec", namespace, "sh", "-c", f"echo 1 > {path}"],
+        check=True,
+        capture_output=True,
+        timeout=10,
+    )
+
+
 def interface_names() -> list[str]:
     out = subprocess.run(["ip", "-o", "link", "show"], check=True, capture_output=True, text=True)
     return [line.split(":")[1].strip().split("@")[0] for line in out.stdout.splitlines()]
@@ -59,7 +78,6 @@ def veth_pair(first: str, second: str, default_route: bool = False) -> Iterator[
     interface to `second` (Firefox offers only that interface's address); what it carries
     reaches the same namespace and goes no further (a new namespace forwards nothing)."""
     commands = [
-        ["ip", "link", "add", "pv0", "type", "veth", "peer", "name", "pv1"],
         ["ip", "addr", "add", f"{first}/24", "dev", "pv0"],
         ["ip", "addr", "add", f"{second}/24", "dev", "pv1"],
         ["ip", "link", "set", "pv0", "up"],
@@ -68,6 +86,14 @@ def veth_pair(first: str, second: str, default_route: bool = False) -> Iterator[
     if default_route:
         commands.append(["ip", "route", "add", "default", "via", second, "dev", "pv0"])
     try:
+        subprocess.run(
+            ["ip", "link", "add", "pv0", "type", "veth", "peer", "name", "pv1"],
+            check=True,
+            capture_output=True,
+            timeout=10,
+        )
+        for interface in ("pv0", "pv1"):
+            without_ipv6(interface)
         for command in commands:
             subprocess.run(command, check=True, capture_output=True, timeout=10)
         yield

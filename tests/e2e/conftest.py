@@ -16,7 +16,7 @@ from tests.e2e.helpers import (
     wait_for_remote_video,
     wait_for_state,
 )
-from tests.e2e.recorded_pages import ARTIFACTS, RecordedPages
+from tests.e2e.recorded_pages import ARTIFACTS, RecordedPages, connection_states
 from tests.netns import enter_private_netns, interface_names, veth_pair
 from tests.parley_server import running_server
 
@@ -82,7 +82,7 @@ def open_page(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Call
         return page
 
     yield open_
-    pages.close(final_state=_connection_states)
+    pages.close(final_state=connection_states)
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,7 @@ def open_firefox(
     yield open_
     for number, page in enumerate(opened):
         stem = ARTIFACTS / f"{request.node.name}-firefox{number}"
-        console = [*page.console(), f"final state: {_connection_states(page)}"]
+        console = [*page.console(), f"final state: {connection_states(page)}"]
         stem.with_suffix(".console.log").write_text("\n".join(console), encoding="utf-8")
         try:
             page.screenshot(path=stem.with_suffix(".png"))
@@ -149,19 +149,6 @@ def room_of_two(open_in: Open, url: str, first: Engine, second: Engine) -> list[
         assert_media_flows(page, ("audio", "video"))
         wait_for_remote_video(page)
     return pages
-
-
-def _connection_states(page: BrowserPage) -> object:
-    try:
-        return page.evaluate(
-            """() => { const pc = window.parley?.pc; return {
-                 body: document.body.dataset.state, session: window.parley?.sessionId,
-                 pc: pc && { connection: pc.connectionState, ice: pc.iceConnectionState,
-                   signaling: pc.signalingState, gathering: pc.iceGatheringState,
-                   local: pc.localDescription?.type, remote: pc.remoteDescription?.type } }; }"""
-        )
-    except Exception as exc:  # the page may have crashed; the log says so instead
-        return repr(exc)
 
 
 @pytest.fixture

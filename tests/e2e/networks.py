@@ -41,6 +41,7 @@ from pathlib import Path
 from playwright.sync_api import Browser, Page, Playwright
 
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_FLAGS
+from tests.netns import without_ipv6
 from tests.turn.topology import (
     CALLER_ADDRESS,
     TopologyError,
@@ -317,6 +318,8 @@ def home(index: int, router: Router) -> Iterator[Home]:
         wan_here, wan, lan_router, lan_host = (f"w{tag}i", f"w{tag}r", f"l{tag}r", f"l{tag}h")
         run_ip("link", "add", wan_here, "type", "veth", "peer", "name", wan, "netns", router_ns)
         stack.callback(run_ip_quietly, "link", "del", wan_here)
+        without_ipv6(wan_here)
+        without_ipv6(wan, router_ns)
         run_ip("addr", "add", f"192.0.2.{base + 1}/28", "dev", wan_here)
         run_ip("link", "set", wan_here, "up")
         run_ip("-n", router_ns, "addr", "add", f"192.0.2.{base + 2}/28", "dev", wan)
@@ -326,6 +329,8 @@ def home(index: int, router: Router) -> Iterator[Home]:
             "-n", router_ns, "link", "add", lan_router, "type", "veth",
             "peer", "name", lan_host, "netns", host_ns,
         )  # fmt: skip
+        without_ipv6(lan_router, router_ns)
+        without_ipv6(lan_host, host_ns)
         run_ip("-n", router_ns, "addr", "add", f"192.0.2.{lan + 1}/27", "dev", lan_router)
         run_ip("-n", router_ns, "link", "set", lan_router, "up")
         run_ip("-n", host_ns, "addr", "add", f"192.0.2.{lan + 2}/27", "dev", lan_host)

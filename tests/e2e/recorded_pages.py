@@ -7,6 +7,8 @@ from pathlib import Path
 
 from playwright.sync_api import Browser, Page
 
+from tests.e2e.helpers import BrowserPage
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 DESKTOP = {"width": 1280, "height": 720}
 
@@ -41,3 +43,17 @@ class RecordedPages:
                 page.screenshot(path=str(stem.with_suffix(".png")))
             finally:
                 page.context.close()
+
+
+def connection_states(page: BrowserPage) -> object:
+    """Where a page with a call stands: its screen, session and connection's states."""
+    try:
+        return page.evaluate(
+            """() => { const pc = window.parley?.pc; return {
+                 body: document.body.dataset.state, session: window.parley?.sessionId,
+                 pc: pc && { connection: pc.connectionState, ice: pc.iceConnectionState,
+                   signaling: pc.signalingState, gathering: pc.iceGatheringState,
+                   local: pc.localDescription?.type, remote: pc.remoteDescription?.type } }; }"""
+        )
+    except Exception as exc:  # the page may have crashed; the log says so instead
+        return repr(exc)

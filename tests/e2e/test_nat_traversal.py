@@ -30,7 +30,7 @@ from playwright.sync_api import Browser, Page, Playwright
 from parley.server.tls import self_signed_certificate
 from tests.e2e.helpers import assert_media_flows, wait_for_remote_video, wait_for_state
 from tests.e2e.networks import INTERNET, Home, Router, browser_in, home, internet, selected_pair
-from tests.e2e.recorded_pages import ARTIFACTS
+from tests.e2e.recorded_pages import ARTIFACTS, RecordedPages, connection_states
 from tests.parley_server import running_server
 from tests.turn.topology import SERVER_ADDRESS, TurnServer, coturn_namespace
 
@@ -111,13 +111,14 @@ def call_between(
 ) -> Iterator[Callable[..., list[Page]]]:
     """Sets the two routers, then has each home join one room; both pages, in the call."""
     pages: list[Page] = []
+    homes = [RecordedPages(b, request.node.name, f"home{i}-") for i, b in enumerate(world.browsers)]
 
     def call(first: Router, second: Router) -> list[Page]:
         for place, router in zip(world.homes, (first, second), strict=True):
             place.set_router(router)
         url = f"{world.url}/r/nat-{secrets.token_urlsafe(8)}?autojoin=1"
-        for browser in world.browsers:
-            page = browser.new_context(locale="en-US").new_page()
+        for recorded in homes:
+            page = recorded.new_page()
             pages.append(page)
             page.goto(url)
         for page in pages:
@@ -128,9 +129,8 @@ def call_between(
         return pages
 
     yield call
-    for number, page in enumerate(pages):
-        page.screenshot(path=str(ARTIFACTS / f"{request.node.name}-home{number}.png"))
-        page.context.close()
+    for recorded in homes:
+        recorded.close(final_state=connection_states)
     world.coturn.assert_running()
 
 
@@ -239,10 +239,44 @@ def test_media_that_dies_while_ice_says_connected_is_noticed_and_recovered(
     # ...and it restarts ICE (new credentials on both sides) within seconds.
     for page, old in zip(pages, before, strict=True):
         page.wait_for_function(f"(old) => ({_UFRAG})() !== old", arg=old, timeout=20_000)
+    # Each call screen says that nothing gets through, with the connection test.
+    for page in pages:
+        _wait_for_trouble(page, "no-path", "No sound or picture is getting through")
+        assert page.locator(".trouble-link").is_visible()
     first.set_router(Router())
     for page in pages:
         assert_media_flows(page, ("audio", "video"), within=30.0)
+        page.locator(".trouble").wait_for(state="hidden", timeout=10_000)
     # Media is back; the report this side will store with the call still says what happened
     # (no path: a relay was there, and nothing got through it either).
     for page in pages:
         assert page.evaluate("() => window.parley.call.qualityReport().trouble") == "no-path"
+
+
+def _wait_for_trouble(page: Page, trouble: str, words: str) -> None:
+    box = page.locator(".trouble")
+    page.wait_for_selector(f'.trouble[data-trouble="{trouble}"]', timeout=20_000)
+    assert box.is_visible()
+    assert words in box.inner_text()
+
+
+def test_a_device_gone_offline_is_told_so_and_the_call_comes_back_with_the_network(
+    world: World, call_between: Callable[..., list[Page]]
+) -> None:
+    """One side loses its network (the browser knows: `navigator.onLine` goes false) while
+    the path dies: that side is told its own device is offline (no connection test: it would
+    not load), the other that nothing gets through; both clear once the network is back."""
+    pages = call_between(Router(), Router())
+    first, _ = world.homes
+    first.set_router(Router(drop_media=True))
+    pages[0].context.set_offline(True)
+    _wait_for_trouble(pages[0], "offline", "This device is offline")
+    assert pages[0].locator(".trouble-link").is_hidden()
+    _wait_for_trouble(pages[1], "no-path", "No sound or picture is getting through")
+    pages[0].context.set_offline(False)
+    first.set_router(Router())
+    for page in pages:
+        assert_media_flows(page, ("audio", "video"), within=30.0)
+        page.locator(".trouble").wait_for(state="hidden", timeout=10_000)
+        assert page.evaluate("() => document.body.dataset.state") == "in-call"
+    assert pages[0].evaluate("() => window.parley.call.qualityReport().trouble") == "offline"

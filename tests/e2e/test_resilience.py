@@ -23,6 +23,7 @@ from tests.e2e.helpers import (
 from tests.e2e.networks import browser_in
 from tests.e2e.phone import call, ended_reason, history_rows, sign_in
 from tests.e2e.recorded_pages import ARTIFACTS
+from tests.netns import without_ipv6
 from tests.parley_server import running_server
 from tests.turn.topology import run_ip
 
@@ -130,6 +131,8 @@ def far_namespace() -> Iterator[str]:
     try:
         run_ip("link", "add", "pnear", "type", "veth", "peer", "name", "pfar")
         run_ip("link", "set", "pfar", "netns", name)
+        without_ipv6("pnear")
+        without_ipv6("pfar", name)
         run_ip("addr", "add", f"{NEAR_ADDRESS}/24", "dev", "pnear")
         run_ip("link", "set", "pnear", "up")
         run_ip("-n", name, "addr", "add", f"{FAR_ADDRESS}/24", "dev", "pfar")
