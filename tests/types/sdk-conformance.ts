@@ -9,17 +9,18 @@ import { Phone } from '../../src/parley/static/sdk/phone.js';
 import { RoomCall } from '../../src/parley/static/sdk/room.js';
 import { DirectCall } from '../../src/parley/static/sdk/direct-call.js';
 import { ParleyError } from '../../src/parley/static/sdk/errors.js';
-import { MediaStartError, listDevices, openLocalMedia, stopStream } from '../../src/parley/static/sdk/capture.js';
+import { MediaStartError, browserCanCall, listDevices, openLocalMedia, stopStream } from '../../src/parley/static/sdk/capture.js';
 
 export const phone: typeof Api.Phone = Phone;
 export const roomCall: typeof Api.RoomCall = RoomCall;
 export const parleyError: typeof Api.ParleyError = ParleyError;
 export const mediaStartError: typeof Api.MediaStartError = MediaStartError;
-export const functions: [typeof Api.openLocalMedia, typeof Api.listDevices, typeof Api.stopStream] = [
-  openLocalMedia,
-  listDevices,
-  stopStream,
-];
+export const functions: [
+  typeof Api.openLocalMedia,
+  typeof Api.listDevices,
+  typeof Api.stopStream,
+  typeof Api.browserCanCall,
+] = [openLocalMedia, listDevices, stopStream, browserCanCall];
 
 /** A DirectCall as the SDK makes it is one as declared. */
 export function directCall(call: DirectCall): Api.DirectCall {
