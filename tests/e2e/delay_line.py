@@ -72,6 +72,8 @@ class DelayLine:
 
 
 def open_tun(name: str) -> int:
+    # struct's "16s" would cut a longer name short silently: a device the routes do not name.
+    assert len(name.encode()) < 16, f"{name!r}: a device name has at most 15 bytes (IFNAMSIZ)"
     fd = os.open("/dev/net/tun", os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         fcntl.ioctl(fd, TUNSETIFF, struct.pack("16sH", name.encode(), IFF_TUN | IFF_NO_PI))
@@ -84,10 +86,13 @@ def open_tun(name: str) -> int:
 def send(fd: int, packets: list[bytes], line: DelayLine) -> None:
     for packet in packets:
         try:
-            os.write(fd, packet)
-            line.carried += 1
+            written = os.write(fd, packet)
         except OSError:  # the kernel refused it (say, the device went down): as a lost packet
             line.dropped += 1
+            continue
+        # A TUN device takes a packet whole or not at all: a part would be a corrupt packet.
+        assert written == len(packet), f"{written} of {len(packet)} bytes written"
+        line.carried += 1
 
 
 def read_some(fd: int, line: DelayLine) -> None:

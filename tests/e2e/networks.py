@@ -173,7 +173,7 @@ def delayed_from(interface: str, delay_ms: int, table: int) -> Iterator[DelayLin
         line = stack.enter_context(_delay_line(run, delay_ms))
         # Else the kernel's own IPv6 chatter on a new link (router solicitations, MLD) goes
         # round the line too: only what is routed in should.
-        _sysctl_set(f"net/ipv6/conf/{run.device}/disable_ipv6", "1")
+        without_ipv6(run.device)
         run_ip("link", "set", run.device, "up")
         # A packet written into the device comes in *on* it, from an address routed out of
         # `interface`: strict reverse-path filtering would drop it (the larger of `all` and

@@ -19,6 +19,8 @@ class RecordedPages:
     def __init__(self, browser: Browser, name: str, role: str = "page") -> None:
         self.browser = browser
         self.stem = f"{name}-{role}"
+        # A test id holding a path separator would write its record outside test-artifacts/.
+        assert Path(self.stem).name == self.stem, f"{self.stem!r} is not a file name"
         self.opened: list[tuple[Page, list[str]]] = []
 
     def new_page(self, locale: str = "en-US", **context_options: object) -> Page:
