@@ -201,9 +201,10 @@ Kbps = Annotated[float, Meta(ge=0, le=1_000_000)]
 
 class Quality(ClientMessage, tag="quality", kw_only=True):
     """At hang-up: a summary of the call's connection, stored with its history (`call` for a
-    direct call; without it, for this session's room call). `trouble`: why media last stopped
-    reaching this side during the call, if it did (kept after media came back, and the cause
-    when the call ended as `media-failed`). Answered by `quality-saved`."""
+    direct call; without it, for this session's room call). `trouble`: why media stopped
+    reaching this side during the call, if it did: the last cause met, but `no-path` never
+    replaces a known one (kept after media came back; the cause when the call ended as
+    `media-failed`). Answered by `quality-saved`."""
 
     call: CallId | None = None
     durationSeconds: Annotated[float, Meta(ge=0, le=7 * 24 * 3600)]

@@ -55,7 +55,8 @@ RejectReason = Literal["declined", "cannot-answer"]
 HangupReason = Literal["hangup", "media-failed"]
 # Why media stopped reaching a side, as far as it could tell: the device went offline, the TURN
 # server refused its credentials (401), a TURN server was given but never gave a relay
-# candidate, or no path was found at all. A call's quality report keeps the last one it met.
+# candidate, or no path was found at all. A call's quality report keeps the last one it met,
+# except that `no-path` never replaces one of the others.
 MediaTrouble = Literal["offline", "turn-refused", "turn-unreachable", "no-path"]
 
 

@@ -46,7 +46,7 @@ class QualitySummary:
     receive_kbps: float | None
     candidate_type: str | None
     protocol: str | None
-    trouble: str | None  # why media last stopped reaching this side, if it did
+    trouble: str | None  # why media stopped reaching this side, if it did
 
 
 @dataclass(frozen=True, slots=True)

@@ -159,7 +159,7 @@ export class LiveCall {
     return figures;
   }
 
-  /** The whole call in a few numbers, and why media last stopped if it did: what `quality`
+  /** The whole call in a few numbers, and why media stopped if it did: what `quality`
    * sends at the end. */
   summary() {
     return { ...this.stats.summary((performance.now() - this.startedAt) / 1000), trouble: this.watch.met };

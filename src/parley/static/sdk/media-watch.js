@@ -58,8 +58,10 @@ export class MediaWatch {
     this.lastGrowthAt = performance.now();
     /** @type {Trouble | null} */
     this.told = null;
-    /** The last trouble the call met, kept after media comes back: its quality report says it.
-     * @type {Trouble | null} */
+    /** What the call's quality report says stopped media, kept after media comes back: the
+     * last cause met, except that `no-path` (nothing more is known) never hides a known one
+     * (offline, TURN refused or unreachable): coming back online, a call is quiet a few
+     * seconds more, and that is not news. @type {Trouble | null} */
     this.met = null;
     this.stallTold = false;
     this.iceDownAt = 0;
@@ -107,8 +109,8 @@ export class MediaWatch {
     const quiet = now - this.lastGrowthAt;
     if (quiet >= GIVE_UP_AFTER_MS) {
       this.stop();
-      this.met = this.trouble;
-      this.handlers.failed(this.met);
+      this.#meet(this.trouble);
+      this.handlers.failed(this.trouble);
       return;
     }
     const ice = this.call.pc.iceConnectionState;
@@ -121,9 +123,14 @@ export class MediaWatch {
     }
     if (quiet >= (this.flowedOnce ? STALL_AFTER_MS : FIRST_MEDIA_GRACE_MS) && this.told !== this.trouble) {
       this.told = this.trouble;
-      this.met = this.told;
+      this.#meet(this.told);
       this.handlers.trouble(this.told);
     }
+  }
+
+  /** @param {Trouble} trouble */
+  #meet(trouble) {
+    if (trouble !== 'no-path' || this.met === null) this.met = trouble;
   }
 
   /** @param {number} bytes @param {number} now */

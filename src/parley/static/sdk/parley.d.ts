@@ -97,7 +97,8 @@ export interface QualityReport {
   receiveKbps: number | null;
   candidateType: 'host' | 'srflx' | 'prflx' | 'relay' | null;
   protocol: 'udp' | 'tcp' | null;
-  /** Why media last stopped reaching this side during the call, if it did. */
+  /** Why media stopped reaching this side during the call, if it did: the last cause met,
+   * but `no-path` never replaces a known one. */
   trouble: Trouble | null;
 }
 
